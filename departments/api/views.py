@@ -1,0 +1,115 @@
+"""Department, unit, district and work-order endpoints (thin; logic in departments.services)."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from departments.api.serializers import (
+    DepartmentSerializer,
+    UnitSerializer,
+    UnitStatusSerializer,
+    WorkOrderActionSerializer,
+    WorkOrderSerializer,
+)
+from departments.models import Department, District, Unit, WorkOrder
+from departments.services.units import unit_status_set
+from departments.services.work_orders import work_order_act
+from dispatch import access
+from dispatch.services.errors import Invalid
+from workflows.models import localized
+
+
+class WorkOrderFilter(django_filters.FilterSet):
+    department = django_filters.CharFilter(field_name="department__code")
+    state = django_filters.CharFilter()
+    incident = django_filters.NumberFilter(field_name="incident_id")
+    unit = django_filters.CharFilter(field_name="unit__callsign")
+
+    class Meta:
+        model = WorkOrder
+        fields = ["department", "state", "incident", "unit"]
+
+
+class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = WorkOrderSerializer
+    filterset_class = WorkOrderFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return access.work_orders_visible_to(self.request.user).select_related("incident", "department", "unit")
+
+    @extend_schema(request=WorkOrderActionSerializer, responses=WorkOrderSerializer)
+    @action(detail=True, methods=["post"])
+    def actions(self, request, pk=None):
+        body = WorkOrderActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        work_order_act(
+            actor=request.user, work_order_id=int(pk), action=data["action"], note=data["note"],
+            reason=data["reason"], unit_id=_unit_id(data["unit"]),
+        )
+        return Response(WorkOrderSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+
+def _unit_id(value: str | None) -> int | None:
+    """A unit given by id or by callsign."""
+    if value in (None, ""):
+        return None
+    if str(value).isdigit():
+        return int(value)
+    unit_id = Unit.objects.filter(callsign=value).values_list("pk", flat=True).first()
+    if unit_id is None:
+        raise Invalid("No such unit.", {"unit": [f"Unknown unit {value!r}."]})
+    return unit_id
+
+
+class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DepartmentSerializer
+    queryset = Department.objects.all()
+    lookup_value_regex = r"\d+"
+
+
+class UnitFilter(django_filters.FilterSet):
+    department = django_filters.CharFilter(field_name="department__code")
+    status = django_filters.ChoiceFilter(choices=Unit.Status.choices)
+
+    class Meta:
+        model = Unit
+        fields = ["department", "status"]
+
+
+class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = UnitSerializer
+    filterset_class = UnitFilter
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return access.units_visible_to(self.request.user).select_related("department").prefetch_related("districts")
+
+    @extend_schema(request=UnitStatusSerializer, responses=UnitSerializer)
+    def partial_update(self, request, pk=None):
+        body = UnitStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        unit_status_set(actor=request.user, unit_id=int(pk), status=body.validated_data["status"])
+        return Response(UnitSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+
+class DistrictsView(APIView):
+    """Districts as a GeoJSON FeatureCollection."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        features = [
+            {
+                "type": "Feature",
+                "id": d.pk,
+                "properties": {"code": d.code, "name": d.name, "display_name": localized(d.name)},
+                "geometry": {"type": "Polygon", "coordinates": [d.polygon + d.polygon[:1]] if d.polygon else []},
+            }
+            for d in District.objects.all()
+        ]
+        return Response({"type": "FeatureCollection", "features": features})

@@ -1,0 +1,187 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from workflows.models import localized
+
+PRIORITY_CHOICES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")), ("critical", _("Critical"))]
+
+
+class District(models.Model):
+    """An administrative district; ``polygon`` is a GeoJSON ring of [lon, lat] pairs."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.JSONField(_("name"), default=dict)
+    polygon = models.JSONField(_("polygon"), default=list)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def display_name(self) -> str:
+        return localized(self.name) or self.code
+
+
+class Department(models.Model):
+    """A city department that receives work orders (traffic police, city management ...)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.JSONField(_("name"), default=dict)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def display_name(self) -> str:
+        return localized(self.name) or self.code
+
+
+class Unit(models.Model):
+    """A crew or vehicle of a department, covering some districts (its jurisdiction)."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        BUSY = "busy", _("Busy")
+        OFF_DUTY = "off_duty", _("Off duty")
+
+    callsign = models.CharField(_("callsign"), max_length=32, unique=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="units")
+    name = models.JSONField(_("name"), default=dict)
+    districts = models.ManyToManyField(District, related_name="units", blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["callsign"]
+
+    def __str__(self):
+        return self.callsign
+
+
+class RoutingRule(models.Model):
+    """Refines a workflow's dispatch list for one department. Ordered by ``position``.
+
+    For each department, the first rule that matches the incident (event type, severity range,
+    districts; blank means any) wins: ``dispatch`` sends that department a work order (adding it when
+    the workflow did not name it, overriding priority and acknowledgement timeout when given), ``skip``
+    sends none. With no matching rule the workflow's own dispatch entry is the default.
+    """
+
+    class Action(models.TextChoices):
+        DISPATCH = "dispatch", _("Dispatch")
+        SKIP = "skip", _("Skip")
+
+    position = models.PositiveIntegerField(_("position"), default=0)
+    event_type = models.ForeignKey(
+        "workflows.EventType", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    state = models.CharField(_("state"), max_length=64, blank=True, help_text=_("Blank: every dispatching state."))
+    min_severity = models.PositiveSmallIntegerField(default=1)
+    max_severity = models.PositiveSmallIntegerField(default=5)
+    districts = models.ManyToManyField(District, blank=True, related_name="routing_rules")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="routing_rules")
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.DISPATCH)
+    priority = models.CharField(max_length=16, choices=PRIORITY_CHOICES, blank=True)
+    ack_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    note = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"#{self.position} {self.event_type_id or '*'} -> {self.department_id} ({self.action})"
+
+
+class WorkOrder(ConcurrentTransitionMixin, models.Model):
+    """A task for one department arising from an incident's dispatching state.
+
+    One per (incident, department, dispatch round): routing twice creates nothing more. The lifecycle
+    is fixed (contract): offered -> accepted -> en_route -> on_scene -> completed; offered -> declined
+    or expired, after which it is offered again to the next candidate (``reoffer``); any open state ->
+    cancelled. An order offered with no unit waits in the department's queue. Transition methods change
+    only this row; ``departments.services.work_orders`` checks access, writes the timeline and notifies.
+    """
+
+    class State(models.TextChoices):
+        OFFERED = "offered", _("Offered")
+        ACCEPTED = "accepted", _("Accepted")
+        EN_ROUTE = "en_route", _("En route")
+        ON_SCENE = "on_scene", _("On scene")
+        COMPLETED = "completed", _("Completed")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    OPEN_STATES = (State.OFFERED, State.ACCEPTED, State.EN_ROUTE, State.ON_SCENE)
+
+    incident = models.ForeignKey("dispatch.Incident", on_delete=models.PROTECT, related_name="work_orders")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="work_orders")
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="work_orders")
+    dispatch_round = models.PositiveIntegerField(default=1)
+    state = FSMField(_("state"), max_length=16, choices=State.choices, default=State.OFFERED, protected=True)
+    priority = models.CharField(_("priority"), max_length=16, choices=PRIORITY_CHOICES, default="normal")
+    ack_timeout_seconds = models.PositiveIntegerField(default=300)
+    ack_due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    tried_unit_ids = models.JSONField(default=list, blank=True)
+    accepted_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "department", "dispatch_round"], name="work_order_incident_department_round"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["department", "state"]),
+            models.Index(fields=["unit", "state"]),
+        ]
+
+    def __str__(self):
+        return f"WO-{self.pk} {self.department_id} {self.state}"
+
+    # Each transition changes only this row; the service layer does everything around it.
+    @transition(field=state, source=State.OFFERED, target=State.ACCEPTED)
+    def accept(self):
+        pass
+
+    @transition(field=state, source=State.OFFERED, target=State.DECLINED)
+    def decline(self):
+        pass
+
+    @transition(field=state, source=State.OFFERED, target=State.EXPIRED)
+    def expire(self):
+        pass
+
+    @transition(field=state, source=[State.DECLINED, State.EXPIRED, State.OFFERED, State.ACCEPTED], target=State.OFFERED)
+    def reoffer(self):
+        """Offer again (next candidate after a decline or expiry, or a reassignment)."""
+        self.attempts += 1
+
+    @transition(field=state, source=State.ACCEPTED, target=State.EN_ROUTE)
+    def depart(self):
+        pass
+
+    @transition(field=state, source=State.EN_ROUTE, target=State.ON_SCENE)
+    def arrive(self):
+        pass
+
+    @transition(field=state, source=State.ON_SCENE, target=State.COMPLETED)
+    def complete(self):
+        pass
+
+    @transition(field=state, source=list(OPEN_STATES), target=State.CANCELLED)
+    def cancel(self):
+        pass

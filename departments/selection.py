@@ -1,0 +1,139 @@
+"""Choosing the unit a work order is offered to, and the departments an incident state dispatches.
+
+Pure functions over plain values, unit-tested hard; ``departments.services.routing`` feeds them rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .geo import haversine_km
+
+
+@dataclass(frozen=True)
+class Candidate:
+    unit_id: int
+    callsign: str
+    status: str
+    district_ids: frozenset[int]
+    open_orders: int
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    unit_id: int | None
+    callsign: str | None
+    reason: str
+    distance_km: float | None = None
+
+
+def select_unit(
+    candidates: list[Candidate],
+    *,
+    district_id: int | None,
+    lat: float | None,
+    lon: float | None,
+    exclude_unit_ids: set[int] | frozenset[int] = frozenset(),
+) -> Choice:
+    """The best unit for an incident: in the incident's district jurisdiction, available, fewest open
+    orders, then nearest (haversine); ties go to the lower callsign so the choice is reproducible.
+
+    An incident with no known district may go to any available unit of the department; one with no
+    location is ranked on open orders alone.
+    """
+    pool = [c for c in candidates if c.unit_id not in exclude_unit_ids]
+    if district_id is not None:
+        pool = [c for c in pool if district_id in c.district_ids]
+        if not pool:
+            return Choice(None, None, "no unit of the department covers the incident's district")
+    available = [c for c in pool if c.status == "available"]
+    if not available:
+        tried = " (after excluding units already tried)" if exclude_unit_ids else ""
+        return Choice(None, None, f"no available unit in jurisdiction{tried}; waiting in the department queue")
+
+    def distance(c: Candidate) -> float | None:
+        if None in (lat, lon, c.lat, c.lon):
+            return None
+        return haversine_km(lat, lon, c.lat, c.lon)
+
+    ranked = sorted(available, key=lambda c: (c.open_orders, distance(c) if distance(c) is not None else 1e9, c.callsign))
+    best = ranked[0]
+    d = distance(best)
+    where = f"{d:.1f} km" if d is not None else "distance unknown"
+    plural = "" if best.open_orders == 1 else "s"
+    return Choice(best.unit_id, best.callsign, f"{best.callsign}: available, {where}, {best.open_orders} open order{plural}", d)
+
+
+@dataclass(frozen=True)
+class DispatchTarget:
+    department: str
+    priority: str
+    ack_timeout_seconds: int
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    event_type: str | None
+    state: str
+    min_severity: int
+    max_severity: int
+    district_ids: frozenset[int]
+    department: str
+    action: str
+    priority: str
+    ack_timeout_seconds: int | None
+
+    def matches(self, *, event_type: str, state: str, severity: int, district_id: int | None) -> bool:
+        return (
+            (self.event_type is None or self.event_type == event_type)
+            and (not self.state or self.state == state)
+            and self.min_severity <= severity <= self.max_severity
+            and (not self.district_ids or district_id in self.district_ids)
+        )
+
+
+DEFAULT_ACK_TIMEOUT_SECONDS = 300
+
+
+def plan_dispatch(
+    baseline: list[DispatchTarget],
+    rules: list[Rule],
+    *,
+    event_type: str,
+    state: str,
+    severity: int,
+    district_id: int | None,
+) -> list[DispatchTarget]:
+    """The departments that get a work order on entering ``state``.
+
+    ``baseline`` is the workflow state's dispatch list. For each department the first matching rule (in
+    the given order) wins; no match keeps the baseline entry (the default).
+    """
+    first_rule: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.department not in first_rule and rule.matches(
+            event_type=event_type, state=state, severity=severity, district_id=district_id
+        ):
+            first_rule[rule.department] = rule
+    by_department = {t.department: t for t in baseline}
+    order = [t.department for t in baseline] + [d for d in first_rule if d not in by_department]
+    plan = []
+    for dept in order:
+        base, rule = by_department.get(dept), first_rule.get(dept)
+        if rule is None:
+            plan.append(base)
+        elif rule.action == "dispatch":
+            plan.append(
+                DispatchTarget(
+                    department=dept,
+                    priority=rule.priority or (base.priority if base else "normal"),
+                    ack_timeout_seconds=rule.ack_timeout_seconds
+                    or (base.ack_timeout_seconds if base else DEFAULT_ACK_TIMEOUT_SECONDS),
+                    rule_id=rule.id,
+                )
+            )
+    return plan

@@ -1,0 +1,121 @@
+"""Work-order actions by department staff, leads and dispatchers."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed
+
+from dispatch import access, realtime
+from dispatch.models import Incident
+from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.services.timeline import timeline_append
+from departments.models import Unit, WorkOrder
+from departments.services.routing import work_order_offer
+
+ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
+# action -> (FSM method, timeline kind)
+_SIMPLE = {
+    "accept": ("accept", "work_order.accepted"),
+    "depart": ("depart", "work_order.departed"),
+    "arrive": ("arrive", "work_order.arrived"),
+    "complete": ("complete", "work_order.completed"),
+    "cancel": ("cancel", "work_order.cancelled"),
+}
+
+
+def available_actions(*, work_order: WorkOrder, user) -> list[str]:
+    out = []
+    for action in ACTIONS:
+        method = "reoffer" if action == "reassign" else action
+        if can_proceed(getattr(work_order, method)) and access.may_act_on_work_order(user, work_order, action):
+            out.append(action)
+    return out
+
+
+def work_order_act(
+    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit_id: int | None = None
+) -> WorkOrder:
+    """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input."""
+    if action not in ACTIONS:
+        raise Invalid(_("Unknown action."), {"action": [_("One of: %(a)s.") % {"a": ", ".join(ACTIONS)}]})
+    with transaction.atomic():
+        visible = access.work_orders_visible_to(actor).filter(pk=work_order_id).values_list("incident_id", flat=True)
+        incident_id = visible.first()
+        if incident_id is None:
+            raise NotFound(_("No such work order."))
+        # Lock order: incident, then work order (the same order routing uses).
+        Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk").get()
+        order = WorkOrder.objects.select_for_update(of=("self",)).select_related(
+            "incident", "department", "unit"
+        ).get(pk=work_order_id)
+        if not access.may_act_on_work_order(actor, order, action):
+            raise Forbidden(_("Your role may not %(action)s this work order.") % {"action": action})
+        method = "reoffer" if action == "reassign" else action
+        if not can_proceed(getattr(order, method)):
+            raise Conflict(
+                _("%(action)s is not available while the order is %(state)s.") % {"action": action, "state": order.state},
+                {"action": [_("Not available now.")]},
+            )
+        try:
+            if action == "decline":
+                _decline(order, actor=actor, reason=reason or note)
+            elif action == "reassign":
+                _reassign(order, actor=actor, unit_id=unit_id, reason=reason or note)
+            else:
+                _simple(order, actor=actor, action=action, note=note or reason)
+        except ConcurrentTransition as exc:
+            raise Conflict(_("Someone else changed this work order first.")) from exc
+    return order
+
+
+def _simple(order: WorkOrder, *, actor, action: str, note: str) -> None:
+    method, kind = _SIMPLE[action]
+    getattr(order, method)()
+    if action == "accept":
+        order.accepted_by = actor
+        if order.unit_id is None and actor.unit_id and actor.unit.department_id == order.department_id:
+            order.unit_id = actor.unit_id
+    order.save()
+    _record(order, actor=actor, kind=kind, extra={"note": note})
+
+
+def _decline(order: WorkOrder, *, actor, reason: str) -> None:
+    if not reason.strip():
+        raise Invalid(_("A reason is required to decline."), {"reason": [_("This field is required.")]})
+    order.decline()
+    order.save()
+    _record(order, actor=actor, kind="work_order.declined", extra={"reason": reason})
+    work_order_offer(work_order=order, actor=None)  # the next candidate, or the department queue
+
+
+def _reassign(order: WorkOrder, *, actor, unit_id: int | None, reason: str) -> None:
+    if unit_id is None:
+        raise Invalid(_("Say which unit to reassign to."), {"unit": [_("This field is required.")]})
+    unit = Unit.objects.filter(pk=unit_id, department_id=order.department_id).first()
+    if unit is None:
+        raise Invalid(_("No such unit in this department."), {"unit": [_("Not a unit of this department.")]})
+    previous = order.unit.callsign if order.unit_id else None
+    _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": unit.callsign, "reason": reason})
+    work_order_offer(
+        work_order=order, actor=actor, unit=unit,
+        reason=f"{unit.callsign}: reassigned by {actor.username}" + (f" ({reason})" if reason else ""),
+    )
+
+
+def _record(order: WorkOrder, *, actor, kind: str, extra: dict) -> None:
+    data = {
+        "work_order": order.pk, "department": order.department.code, "state": order.state,
+        "unit": order.unit.callsign if order.unit_id else None, **{k: v for k, v in extra.items() if v},
+    }
+    timeline_append(incident=order.incident, kind=kind, actor=actor, data=data, work_order=order)
+    realtime.publish("work_order.updated", incident=order.incident, work_order=order)
+
+
+def work_orders_cancel_open(*, incident: Incident, actor, reason: str) -> None:
+    """Cancel every open order of ``incident`` (it reached a final state). Caller holds the incident lock."""
+    for order in WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
+        incident=incident, state__in=WorkOrder.OPEN_STATES
+    ):
+        order.incident = incident
+        order.cancel()
+        order.save()
+        _record(order, actor=actor, kind="work_order.cancelled", extra={"reason": reason})

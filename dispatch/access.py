@@ -1,0 +1,113 @@
+"""Who may see and do what: the one home of role and department rules.
+
+Views, serializers, services and (later) consumers all ask here. Staff and leads see only their own
+department's work orders and the incidents behind them; for anything else they get 404, not 403.
+"""
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from dispatch.models import Incident, Role
+
+COMMAND_ROLES = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+REPORTER_ROLES = {Role.DISPATCHER, Role.ADMIN}
+CONTACT_ROLES = {Role.DISPATCHER}
+
+
+def is_command(user) -> bool:
+    return user.is_authenticated and user.role in COMMAND_ROLES
+
+
+def is_department_member(user) -> bool:
+    return user.is_authenticated and user.role in (Role.STAFF, Role.LEAD) and user.department_id is not None
+
+
+def incidents_visible_to(user) -> QuerySet:
+    qs = Incident.objects.all()
+    if is_command(user):
+        return qs
+    if is_department_member(user):
+        from departments.models import WorkOrder
+
+        return qs.filter(
+            Exists(WorkOrder.objects.filter(incident=OuterRef("pk"), department_id=user.department_id))
+        )
+    return qs.none()
+
+
+def work_orders_visible_to(user) -> QuerySet:
+    from departments.models import WorkOrder
+
+    qs = WorkOrder.objects.all()
+    if is_command(user):
+        return qs
+    if is_department_member(user):
+        return qs.filter(department_id=user.department_id)
+    return qs.none()
+
+
+def can_report_incident(user) -> bool:
+    return user.is_authenticated and user.role in REPORTER_ROLES
+
+
+def can_see_reporter(user) -> bool:
+    return user.is_authenticated and user.role in CONTACT_ROLES
+
+
+def can_add_note(user, incident) -> bool:
+    return is_command(user) or is_department_member(user)
+
+
+def role_allows(user, roles: tuple[str, ...], *, incident_departments: set[int]) -> bool:
+    """Whether ``user`` holds one of a workflow transition's ``roles``.
+
+    ``staff`` / ``lead`` mean members of a department with work on the incident; ``lead@environment``
+    means a lead of that department.
+    """
+    if not user.is_authenticated:
+        return False
+    for role in roles:
+        base, _, dept = role.partition("@")
+        if user.role != base:
+            continue
+        if base in (Role.STAFF, Role.LEAD):
+            if dept:
+                if user.department_id and user.department.code == dept:
+                    return True
+            elif user.department_id in incident_departments:
+                return True
+        else:
+            return True
+    return False
+
+
+def may_act_on_work_order(user, work_order, action: str) -> bool:
+    """Role check for a work-order action (visibility is checked first, by ``work_orders_visible_to``)."""
+    if action in ("accept", "decline", "depart", "arrive", "complete"):
+        if user.role in (Role.DISPATCHER, Role.ADMIN):
+            return True
+        return is_department_member(user) and user.department_id == work_order.department_id
+    if action == "reassign":
+        return user.role in (Role.DISPATCHER, Role.ADMIN) or (
+            user.role == Role.LEAD and user.department_id == work_order.department_id
+        )
+    if action == "cancel":
+        return user.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
+    return False
+
+
+def units_visible_to(user) -> QuerySet:
+    from departments.models import Unit
+
+    if is_command(user):
+        return Unit.objects.all()
+    if is_department_member(user):
+        return Unit.objects.filter(department_id=user.department_id)
+    return Unit.objects.none()
+
+
+def may_set_unit_status(user, unit) -> bool:
+    if user.role in (Role.DISPATCHER, Role.ADMIN):
+        return True
+    if not is_department_member(user) or user.department_id != unit.department_id:
+        return False
+    return user.role == Role.LEAD or user.unit_id in (None, unit.pk)

@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from dispatch.models import Incident, OutboxJob, TimelineEvent, User
+
+
+@admin.register(User)
+class LiandongUserAdmin(UserAdmin):
+    list_display = ("username", "role", "department", "unit", "is_active")
+    list_filter = ("role", "department", "is_active")
+    fieldsets = (*UserAdmin.fieldsets, ("Liandong", {"fields": ("role", "department", "unit")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Liandong", {"fields": ("role", "department", "unit")}))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ("number", "event_type", "state", "severity", "district", "source", "created_at")
+    list_filter = ("event_type", "state", "severity", "district", "source")
+    search_fields = ("number", "title", "address")
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdmin):
+    list_display = ("incident", "seq", "kind", "actor_label", "at")
+    list_filter = ("kind",)
+
+
+@admin.register(OutboxJob)
+class OutboxJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "state", "attempts", "available_at", "created_at", "last_error")
+    list_filter = ("state", "kind")

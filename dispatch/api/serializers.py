@@ -1,0 +1,104 @@
+"""Serializers: validate input and shape output. No domain logic here."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from departments.api.serializers import WorkOrderSerializer
+from dispatch import access
+from dispatch.models import Incident, Source, TimelineEvent
+
+
+def mask_phone(phone: str) -> str:
+    digits = phone.strip()
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    if len(digits) < 8:
+        return "*" * (len(digits) - 4) + digits[-4:]
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: str) -> str:
+    name = name.strip()
+    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
+
+
+class LocationSerializer(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+
+
+class ReporterSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = serializers.RegexField(r"^\+?[0-9 ()-]{3,40}$", max_length=40, required=False, allow_blank=True, default="")
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    event_type = serializers.SlugField(max_length=64)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    severity = serializers.IntegerField(min_value=1, max_value=5, default=3)
+    location = LocationSerializer(required=False, allow_null=True)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    reporter = ReporterSerializer(required=False)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.CONSOLE)
+    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    transition = serializers.SlugField(max_length=64)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    expected_state = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class NoteRequestSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4000)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["seq", "at", "kind", "actor", "data", "hash"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    event_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    workflow_version = serializers.IntegerField(source="workflow_version.version", read_only=True)
+    location = serializers.SerializerMethodField()
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    reporter = serializers.SerializerMethodField()
+    available_transitions = serializers.SerializerMethodField()
+    work_orders = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "number", "event_type", "workflow_version", "state", "severity", "title", "description",
+            "location", "address", "district", "reporter", "source", "external_id", "created_at", "updated_at",
+            "available_transitions", "work_orders",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(LocationSerializer(allow_null=True))
+    def get_location(self, obj):
+        return {"lat": obj.lat, "lon": obj.lon} if obj.lat is not None and obj.lon is not None else None
+
+    @extend_schema_field(ReporterSerializer)
+    def get_reporter(self, obj):
+        user = self.context["request"].user
+        if access.can_see_reporter(user):
+            return {"name": obj.reporter_name, "phone": obj.reporter_phone}
+        return {"name": mask_name(obj.reporter_name), "phone": mask_phone(obj.reporter_phone)}
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_available_transitions(self, obj):
+        from dispatch.services.incidents import available_transitions
+
+        return available_transitions(incident=obj, user=self.context["request"].user)
+
+    @extend_schema_field(WorkOrderSerializer(many=True))
+    def get_work_orders(self, obj):
+        orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
+        orders = orders.select_related("department", "unit", "incident").order_by("id")
+        return WorkOrderSerializer(orders, many=True, context=self.context).data

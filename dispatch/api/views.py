@@ -1,0 +1,93 @@
+"""Incident endpoints: thin adapters between HTTP and ``dispatch.services.incidents``."""
+
+import django_filters
+from django.db.models import Exists, OuterRef
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from departments.models import WorkOrder
+from dispatch import access
+from dispatch.api.serializers import (
+    IncidentCreateSerializer,
+    IncidentSerializer,
+    NoteRequestSerializer,
+    TimelineEventSerializer,
+    TransitionRequestSerializer,
+)
+from dispatch.models import Incident, TimelineEvent
+from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
+
+
+class IncidentFilter(django_filters.FilterSet):
+    state = django_filters.CharFilter()
+    event_type = django_filters.CharFilter(field_name="event_type__code")
+    severity = django_filters.NumberFilter()
+    district = django_filters.CharFilter(field_name="district__code")
+    department = django_filters.CharFilter(method="filter_department")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Incident
+        fields = ["state", "event_type", "severity", "district", "department", "created_after", "created_before"]
+
+    def filter_department(self, queryset, name, value):
+        return queryset.filter(
+            Exists(WorkOrder.objects.filter(incident=OuterRef("pk"), department__code=value))
+        )
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = IncidentSerializer
+    lookup_value_regex = r"\d+"
+    filterset_class = IncidentFilter
+
+    def get_queryset(self):
+        return access.incidents_visible_to(self.request.user).select_related(
+            "event_type", "workflow_version", "district"
+        ).prefetch_related("work_orders")
+
+    @extend_schema(
+        request=IncidentCreateSerializer,
+        responses={201: IncidentSerializer, 200: IncidentSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def create(self, request):
+        if not access.can_report_incident(request.user):
+            raise PermissionDenied()
+        intake = IncidentCreateSerializer(data=request.data)
+        intake.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or None
+        incident, created = incident_report(actor=request.user, data=intake.validated_data, idempotency_key=key)
+        incident = self.get_queryset().filter(pk=incident.pk).first() or incident
+        body = IncidentSerializer(incident, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=TransitionRequestSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def transitions(self, request, pk=None):
+        body = TransitionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident_transition(
+            actor=request.user, incident_id=int(pk), transition=body.validated_data["transition"],
+            note=body.validated_data["note"], expected_state=body.validated_data["expected_state"] or None,
+        )
+        return Response(IncidentSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(responses=TimelineEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def timeline(self, request, pk=None):
+        incident = self.get_object()
+        events = TimelineEvent.objects.filter(incident=incident).order_by("seq")
+        return Response(TimelineEventSerializer(events, many=True).data)
+
+    @extend_schema(request=NoteRequestSerializer, responses={201: TimelineEventSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        body = NoteRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = incident_note_add(actor=request.user, incident_id=int(pk), text=body.validated_data["text"])
+        return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,82 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+
+class Source(models.TextChoices):
+    CONSOLE = "console", _("Command console")
+    API = "api", _("API")
+    OPEN311 = "open311", _("Open311")
+    SENSOR = "sensor", _("Sensor")
+    HOTLINE = "hotline", _("Hotline")
+
+
+class Incident(ConcurrentTransitionMixin, models.Model):
+    """An emergency event moving through the workflow version it was created with.
+
+    The allowed transitions are data (the pinned ``workflow_version``); ``fire`` is the one django-fsm
+    transition and is only called by ``dispatch.services.incidents.incident_transition``, which checks
+    role, source state and guard first. ``ConcurrentTransitionMixin`` makes a stale writer fail.
+    """
+
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    event_type = models.ForeignKey("workflows.EventType", on_delete=models.PROTECT, related_name="incidents")
+    workflow_version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="incidents")
+    state = FSMField(_("state"), max_length=64, protected=True)
+    severity = models.PositiveSmallIntegerField(_("severity"), default=3)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    district = models.ForeignKey(
+        "departments.District", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    reporter_name = models.CharField(max_length=100, blank=True)
+    reporter_phone = models.CharField(max_length=40, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    intake_hash = models.CharField(max_length=64, blank=True)
+    dispatch_round = models.PositiveIntegerField(default=0)
+    state_entered_at = models.DateTimeField()
+    created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~models.Q(external_id=""), name="incident_source_external_id"
+            ),
+            models.CheckConstraint(condition=models.Q(severity__gte=1, severity__lte=5), name="incident_severity_1_5"),
+        ]
+        indexes = [models.Index(fields=["state"]), models.Index(fields=["event_type", "state"])]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @transition(field=state, source="*", target=RETURN_VALUE())
+    def fire(self, target_state: str) -> str:
+        """Move to ``target_state``; the caller has resolved it from the pinned definition."""
+        return target_state
+
+
+class IncidentCounter(models.Model):
+    """Per-day counter behind human-readable incident numbers (INC-YYYYMMDD-NNNNN)."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class IdempotencyRecord(models.Model):
+    """An ``Idempotency-Key`` seen on intake, with the fingerprint of its body and the incident it made."""
+
+    owner = models.ForeignKey("dispatch.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]

@@ -1,0 +1,228 @@
+"""Incident services: report, transition, note. Each is check, do (one transaction), notify (on commit)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition
+
+from dispatch import access, realtime
+from dispatch.models import IdempotencyRecord, Incident, IncidentCounter
+from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.services.outbox import outbox_enqueue
+from dispatch.services.timeline import timeline_append
+from workflows.definition import StateSpec
+from workflows.guards import GUARDS
+from workflows.models import EventType
+
+
+def request_fingerprint(data: dict) -> str:
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _next_number() -> str:
+    day = timezone.localdate()
+    IncidentCounter.objects.get_or_create(day=day)
+    IncidentCounter.objects.filter(day=day).update(last=F("last") + 1)
+    last = IncidentCounter.objects.filter(day=day).values_list("last", flat=True).get()
+    return f"INC-{day:%Y%m%d}-{last:05d}"
+
+
+def _district_for(lat, lon):
+    from departments.selectors import district_at
+
+    return district_at(lat=lat, lon=lon) if lat is not None and lon is not None else None
+
+
+def incident_report(*, actor, data: dict, idempotency_key: str | None = None) -> tuple[Incident, bool]:
+    """Create an incident from validated intake ``data``; returns ``(incident, created)``.
+
+    Committed together: the incident, its first timeline row and, when its first state dispatches,
+    the pending routing job. A retry with the same ``Idempotency-Key`` (or the same ``source`` and
+    ``external_id``) and the same body returns the incident made the first time; with another body it
+    is a conflict.
+    """
+    fingerprint = request_fingerprint(data)
+    event_type = EventType.objects.filter(code=data["event_type"], is_active=True).select_related("active_version").first()
+    if event_type is None or event_type.active_version is None:
+        raise Invalid(_("Unknown event type."), {"event_type": [_("Unknown or inactive event type.")]})
+    try:
+        with transaction.atomic():
+            previous = _previous_intake(actor=actor, data=data, key=idempotency_key, fingerprint=fingerprint)
+            if previous is not None:
+                return previous, False
+            incident = _create(actor=actor, data=data, event_type=event_type, fingerprint=fingerprint)
+            if idempotency_key:
+                IdempotencyRecord.objects.create(
+                    owner=actor, key=idempotency_key, request_hash=fingerprint, incident=incident
+                )
+    except IntegrityError:
+        # A concurrent request with the same key or external id committed first: answer as it did.
+        previous = _previous_intake(actor=actor, data=data, key=idempotency_key, fingerprint=fingerprint)
+        if previous is None:
+            raise
+        return previous, False
+    return incident, True
+
+
+def _previous_intake(*, actor, data: dict, key: str | None, fingerprint: str) -> Incident | None:
+    if key:
+        record = IdempotencyRecord.objects.filter(owner=actor, key=key).select_related("incident").first()
+        if record is not None:
+            if record.request_hash != fingerprint:
+                raise Conflict(_("This Idempotency-Key was used with a different request body."))
+            return record.incident
+    external_id = data.get("external_id") or ""
+    if external_id:
+        existing = Incident.objects.filter(source=data["source"], external_id=external_id).first()
+        if existing is not None:
+            if existing.intake_hash != fingerprint:
+                raise Conflict(
+                    _("An incident with this source and external id exists with different content."),
+                    {"external_id": [_("Already used for another report from this source.")]},
+                )
+            return existing
+    return None
+
+
+def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> Incident:
+    version = event_type.active_version
+    spec = version.spec
+    state = spec.initial_state_for(data["source"])
+    location = data.get("location") or {}
+    lat, lon = location.get("lat"), location.get("lon")
+    reporter = data.get("reporter") or {}
+    now = timezone.now()
+    incident = Incident(
+        number=_next_number(), event_type=event_type, workflow_version=version, state=state,
+        severity=data.get("severity", 3), title=data["title"], description=data.get("description", ""),
+        lat=lat, lon=lon, address=data.get("address", ""), district=_district_for(lat, lon),
+        reporter_name=reporter.get("name", ""), reporter_phone=reporter.get("phone", ""),
+        source=data["source"], external_id=data.get("external_id") or "", intake_hash=fingerprint,
+        state_entered_at=now, created_by=actor if actor is not None and actor.pk else None,
+    )
+    incident.save(force_insert=True)
+    timeline_append(
+        incident=incident, kind="incident.created", actor=actor,
+        data={
+            "event_type": event_type.code, "workflow_version": version.version, "state": state,
+            "severity": incident.severity, "source": incident.source,
+            "district": incident.district.code if incident.district_id else None,
+        },
+    )
+    _enter_state(incident=incident, state=spec.states[state], actor=actor)
+    realtime.publish("incident.created", incident=incident)
+    return incident
+
+
+def _enter_state(*, incident: Incident, state: StateSpec, actor) -> None:
+    """Follow-up work of entering ``state``, recorded in the current transaction."""
+    from departments.models import RoutingRule
+    from departments.services.work_orders import work_orders_cancel_open
+
+    if state.dispatch or RoutingRule.objects.filter(state=state.name).exists():
+        incident.dispatch_round += 1
+        Incident.objects.filter(pk=incident.pk).update(dispatch_round=incident.dispatch_round)
+        outbox_enqueue(
+            kind="incident.route",
+            payload={"incident_id": incident.pk, "dispatch_round": incident.dispatch_round, "state": state.name},
+            dedupe_key=f"route:{incident.pk}:{incident.dispatch_round}",
+        )
+    if state.final:
+        work_orders_cancel_open(incident=incident, actor=actor, reason=_("Incident %(state)s.") % {"state": state.name})
+
+
+def _lock_visible(*, actor, incident_id: int) -> Incident:
+    incident = (
+        access.incidents_visible_to(actor)
+        .select_for_update(of=("self",))
+        .select_related("workflow_version", "event_type", "district")
+        .filter(pk=incident_id)
+        .first()
+    )
+    if incident is None:
+        raise NotFound(_("No such incident."))
+    return incident
+
+
+def available_transitions(*, incident: Incident, user) -> list[str]:
+    """Names of the transitions ``user`` may fire now (role and source state; guards are checked on firing)."""
+    spec = incident.workflow_version.spec
+    departments = _incident_department_ids(incident)
+    return [
+        t.name for t in spec.transitions_from(incident.state)
+        if access.role_allows(user, t.roles, incident_departments=departments)
+    ]
+
+
+def _incident_department_ids(incident: Incident) -> set[int]:
+    from departments.models import WorkOrder
+
+    cached = getattr(incident, "_prefetched_objects_cache", {}).get("work_orders")
+    if cached is not None:
+        return {wo.department_id for wo in cached}
+    return set(WorkOrder.objects.filter(incident=incident).values_list("department_id", flat=True))
+
+
+def incident_transition(
+    *, actor, incident_id: int, transition: str, note: str = "", expected_state: str | None = None
+) -> Incident:
+    """Fire a workflow transition. 404 unseen, 403 role, 409 wrong state / stale / guard, 400 unknown name."""
+    with transaction.atomic():
+        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        spec = incident.workflow_version.spec
+        t = spec.transition(transition)
+        if t is None:
+            raise Invalid(
+                _("Unknown transition."),
+                {"transition": [_("%(name)s is not a transition of this workflow.") % {"name": transition}]},
+            )
+        if expected_state and expected_state != incident.state:
+            raise Conflict(
+                _("The incident is no longer in state %(expected)s (now %(state)s).")
+                % {"expected": expected_state, "state": incident.state},
+                {"expected_state": [_("No longer holds.")]},
+            )
+        if not access.role_allows(actor, t.roles, incident_departments=_incident_department_ids(incident)):
+            raise Forbidden(_("Your role may not fire %(name)s.") % {"name": t.name})
+        if incident.state not in t.sources:
+            raise Conflict(
+                _("%(name)s is not available from state %(state)s.") % {"name": t.name, "state": incident.state},
+                {"transition": [_("Not available now.")]},
+            )
+        if t.guard:
+            refusal = GUARDS[t.guard](incident, note)
+            if refusal:
+                raise Conflict(refusal, {"note": [refusal]} if t.guard == "note_required" else None)
+        from_state = incident.state
+        incident.fire(t.target)
+        incident.state_entered_at = timezone.now()
+        try:
+            incident.save()
+        except ConcurrentTransition as exc:
+            raise Conflict(_("Another operator changed this incident first.")) from exc
+        timeline_append(
+            incident=incident, kind="incident.transitioned", actor=actor,
+            data={"transition": t.name, "from": from_state, "to": t.target, "note": note},
+        )
+        _enter_state(incident=incident, state=spec.states[t.target], actor=actor)
+        realtime.publish("incident.transitioned", incident=incident)
+    return incident
+
+
+def incident_note_add(*, actor, incident_id: int, text: str):
+    with transaction.atomic():
+        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        if not access.can_add_note(actor, incident):
+            raise Forbidden(_("You may not add notes."))
+        event = timeline_append(incident=incident, kind="incident.note", actor=actor, data={"text": text})
+        Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now())
+        realtime.publish("incident.noted", incident=incident)
+    return event

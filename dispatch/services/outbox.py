@@ -1,0 +1,91 @@
+"""The transactional outbox: follow-up work recorded with its cause, run at least once, effect once.
+
+``outbox_enqueue`` writes a job row inside the caller's transaction and, after commit, kicks a Celery
+task for it. If the broker is down the kick is lost but the row is not: ``outbox_relay`` (Celery beat,
+every ``OUTBOX_RELAY_SECONDS``) re-drives every job that is due. ``outbox_run`` claims a job with a
+conditional UPDATE so that two workers never run it at once, runs its handler and marks it done in the
+handler's own transaction. Handlers are idempotent and re-check state.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from dispatch.models import OutboxJob
+
+log = logging.getLogger(__name__)
+
+HANDLERS = {
+    "incident.route": "departments.services.routing.incident_route",
+}
+
+
+def outbox_enqueue(*, kind: str, payload: dict, dedupe_key: str | None = None) -> OutboxJob | None:
+    """Record a job in the current transaction; ``None`` if a job with ``dedupe_key`` already exists."""
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown outbox job kind {kind!r}")
+    try:
+        with transaction.atomic():
+            job = OutboxJob.objects.create(kind=kind, payload=payload, dedupe_key=dedupe_key)
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: outbox_kick(job.pk))
+    return job
+
+
+def outbox_kick(job_id: int) -> None:
+    """Ask a worker to run the job now. Best effort: the relay re-drives it if this is lost."""
+    from dispatch.tasks import run_outbox_job_task
+
+    try:
+        run_outbox_job_task.delay(job_id)
+    except Exception:  # noqa: BLE001 - the broker being down must never fail the request
+        log.warning("outbox: could not enqueue job %s; the relay will re-drive it", job_id, exc_info=True)
+
+
+def _claim(job_id: int) -> bool:
+    now = timezone.now()
+    claimed = OutboxJob.objects.filter(pk=job_id, state=OutboxJob.State.PENDING, available_at__lte=now).update(
+        attempts=F("attempts") + 1, available_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    )
+    return claimed == 1
+
+
+def outbox_run(job_id: int) -> bool:
+    """Run one job if it is due and nobody else holds it. Returns whether this call ran it."""
+    if not _claim(job_id):
+        return False
+    job = OutboxJob.objects.get(pk=job_id)
+    handler = import_string(HANDLERS[job.kind])
+    try:
+        with transaction.atomic():
+            handler(**job.payload)
+            OutboxJob.objects.filter(pk=job_id).update(state=OutboxJob.State.DONE, done_at=timezone.now(), last_error="")
+    except Exception as exc:  # noqa: BLE001 - recorded on the job, then retried or parked
+        parked = job.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        backoff = min(300, 2 ** job.attempts)
+        OutboxJob.objects.filter(pk=job_id).update(
+            state=OutboxJob.State.PARKED if parked else OutboxJob.State.PENDING,
+            available_at=timezone.now() + timedelta(seconds=backoff),
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        log.exception("outbox job %s (%s) failed on attempt %s%s", job_id, job.kind, job.attempts, "; parked" if parked else "")
+        return False
+    return True
+
+
+def outbox_relay(*, limit: int = 500) -> int:
+    """Kick every pending job that is due (a lost kick, a dead worker's lease run out). Returns the count."""
+    due = list(
+        OutboxJob.objects.filter(state=OutboxJob.State.PENDING, available_at__lte=timezone.now())
+        .order_by("available_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for job_id in due:
+        outbox_kick(job_id)
+    return len(due)

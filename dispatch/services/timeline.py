@@ -1,0 +1,47 @@
+"""Appending to an incident's timeline: the only writer of ``TimelineEvent``."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from dispatch.models import TimelineEvent
+
+SYSTEM = "system"
+GENESIS_HASH = "0" * 64
+
+
+def timeline_append(*, incident, kind: str, actor=None, data: dict | None = None, work_order=None) -> TimelineEvent:
+    """Append one row, hash-chained to the previous one.
+
+    Must run inside the transaction of the change it records, with the incident row locked (or, on
+    SQLite, inside an IMMEDIATE transaction), so that ``seq`` has no gaps and no duplicates.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("timeline_append must run inside the transaction of the change it records")
+    last = (
+        TimelineEvent.objects.filter(incident_id=incident.pk).order_by("-seq").values_list("seq", "hash").first()
+    )
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    event = TimelineEvent(
+        incident_id=incident.pk,
+        seq=seq,
+        kind=kind,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=actor.username if actor is not None else SYSTEM,
+        work_order=work_order,
+        data=data or {},
+        at=timezone.now(),
+        prev_hash=prev_hash,
+    )
+    event.hash = event.compute_hash()
+    event.save(force_insert=True)
+    return event
+
+
+def timeline_verify(incident_id: int) -> int | None:
+    """The ``seq`` of the first row whose hash does not verify, or ``None`` when the chain is intact."""
+    prev = GENESIS_HASH
+    for event in TimelineEvent.objects.filter(incident_id=incident_id).order_by("seq").iterator():
+        if event.prev_hash != prev or event.compute_hash() != event.hash:
+            return event.seq
+        prev = event.hash
+    return None

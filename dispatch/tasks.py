@@ -1,0 +1,15 @@
+"""Celery tasks: thin adapters over services. Every task takes ids and is safe to run twice."""
+
+from celery import shared_task
+
+from dispatch.services.outbox import outbox_relay, outbox_run
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_outbox_job_task(job_id: int) -> bool:
+    return outbox_run(job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def relay_outbox_task() -> int:
+    return outbox_relay()

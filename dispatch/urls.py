@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
+from dispatch import health
+from dispatch.api.views import IncidentViewSet
+from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("work-orders", WorkOrderViewSet, basename="work-order")
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("units", UnitViewSet, basename="unit")
+
+api = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("event-types/", EventTypeListView.as_view(), name="event-types"),
+    path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
+    path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
+    path("districts/", DistrictsView.as_view(), name="districts"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from dispatch.services.errors import Invalid
+from workflows.services import DEFINITIONS_DIR, workflows_load_directory
+
+
+class Command(BaseCommand):
+    help = "Validate and publish every workflow definition in workflows/definitions/ (unchanged ones are skipped)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--directory", default=str(DEFINITIONS_DIR))
+
+    def handle(self, *args, directory, **options):
+        from pathlib import Path
+
+        try:
+            results = workflows_load_directory(directory=Path(directory))
+        except Invalid as exc:
+            raise CommandError("\n".join([exc.detail, *exc.errors["definition"]])) from exc
+        for code, version, created in results:
+            self.stdout.write(f"{code}: v{version} {'published' if created else 'unchanged'}")
