@@ -5,6 +5,7 @@ event, for dispatchers and supervisors) and ``department.<code>`` (events of tha
 orders). Sequence numbers and replay (``?since=``) come with the live console (issue 4).
 """
 
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -12,7 +13,6 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
-import json
 
 log = logging.getLogger(__name__)
 

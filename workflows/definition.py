@@ -24,7 +24,7 @@ DEPARTMENT_ROLES = ("staff", "lead")
 SOURCES = ("console", "api", "open311", "sensor", "hotline")
 
 TOP_KEYS = {"code", "name", "description", "initial_state", "initial_state_by_source", "states", "transitions"}
-STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch"}
+STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
 DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds"}
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard"}
 
@@ -52,6 +52,7 @@ class StateSpec:
     sla_seconds: int | None = None
     sla_paused: bool = False
     dispatch: tuple[DispatchSpec, ...] = ()
+    stand_down: bool = False  # entering it cancels work orders offered and never accepted
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Definition:
             s["name"]: StateSpec(
                 name=s["name"], label=s["label"], final=s["final"], sla_seconds=s["sla_seconds"],
                 sla_paused=s["sla_paused"], dispatch=tuple(DispatchSpec(**d) for d in s["dispatch"]),
+                stand_down=s.get("stand_down", False),
             )
             for s in data["states"]
         }
@@ -297,12 +299,16 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
         if not isinstance(paused, bool):
             errors.append(f"{where}.sla_paused: must be true or false")
             paused = False
+        stand_down = body.get("stand_down", False)
+        if not isinstance(stand_down, bool):
+            errors.append(f"{where}.stand_down: must be true or false")
+            stand_down = False
         dispatch = _parse_dispatch(body.get("dispatch"), f"{where}.dispatch", departments, errors)
         if final and dispatch:
             errors.append(f"{where}.dispatch: a final state dispatches nothing")
         states[sname] = StateSpec(
             name=sname, label=_label(body.get("label"), f"{where}.label", errors, sname), final=final,
-            sla_seconds=sla_seconds, sla_paused=paused, dispatch=dispatch,
+            sla_seconds=sla_seconds, sla_paused=paused, dispatch=dispatch, stand_down=stand_down,
         )
     if states and not any(s.final for s in states.values()):
         errors.append("states: no final state")

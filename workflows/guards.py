@@ -9,27 +9,37 @@ from collections.abc import Callable
 from django.utils.translation import gettext as _
 
 
-def _open_and_completed(incident) -> tuple[int, int]:
+def _counts(incident) -> dict[str, int]:
+    from django.db.models import Count
+
     from departments.models import WorkOrder
 
-    orders = WorkOrder.objects.filter(incident=incident)
-    open_count = orders.filter(state__in=WorkOrder.OPEN_STATES).count()
-    completed = orders.filter(state=WorkOrder.State.COMPLETED).count()
-    return open_count, completed
+    rows = WorkOrder.objects.filter(incident=incident).values("state").annotate(n=Count("id"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+WORKING_STATES = ("accepted", "en_route", "on_scene")
+OPEN_STATES = ("offered", *WORKING_STATES)
 
 
 def work_orders_done(incident, note: str) -> str | None:
-    """Every work order of the incident is finished (none open) and at least one was completed."""
-    open_count, completed = _open_and_completed(incident)
-    if open_count:
-        return _("%(count)d work order(s) are still open.") % {"count": open_count}
-    if not completed:
+    """No unit is still working (accepted, en route, on scene) and at least one order was completed.
+
+    Orders offered and never accepted do not block: the target state usually has ``stand_down: true``,
+    which cancels them.
+    """
+    counts = _counts(incident)
+    working = sum(counts.get(s, 0) for s in WORKING_STATES)
+    if working:
+        return _("%(count)d work order(s) are still being worked on.") % {"count": working}
+    if not counts.get("completed"):
         return _("No work order has been completed.")
     return None
 
 
 def no_open_work_orders(incident, note: str) -> str | None:
-    open_count, _completed = _open_and_completed(incident)
+    counts = _counts(incident)
+    open_count = sum(counts.get(s, 0) for s in OPEN_STATES)
     if open_count:
         return _("%(count)d work order(s) are still open.") % {"count": open_count}
     return None

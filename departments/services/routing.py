@@ -4,12 +4,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from dispatch import realtime
-from dispatch.models import Incident
-from dispatch.services.timeline import timeline_append
 from departments.models import Department, WorkOrder
 from departments.selection import DispatchTarget, plan_dispatch, select_unit
 from departments.selectors import routing_rules, unit_candidates
+from dispatch import realtime
+from dispatch.models import Incident
+from dispatch.services.timeline import timeline_append
 
 
 def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list[WorkOrder]:

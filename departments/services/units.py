@@ -1,9 +1,9 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from departments.models import Unit
 from dispatch import access
 from dispatch.services.errors import Forbidden, NotFound
-from departments.models import Unit
 
 
 def unit_status_set(*, actor, unit_id: int, status: str) -> Unit:

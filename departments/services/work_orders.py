@@ -4,12 +4,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from departments.models import Unit, WorkOrder
+from departments.services.routing import work_order_offer
 from dispatch import access, realtime
 from dispatch.models import Incident
 from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.services.timeline import timeline_append
-from departments.models import Unit, WorkOrder
-from departments.services.routing import work_order_offer
 
 ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
 # action -> (FSM method, timeline kind)
@@ -110,10 +110,11 @@ def _record(order: WorkOrder, *, actor, kind: str, extra: dict) -> None:
     realtime.publish("work_order.updated", incident=order.incident, work_order=order)
 
 
-def work_orders_cancel_open(*, incident: Incident, actor, reason: str) -> None:
-    """Cancel every open order of ``incident`` (it reached a final state). Caller holds the incident lock."""
+def work_orders_cancel_open(*, incident: Incident, actor, reason: str, only_unaccepted: bool = False) -> None:
+    """Cancel the open orders of ``incident`` (all, or only those never accepted). Caller holds the incident lock."""
+    states = [WorkOrder.State.OFFERED] if only_unaccepted else list(WorkOrder.OPEN_STATES)
     for order in WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
-        incident=incident, state__in=WorkOrder.OPEN_STATES
+        incident=incident, state__in=states
     ):
         order.incident = incident
         order.cancel()

@@ -8,7 +8,7 @@ from django.db import migrations
 PG_FORWARD = """
 CREATE OR REPLACE FUNCTION dispatch_timeline_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'timeline rows are append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION USING MESSAGE = 'timeline rows are append-only (' || TG_OP || ' refused)', ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER dispatch_timeline_no_update BEFORE UPDATE ON dispatch_timelineevent

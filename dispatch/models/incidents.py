@@ -68,6 +68,9 @@ class IncidentCounter(models.Model):
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self):
+        return f"{self.day}: {self.last}"
+
 
 class IdempotencyRecord(models.Model):
     """An ``Idempotency-Key`` seen on intake, with the fingerprint of its body and the incident it made."""
@@ -80,3 +83,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
+
+    def __str__(self):
+        return f"{self.key} -> {self.incident_id}"

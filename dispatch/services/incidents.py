@@ -137,6 +137,11 @@ def _enter_state(*, incident: Incident, state: StateSpec, actor) -> None:
         )
     if state.final:
         work_orders_cancel_open(incident=incident, actor=actor, reason=_("Incident %(state)s.") % {"state": state.name})
+    elif state.stand_down:
+        work_orders_cancel_open(
+            incident=incident, actor=actor, only_unaccepted=True,
+            reason=_("Stood down: incident %(state)s.") % {"state": state.name},
+        )
 
 
 def _lock_visible(*, actor, incident_id: int) -> Incident:

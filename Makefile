@@ -1,0 +1,45 @@
+# Liandong: the two commands a new user needs are `make demo` and `make test`.
+# Variables the caller sets (DATABASE_URL, REDIS_URL, HOST, PORT, PYTHON ...) win over these defaults.
+
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv lint check serve migrate seed clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Liandong needs Python 3.11 or newer (set PYTHON=python3.12 ...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make demo: install, migrate, seed the demo city, serve http://$(HOST):$(PORT)
+demo: venv migrate seed serve
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+seed: venv
+	$(PY) manage.py seed_demo
+
+serve: venv
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+## make test: the whole suite (embedded profile unless DATABASE_URL / REDIS_URL are set)
+test: venv
+	$(PY) -m pytest
+
+## make lint: ruff, Django's system checks, migrations up to date
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""The services profile as a city runs it: PostgreSQL, Redis, daphne, and a separate Celery worker and beat.
+
+Runs when ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` are set (``.ci/run`` sets them). Under
+``CI=true`` a missing service fails the run instead of skipping.
+"""
+
+import os
+import signal
+import time
+import uuid
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from tests.e2e.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
+from tests.e2e.walkthrough import PASSWORD, client, report_waterlogging, run_walkthrough, wait_for_orders
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services]
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _require_services():
+    missing = []
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        missing.append("DATABASE_URL=postgres://...")
+    if not REDIS_URL:
+        missing.append("REDIS_URL")
+    if missing:
+        message = f"services profile needs {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: a missing service is a failure)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def services_stack(tmp_path_factory):
+    _require_services()
+    tmp = tmp_path_factory.mktemp("services")
+    name = f"liandong_e2e_{uuid.uuid4().hex[:8]}"
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/14"
+    redis.Redis.from_url(redis_url).flushdb()
+    env = clean_env(DATABASE_URL=DATABASE_URL.rsplit("/", 1)[0] + f"/{name}", REDIS_URL=redis_url,
+                    LIANDONG_VAR_DIR=str(tmp), OUTBOX_RELAY_SECONDS="1")
+    procs = {}
+    try:
+        manage("migrate", "--noinput", env=env)
+        manage("seed_demo", "--password", PASSWORD, env=env)
+        port = free_port()
+        procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
+                                          "--concurrency", "2", "-n", f"e2e-{name}@%h"], env, tmp)
+        procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
+                                      "-s", str(tmp / "beat-schedule")], env, tmp)
+        procs["daphne"] = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                          "dispatch.asgi:application"], env, tmp)
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", procs["daphne"])
+        yield {"base": base, "env": env, "procs": procs, "tmp": tmp}
+    finally:
+        for proc in procs.values():
+            proc.stop()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_walkthrough_with_real_worker(services_stack, capsys):
+    figures = run_walkthrough(services_stack["base"])
+    with capsys.disabled():
+        print(f"\n[services] incident routed by the Celery worker process {figures['routed_after_s'] * 1000:.0f} ms "
+              f"after 201; {figures['timeline_rows']} timeline rows")
+
+
+def test_readyz_names_services(services_stack):
+    body = httpx.get(f"{services_stack['base']}/readyz").json()
+    assert body["profile"] == "services"
+    assert body["checks"] == {"database": "ok", "broker": "ok", "channel_layer": "ok"}
+
+
+def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(services_stack, capsys):
+    """201 means routed eventually: the routing job is a database row, not only a Redis message."""
+    stack = services_stack
+    worker = stack["procs"]["worker"]
+    worker.signal(signal.SIGKILL)
+    worker.popen.wait(10)
+    dispatcher = client(stack["base"], "dispatcher")
+    accepted = [report_waterlogging(dispatcher, title=f"Flood while worker is down #{i}")["id"] for i in range(3)]
+    time.sleep(1)
+    for incident_id in accepted:
+        assert dispatcher.get(f"/api/incidents/{incident_id}/").json()["work_orders"] == []
+    stack["procs"]["worker"] = Proc(
+        "worker2", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning", "--concurrency", "2"],
+        stack["env"], stack["tmp"],
+    )
+    started = time.monotonic()
+    for incident_id in accepted:
+        orders, _ = wait_for_orders(dispatcher, incident_id, 3, timeout=90)
+        departments = [o["department"] for o in orders]
+        assert sorted(departments) == ["city_management", "traffic_police", "transit"]  # exactly once each
+    with capsys.disabled():
+        print(f"\n[services] 3 incidents accepted with the worker dead were routed {time.monotonic() - started:.1f} s "
+              "after a new worker started")
