@@ -43,11 +43,12 @@ def select_unit(
     An incident with no known district may go to any available unit of the department; one with no
     location is ranked on open orders alone.
     """
-    pool = [c for c in candidates if c.unit_id not in exclude_unit_ids]
+    pool = candidates
     if district_id is not None:
         pool = [c for c in pool if district_id in c.district_ids]
         if not pool:
-            return Choice(None, None, "no unit of the department covers the incident's district")
+            return Choice(None, None, "no unit of the department covers the incident's district; waiting in the department queue")
+    pool = [c for c in pool if c.unit_id not in exclude_unit_ids]
     available = [c for c in pool if c.status == "available"]
     if not available:
         tried = " (after excluding units already tried)" if exclude_unit_ids else ""

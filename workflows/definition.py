@@ -124,6 +124,10 @@ def _construct_mapping(loader, node, deep=False):
     seen = set()
     for key_node, _value in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise DefinitionInvalid([f"line {key_node.start_mark.line + 1}: a key must be a plain name"]) from None
         if key in seen:
             raise DefinitionInvalid([f"line {key_node.start_mark.line + 1}: duplicate name {key!r}"])
         seen.add(key)
@@ -196,7 +200,7 @@ def _state_items(raw_states, errors: list[str]) -> list[tuple[str, dict]]:
     elif isinstance(raw_states, list):
         items = []
         for i, s in enumerate(raw_states):
-            if not isinstance(s, dict) or "name" not in s:
+            if not isinstance(s, dict) or not isinstance(s.get("name"), str):
                 errors.append(f"states[{i}]: each state needs a name")
                 continue
             items.append((s["name"], s))
@@ -229,7 +233,7 @@ def _parse_dispatch(raw, where: str, departments: set[str], errors: list[str]) -
             continue
         _unknown_keys(d, DISPATCH_KEYS, w, errors)
         dept = d.get("department")
-        if dept not in departments:
+        if not isinstance(dept, str) or dept not in departments:
             errors.append(f"{w}.department: unknown department {dept!r}")
         elif dept in seen:
             errors.append(f"{w}.department: duplicate department {dept!r} in one state")
@@ -252,9 +256,11 @@ def _check_roles(raw, where: str, departments: set[str], errors: list[str]) -> t
         errors.append(f"{where}: a non-empty list of roles")
         return ()
     for role in raw:
-        base, _, dept = str(role).partition("@")
-        if base not in BASE_ROLES:
+        base, at, dept = str(role).partition("@")
+        if not isinstance(role, str) or base not in BASE_ROLES:
             errors.append(f"{where}: unknown role {role!r} (one of {', '.join(BASE_ROLES)})")
+        elif at and not dept:
+            errors.append(f"{where}: role {role!r} names no department after @")
         elif dept and base not in DEPARTMENT_ROLES:
             errors.append(f"{where}: only staff and lead can be qualified by a department ({role!r})")
         elif dept and dept not in departments:
@@ -316,7 +322,7 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
     initial = raw.get("initial_state")
     if initial is None:
         errors.append("initial_state: required")
-    elif initial not in states:
+    elif not isinstance(initial, str) or initial not in states:
         errors.append(f"initial_state: unknown state {initial!r}")
     by_source = raw.get("initial_state_by_source") or {}
     if not isinstance(by_source, dict):
@@ -325,7 +331,7 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
     for source, state in by_source.items():
         if source not in SOURCES:
             errors.append(f"initial_state_by_source.{source}: unknown source (one of {', '.join(SOURCES)})")
-        if state not in states:
+        if not isinstance(state, str) or state not in states:
             errors.append(f"initial_state_by_source.{source}: unknown state {state!r}")
 
     transitions: list[TransitionSpec] = []
@@ -353,16 +359,16 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
             errors.append(f"{where}.from: a non-empty list of states")
             sources = []
         for s in sources:
-            if s not in states:
+            if not isinstance(s, str) or s not in states:
                 errors.append(f"{where}.from: unknown state {s!r}")
             elif states[s].final:
                 errors.append(f"{where}.from: final state {s!r} has no way out")
         target = t.get("to")
-        if target not in states:
+        if not isinstance(target, str) or target not in states:
             errors.append(f"{where}.to: unknown state {target!r}")
         roles = _check_roles(t.get("roles"), f"{where}.roles", departments, errors)
         guard = t.get("guard")
-        if guard is not None and guard not in GUARDS:
+        if guard is not None and (not isinstance(guard, str) or guard not in GUARDS):
             errors.append(f"{where}.guard: unknown guard {guard!r} (one of {', '.join(sorted(GUARDS))})")
         transitions.append(
             TransitionSpec(
@@ -371,8 +377,9 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
             )
         )
 
-    if initial in states:
-        reachable = _reachable({initial, *[s for s in by_source.values() if s in states]}, transitions)
+    if isinstance(initial, str) and initial in states:
+        starts = {initial, *[s for s in by_source.values() if isinstance(s, str) and s in states]}
+        reachable = _reachable(starts, transitions)
         for sname in states:
             if sname not in reachable:
                 errors.append(f"states.{sname}: unreachable from the initial state")

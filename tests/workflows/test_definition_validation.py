@@ -320,11 +320,6 @@ def test_load_yaml_refuses_syntax_errors():
     assert len(exc.value.errors) == 1 and exc.value.errors[0].startswith("not valid YAML:")
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="BUG: load_yaml's duplicate-key check does `key in seen` before PyYAML's own hashability check, "
-    "so an unhashable (complex) key raises TypeError instead of DefinitionInvalid",
-)
 def test_load_yaml_unhashable_key_is_a_definition_error():
     with pytest.raises(DefinitionInvalid):
         load_yaml("states:\n  ? [reported, closed]\n  : {final: true}\n")
@@ -402,12 +397,6 @@ def test_bad_labels_and_flags():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="BUG: parse_definition checks `target not in states` (a dict) without checking the type first, so "
-    "`to: [closed]` (a list, a likely authoring slip) raises TypeError: unhashable type: 'list' instead of "
-    "DefinitionInvalid; the same happens for a list as initial_state, from-entry, guard or dispatch department",
-)
 def test_list_as_transition_target_is_a_definition_error():
     raw = valid()
     transition(raw, "close")["to"] = ["closed"]
