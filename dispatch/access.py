@@ -4,7 +4,7 @@ Views, serializers, services and (later) consumers all ask here. Staff and leads
 department's work orders and the incidents behind them; for anything else they get 404, not 403.
 """
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from dispatch.models import Incident, Role
 
@@ -43,6 +43,19 @@ def work_orders_visible_to(user) -> QuerySet:
     if is_department_member(user):
         return qs.filter(department_id=user.department_id)
     return qs.none()
+
+
+def timeline_visible_to(user, incident) -> QuerySet:
+    """An incident's timeline as ``user`` may read it: department members see the incident's own rows and
+    their department's work-order rows, never other departments' (ids, units, reasons)."""
+    from dispatch.models import TimelineEvent
+
+    rows = TimelineEvent.objects.filter(incident=incident)
+    if is_command(user):
+        return rows
+    if is_department_member(user):
+        return rows.filter(Q(work_order__isnull=True) | Q(work_order__department_id=user.department_id))
+    return rows.none()
 
 
 def can_report_incident(user) -> bool:

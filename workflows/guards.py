@@ -23,17 +23,23 @@ OPEN_STATES = ("offered", *WORKING_STATES)
 
 
 def work_orders_done(incident, note: str) -> str | None:
-    """No unit is still working (accepted, en route, on scene) and at least one order was completed.
+    """No unit is still working (accepted, en route, on scene; any round) and at least one order of the
+    current dispatch round was completed (after a rework, the new round's work must be done).
 
     Orders offered and never accepted do not block: the target state usually has ``stand_down: true``,
     which cancels them.
     """
+    from departments.models import WorkOrder
+
     counts = _counts(incident)
     working = sum(counts.get(s, 0) for s in WORKING_STATES)
     if working:
         return _("%(count)d work order(s) are still being worked on.") % {"count": working}
-    if not counts.get("completed"):
-        return _("No work order has been completed.")
+    completed_now = WorkOrder.objects.filter(
+        incident=incident, dispatch_round=incident.dispatch_round, state=WorkOrder.State.COMPLETED
+    ).exists()
+    if not completed_now:
+        return _("No work order of the current dispatch has been completed.")
     return None
 
 

@@ -18,7 +18,6 @@ from departments.models import Department, District, Unit, WorkOrder
 from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
-from dispatch.services.errors import Invalid
 from workflows.models import localized
 
 
@@ -49,21 +48,9 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = body.validated_data
         work_order_act(
             actor=request.user, work_order_id=int(pk), action=data["action"], note=data["note"],
-            reason=data["reason"], unit_id=_unit_id(data["unit"]),
+            reason=data["reason"], unit=data["unit"],
         )
         return Response(WorkOrderSerializer(self.get_object(), context=self.get_serializer_context()).data)
-
-
-def _unit_id(value: str | None) -> int | None:
-    """A unit given by id or by callsign."""
-    if value in (None, ""):
-        return None
-    if str(value).isdigit():
-        return int(value)
-    unit_id = Unit.objects.filter(callsign=value).values_list("pk", flat=True).first()
-    if unit_id is None:
-        raise Invalid("No such unit.", {"unit": [f"Unknown unit {value!r}."]})
-    return unit_id
 
 
 class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):

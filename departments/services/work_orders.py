@@ -32,7 +32,7 @@ def available_actions(*, work_order: WorkOrder, user) -> list[str]:
 
 
 def work_order_act(
-    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit_id: int | None = None
+    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None
 ) -> WorkOrder:
     """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input."""
     if action not in ACTIONS:
@@ -59,7 +59,7 @@ def work_order_act(
             if action == "decline":
                 _decline(order, actor=actor, reason=reason or note)
             elif action == "reassign":
-                _reassign(order, actor=actor, unit_id=unit_id, reason=reason or note)
+                _reassign(order, actor=actor, unit=unit, reason=reason or note)
             else:
                 _simple(order, actor=actor, action=action, note=note or reason)
         except ConcurrentTransition as exc:
@@ -87,10 +87,12 @@ def _decline(order: WorkOrder, *, actor, reason: str) -> None:
     work_order_offer(work_order=order, actor=None)  # the next candidate, or the department queue
 
 
-def _reassign(order: WorkOrder, *, actor, unit_id: int | None, reason: str) -> None:
-    if unit_id is None:
+def _reassign(order: WorkOrder, *, actor, unit: str | int | None, reason: str) -> None:
+    """Offer the order to ``unit`` (an id or a callsign) of the order's own department."""
+    if unit in (None, ""):
         raise Invalid(_("Say which unit to reassign to."), {"unit": [_("This field is required.")]})
-    unit = Unit.objects.filter(pk=unit_id, department_id=order.department_id).first()
+    units = Unit.objects.filter(department_id=order.department_id)
+    unit = units.filter(pk=int(unit)).first() if str(unit).isdigit() else units.filter(callsign=str(unit)).first()
     if unit is None:
         raise Invalid(_("No such unit in this department."), {"unit": [_("Not a unit of this department.")]})
     previous = order.unit.callsign if order.unit_id else None

@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from departments.models import WorkOrder
@@ -17,8 +17,10 @@ from dispatch.api.serializers import (
     TimelineEventSerializer,
     TransitionRequestSerializer,
 )
-from dispatch.models import Incident, TimelineEvent
+from dispatch.models import Incident
 from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
+
+IDEMPOTENCY_KEY_MAX = 200
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -61,6 +63,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         intake = IncidentCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+            raise ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]})
         incident, created = incident_report(actor=request.user, data=intake.validated_data, idempotency_key=key)
         incident = self.get_queryset().filter(pk=incident.pk).first() or incident
         body = IncidentSerializer(incident, context=self.get_serializer_context()).data
@@ -81,7 +85,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request, pk=None):
         incident = self.get_object()
-        events = TimelineEvent.objects.filter(incident=incident).order_by("seq")
+        events = access.timeline_visible_to(request.user, incident).order_by("seq")
         return Response(TimelineEventSerializer(events, many=True).data)
 
     @extend_schema(request=NoteRequestSerializer, responses={201: TimelineEventSerializer})

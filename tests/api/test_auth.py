@@ -8,16 +8,8 @@ from tests.conftest import PASSWORD
 
 @pytest.fixture
 def password_for(db):
-    """Re-hash a persona's password with the test run's (fast) hasher; the session seed used the default one."""
-    from dispatch.models import User
-
-    def reset(username: str) -> str:
-        user = User.objects.get(username=username)
-        user.set_password(PASSWORD)
-        user.save(update_fields=["password"])
-        return PASSWORD
-
-    return reset
+    """The persona's password as seeded (with the test run's fast hasher)."""
+    return lambda username: PASSWORD
 
 
 def test_token_endpoint_returns_a_token_for_good_credentials(password_for):

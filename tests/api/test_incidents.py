@@ -172,6 +172,20 @@ def test_idempotency_keys_of_different_callers_do_not_collide(api_as, waterloggi
     assert first.json()["id"] != second.json()["id"]
 
 
+def test_an_overlong_idempotency_key_is_refused_or_honoured_never_a_server_error(dispatcher, waterlogging_payload):
+    key = "k" * 300
+    before = _counts()
+    first = dispatcher.post("/api/incidents/", waterlogging_payload, HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code in (201, 400), first.content
+    if first.status_code == 400:
+        assert first.json()["errors"]
+        assert _counts() == before
+    else:
+        again = dispatcher.post("/api/incidents/", waterlogging_payload, HTTP_IDEMPOTENCY_KEY=key)
+        assert again.status_code == 200
+        assert again.json()["id"] == first.json()["id"]
+
+
 def test_source_and_external_id_same_body_returns_the_same_incident(dispatcher, waterlogging_payload):
     from dispatch.models import Incident
 

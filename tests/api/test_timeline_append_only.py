@@ -65,7 +65,7 @@ def test_queryset_update_and_delete_are_refused(rows):
     with pytest.raises(AppendOnlyError):
         TimelineEvent.objects.all().delete()
     rows[0].kind = "x"
-    with pytest.raises(AppendOnlyError):
+    with pytest.raises(AppendOnlyError), transaction.atomic():  # bulk_update opens its own atomic block
         TimelineEvent.objects.bulk_update([rows[0]], ["kind"])
     assert _snapshot(incident_id) == before
 
@@ -153,8 +153,9 @@ def test_any_change_to_a_row_changes_its_hash(rows, tamper):
 
 
 def test_an_unsaved_copy_with_changed_data_cannot_replace_the_row(rows):
-    from dispatch.models import TimelineEvent
     from django.db import IntegrityError
+
+    from dispatch.models import TimelineEvent
 
     original = rows[1]
     forged = TimelineEvent(

@@ -100,7 +100,8 @@ def test_full_walk_through(api_as, dispatcher, reported_incident, act, transitio
 
     # Supervisors audit timelines; staff of a department with an order see it too.
     assert _timeline(api_as("supervisor"), incident_id) == timeline
-    assert len(_timeline(api_as("transit_staff"), incident_id)) == len(timeline)
+    own_view = [e for e in timeline if not e["kind"].startswith("work_order.") or e["data"]["department"] == "transit"]
+    assert _timeline(api_as("transit_staff"), incident_id) == own_view  # never other departments' order rows
     assert api_as("environment_staff").get(f"/api/incidents/{incident_id}/timeline/").status_code == 404
 
 
@@ -255,6 +256,26 @@ def test_rework_with_a_note_redispatches(verifying_incident, transition, dispatc
     assert timeline_verify(incident_id) is None
 
 
+def test_resolve_after_rework_needs_a_completion_in_the_new_round(verifying_incident, transition, dispatcher):
+    incident_id = verifying_incident["id"]
+    assert transition("dispatcher", incident_id, "rework", note="water is back").status_code == 200
+    before = _state_snapshot(incident_id)
+    response = transition("dispatcher", incident_id, "resolve", note="nothing done this round")
+    assert response.status_code == 409, response.json()
+    assert _state_snapshot(incident_id) == before
+
+
+def test_resolve_after_rework_with_a_new_completion(verifying_incident, transition, dispatcher, complete_order):
+    incident_id = verifying_incident["id"]
+    assert transition("dispatcher", incident_id, "rework", note="water is back").status_code == 200
+    body = dispatcher.get(f"/api/incidents/{incident_id}/").json()
+    complete_order("city_management_staff", order_for(body, "city_management", dispatch_round=2)["id"])
+    response = transition("dispatcher", incident_id, "resolve", note="pumped again")
+    assert response.status_code == 200, response.content
+    round_two = {wo["department"]: wo["state"] for wo in response.json()["work_orders"] if wo["dispatch_round"] == 2}
+    assert round_two == {"city_management": "completed", "traffic_police": "cancelled", "transit": "cancelled"}
+
+
 # --- notes ----------------------------------------------------------------------------------------------
 
 
@@ -286,3 +307,49 @@ def test_bad_note_is_400(dispatcher, reported_incident, body):
 
 def test_note_on_unknown_incident_is_404(dispatcher):
     assert dispatcher.post("/api/incidents/999999/notes/", {"text": "x"}).status_code == 404
+
+
+# --- other sources: the reported state, triage ------------------------------------------------------
+
+
+def test_api_sourced_incident_starts_reported_and_triage_dispatches(dispatcher, waterlogging_payload, transition):
+    response = dispatcher.post("/api/incidents/", {**waterlogging_payload, "source": "api", "external_id": "A-1"})
+    assert response.status_code == 201
+    incident_id = response.json()["id"]
+    body = dispatcher.get(f"/api/incidents/{incident_id}/").json()
+    assert body["state"] == "reported"
+    assert body["work_orders"] == []
+    assert body["available_transitions"] == ["triage", "cancel"]
+
+    triaged = transition("dispatcher", incident_id, "triage", expected_state="reported")
+    assert triaged.status_code == 200, triaged.content
+    body = dispatcher.get(f"/api/incidents/{incident_id}/").json()
+    assert body["state"] == "responding"
+    assert {wo["department"] for wo in body["work_orders"]} == {"city_management", "traffic_police", "transit"}
+    assert all(wo["dispatch_round"] == 1 for wo in body["work_orders"])
+    assert transition("dispatcher", incident_id, "triage").status_code == 409
+
+
+def test_supervisor_may_not_triage(dispatcher, waterlogging_payload, transition):
+    incident_id = dispatcher.post("/api/incidents/", {**waterlogging_payload, "source": "sensor"}).json()["id"]
+    assert transition("supervisor", incident_id, "triage").status_code == 403
+
+
+# --- timeline scoping -----------------------------------------------------------------------------------
+
+
+def test_staff_timeline_does_not_reveal_other_departments_work_orders(api_as, reported_incident, act):
+    tp = order_for(reported_incident, "traffic_police")
+    assert act("traffic_police_staff", tp["id"], "decline", reason="all squads at the stadium").status_code == 200
+    foreign = {wo["id"] for wo in reported_incident["work_orders"] if wo["department"] != "city_management"}
+
+    timeline = api_as("city_management_staff").get(f"/api/incidents/{reported_incident['id']}/timeline/").json()
+    assert any(e["kind"] == "incident.created" for e in timeline)
+    for event in timeline:
+        data = event["data"]
+        assert data.get("work_order") not in foreign, event
+        assert data.get("department") in (None, "city_management"), event
+
+
+def test_transition_on_an_unknown_incident_is_404(transition):
+    assert transition("dispatcher", 999999, "resolve").status_code == 404

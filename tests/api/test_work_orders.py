@@ -49,6 +49,15 @@ def test_other_departments_order_is_404_for_detail_and_actions(api_as, reported_
     assert staff.get(f"/api/work-orders/{cm['id']}/").status_code == 200
 
 
+@pytest.mark.parametrize("action", ["reassign", "accept"])
+def test_other_departments_order_is_404_whatever_unit_is_named(reported_incident, act, action):
+    cm = order_for(reported_incident, "city_management")
+    known = act("traffic_police_staff", cm["id"], action, unit="CM-01")
+    unknown = act("traffic_police_staff", cm["id"], action, unit="CM-99")
+    assert known.status_code == 404
+    assert unknown.status_code == 404, unknown.content
+
+
 def test_unknown_order_is_404(dispatcher, act):
     assert dispatcher.get("/api/work-orders/999999/").status_code == 404
     assert act("dispatcher", 999999, "accept").status_code == 404
