@@ -1,5 +1,7 @@
 """Shared fixtures: the demo city seeded once per session, personas with real tokens."""
 
+import os
+
 import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -12,6 +14,37 @@ PERSONAS = (
     "city_management_staff", "city_management_lead", "traffic_police_staff", "traffic_police_lead",
     "environment_staff", "environment_lead", "transit_staff", "transit_lead",
 )
+
+
+def _profile_marks() -> dict[str, str]:
+    """Marks whose tests cannot run on this profile, with the reason."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    on_postgres = database_url.startswith(("postgres://", "postgresql://"))
+    out = {}
+    if not (on_postgres and os.environ.get("REDIS_URL")):
+        out["services"] = "needs the services profile (DATABASE_URL=postgres://..., REDIS_URL)"
+    if not on_postgres:
+        out["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://...)"
+    return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of the other profile are deselected, not skipped: `.ci/run` runs the suite on both profiles,
+    and on the services profile a missing PostgreSQL or Redis is a failure."""
+    unavailable = _profile_marks()
+    keep, drop = [], []
+    for item in items:
+        (drop if any(item.get_closest_marker(m) for m in unavailable) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        config._liandong_deselected = (len(drop), sorted(unavailable.values()))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    info = getattr(config, "_liandong_deselected", None)
+    if info:
+        terminalreporter.write_line(f"liandong: {info[0]} tests of the other profile deselected ({'; '.join(info[1])})")
 
 
 @pytest.fixture(scope="session", autouse=True)

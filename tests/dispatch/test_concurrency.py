@@ -11,13 +11,12 @@ from dispatch.services.errors import Conflict
 from dispatch.services.incidents import incident_report, incident_transition
 from tests.conftest import PASSWORD, WATERLOGGING
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Row-lock races need PostgreSQL (SQLite serializes every writer): selected on the services run.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 @pytest.fixture
 def seeded():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock races need PostgreSQL (SQLite serializes every writer); run with DATABASE_URL")
     call_command("seed_demo", password=PASSWORD, stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
