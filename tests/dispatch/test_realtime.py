@@ -1,0 +1,78 @@
+"""Live push through the real channel layer (in-memory on embedded, Redis on services): events are sent
+after commit, to the console and to the departments concerned only, and never for work that rolled back."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from dispatch.realtime import CONSOLE_GROUP, department_group
+
+
+class Listener:
+    def __init__(self, *groups: str):
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        self.groups = groups
+        for group in groups:
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def drain(self, wait: float = 0.5) -> list[dict]:
+        async def collect():
+            out = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.channel), wait)
+                except asyncio.TimeoutError:
+                    return out
+                out.append(message["event"])
+
+        return async_to_sync(collect)()
+
+    def close(self):
+        for group in self.groups:
+            async_to_sync(self.layer.group_discard)(group, self.channel)
+
+
+@pytest.fixture
+def listeners():
+    made = {
+        "console": Listener(CONSOLE_GROUP),
+        "transit": Listener(department_group("transit")),
+        "environment": Listener(department_group("environment")),
+    }
+    yield made
+    for listener in made.values():
+        listener.close()
+
+
+def test_reporting_pushes_to_console_and_to_each_routed_department(dispatcher, waterlogging_payload, listeners):
+    response = dispatcher.post("/api/incidents/", waterlogging_payload)
+    assert response.status_code == 201
+    number = response.json()["number"]
+
+    console = listeners["console"].drain()
+    assert [e["type"] for e in console] == ["incident.created"] + ["work_order.offered"] * 3
+    assert all(e["incident"]["number"] == number for e in console)
+    assert {e["work_order"]["department"] for e in console[1:]} == {"city_management", "traffic_police", "transit"}
+
+    transit = listeners["transit"].drain()
+    assert [(e["type"], e["work_order"]["department"]) for e in transit] == [("work_order.offered", "transit")]
+    assert listeners["environment"].drain(wait=0.2) == []
+
+
+def test_nothing_is_pushed_for_rejected_input(dispatcher, waterlogging_payload, listeners):
+    response = dispatcher.post("/api/incidents/", {**waterlogging_payload, "severity": 9})
+    assert response.status_code == 400
+    assert listeners["console"].drain(wait=0.2) == []
+
+
+def test_a_failed_transition_pushes_nothing(api_as, reported_incident, listeners):
+    # (listeners subscribe after the incident was reported; each drains once: channels-redis binds a
+    # channel's receive buffer to the event loop of its first receive)
+    response = api_as("dispatcher").post(
+        f"/api/incidents/{reported_incident['id']}/transitions/", {"transition": "resolve"}
+    )
+    assert response.status_code == 409
+    assert listeners["console"].drain(wait=0.2) == []
