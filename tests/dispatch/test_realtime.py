@@ -24,7 +24,7 @@ class Listener:
             while True:
                 try:
                     message = await asyncio.wait_for(self.layer.receive(self.channel), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return out
                 out.append(message["event"])
 
