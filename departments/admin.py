@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from departments.models import Department, District, RoutingRule, Unit, WorkOrder
+from departments.models import Department, District, EscalationChain, EscalationStep, RoutingRule, Unit, WorkOrder
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 1
+
+
+@admin.register(EscalationChain)
+class EscalationChainAdmin(admin.ModelAdmin):
+    list_display = ("department", "repeat")
+    inlines = [EscalationStepInline]
 
 
 @admin.register(District)

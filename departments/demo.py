@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from django.db import transaction
 
-from departments.models import Department, District, RoutingRule, Unit
+from departments.models import Department, District, EscalationChain, EscalationStep, RoutingRule, Unit
 from workflows.definition import parse_duration
 
 CITY_FILE = Path(__file__).resolve().parent / "demo" / "city.yaml"
@@ -47,5 +47,14 @@ def city_load(path: Path = CITY_FILE) -> dict:
                 note=r.get("note", {}),
             )
             rule.districts.set([districts[c] for c in r.get("districts", [])])
+    for c in data.get("escalation_chains", []):
+        chain, created = EscalationChain.objects.get_or_create(
+            department=departments[c["department"]], defaults={"repeat": c.get("repeat", 2)}
+        )
+        if created:
+            for position, step in enumerate(c["steps"], start=1):
+                EscalationStep.objects.create(
+                    chain=chain, position=position, action=step["action"], wait_seconds=parse_duration(step["wait"])
+                )
     return {"districts": len(districts), "departments": len(departments), "units": Unit.objects.count(),
             "routing_rules": RoutingRule.objects.count()}

@@ -100,6 +100,53 @@ class RoutingRule(models.Model):
         return f"#{self.position} {self.event_type_id or '*'} -> {self.department_id} ({self.action})"
 
 
+class EscalationChain(models.Model):
+    """What happens, step by step, when a department lets an order go unanswered.
+
+    Editable by admins; copied onto a work order when its escalation starts (``WorkOrder.escalation``),
+    so an edit never changes an escalation already running. The steps run in order, each followed by
+    its wait, and the whole chain runs ``repeat`` times unless the order is accepted first.
+    """
+
+    department = models.OneToOneField(Department, on_delete=models.CASCADE, related_name="escalation_chain")
+    repeat = models.PositiveSmallIntegerField(_("repeat"), default=2, help_text=_("How many times the chain runs."))
+
+    def __str__(self):
+        return f"escalation chain of {self.department_id}"
+
+    def snapshot(self) -> dict:
+        return {
+            "repeat": max(1, self.repeat),
+            "steps": [{"action": s.action, "wait_seconds": s.wait_seconds} for s in self.steps.order_by("position", "id")],
+        }
+
+
+class EscalationStep(models.Model):
+    """One step of an escalation chain."""
+
+    class Action(models.TextChoices):
+        REOFFER = "reoffer", _("Offer to another unit")
+        NOTIFY_LEADS = "notify_leads", _("Notify the department's leads")
+        NOTIFY_COMMAND = "notify_command", _("Notify the command center")
+
+    chain = models.ForeignKey(EscalationChain, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(default=0)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    wait_seconds = models.PositiveIntegerField(default=60, help_text=_("Wait after this step before the next."))
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.position}: {self.action} then wait {self.wait_seconds}s"
+
+
+DEFAULT_ESCALATION = {
+    "repeat": 1,
+    "steps": [{"action": "notify_leads", "wait_seconds": 120}, {"action": "notify_command", "wait_seconds": 300}],
+}
+
+
 class WorkOrder(ConcurrentTransitionMixin, models.Model):
     """A task for one department arising from an incident's dispatching state.
 
@@ -132,6 +179,11 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     ack_due_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    # The department's escalation chain as copied when escalation started, with progress:
+    # {"repeat", "steps": [{"action", "wait_seconds"}], "loop", "step", "started_at", "stopped"}.
+    escalation = models.JSONField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
     tried_unit_ids = models.JSONField(default=list, blank=True)
     accepted_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -73,6 +73,7 @@ class DispatchTarget:
     priority: str
     ack_timeout_seconds: int
     rule_id: int | None = None
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def plan_dispatch(
                     ack_timeout_seconds=rule.ack_timeout_seconds
                     or (base.ack_timeout_seconds if base else DEFAULT_ACK_TIMEOUT_SECONDS),
                     rule_id=rule.id,
+                    max_attempts=base.max_attempts if base else 3,
                 )
             )
     return plan

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from dispatch.models import Incident, OutboxJob, TimelineEvent, User
+from dispatch.models import Deadline, Incident, OutboxJob, TimelineEvent, User
 
 
 @admin.register(User)
@@ -40,3 +40,9 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 class OutboxJobAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "state", "attempts", "available_at", "created_at", "last_error")
     list_filter = ("state", "kind")
+
+
+@admin.register(Deadline)
+class DeadlineAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "incident", "work_order", "due_at", "state", "outcome", "fired_at")
+    list_filter = ("kind", "state", "outcome")

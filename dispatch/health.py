@@ -35,17 +35,33 @@ def _check_channel_layer() -> None:
     async_to_sync(layer.send)("readyz.probe", {"type": "readyz.probe"})
 
 
+def _check_sweeper() -> str:
+    from dispatch.services.deadlines import sweeper_status
+
+    status = sweeper_status()
+    if status["stale"]:
+        raise RuntimeError(f"the deadline sweep last ran {status['age_seconds']} s ago (is celery beat running?)")
+    return "ok"  # when it last ran is in the body's "deadline_sweep"
+
+
 def readyz(request):
-    checks = {"database": _check_database, "broker": _check_broker, "channel_layer": _check_channel_layer}
+    """503 naming what is down. ``deadline_sweep`` is down when beat has not swept for too long."""
+    checks = {
+        "database": _check_database, "broker": _check_broker, "channel_layer": _check_channel_layer,
+        "deadline_sweep": _check_sweeper,
+    }
     results, down = {}, []
     for name, check in checks.items():
         try:
-            check()
-            results[name] = "ok"
+            results[name] = check() or "ok"
         except Exception as exc:  # noqa: BLE001 - reported, never raised
             results[name] = f"down: {type(exc).__name__}: {exc}"[:300]
             down.append(name)
     body = {"status": "ok" if not down else "unavailable", "profile": settings.PROFILE, "checks": results}
+    if "database" not in down:
+        from dispatch.services.deadlines import sweeper_status
+
+        body["deadline_sweep"] = sweeper_status()
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)

@@ -197,8 +197,15 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=2.0)
+DEADLINE_SWEEP_SECONDS = env.float("DEADLINE_SWEEP_SECONDS", default=2.0)
+DEADLINE_SWEEP_STALE_SECONDS = env.float("DEADLINE_SWEEP_STALE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "dispatch.tasks.relay_outbox_task", "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS)},
+    "sweep-deadlines": {
+        "task": "dispatch.tasks.sweep_deadlines_task", "schedule": timedelta(seconds=DEADLINE_SWEEP_SECONDS),
+        # a sweep that could not start before the next one is due is pointless: drop it, never pile up
+        "options": {"expires": DEADLINE_SWEEP_SECONDS * 5},
+    },
 }
 
 # Outbox: a claimed job is not handed out again for this long (a worker that died with it frees it then).

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from dispatch.services.deadlines import deadline_fire, deadlines_sweep
 from dispatch.services.outbox import outbox_relay, outbox_run
 
 
@@ -13,3 +14,14 @@ def run_outbox_job_task(job_id: int) -> bool:
 @shared_task(acks_late=True, ignore_result=True)
 def relay_outbox_task() -> int:
     return outbox_relay()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_deadlines_task() -> int:
+    return deadlines_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fire_deadline_task(deadline_id: int) -> str | None:
+    """A prompt firing at the due time; the sweep fires it anyway if this message is lost."""
+    return deadline_fire(deadline_id)

@@ -23,9 +23,13 @@ BASE_ROLES = ("dispatcher", "supervisor", "admin", "staff", "lead")
 DEPARTMENT_ROLES = ("staff", "lead")
 SOURCES = ("console", "api", "open311", "sensor", "hotline")
 
-TOP_KEYS = {"code", "name", "description", "initial_state", "initial_state_by_source", "states", "transitions"}
+TOP_KEYS = {
+    "code", "name", "description", "initial_state", "initial_state_by_source", "ack_timeouts", "states", "transitions",
+}
 STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
-DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds"}
+DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts"}
+DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
+DEFAULT_MAX_ATTEMPTS = 3
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard"}
 
 
@@ -42,6 +46,7 @@ class DispatchSpec:
     department: str
     priority: str
     ack_timeout_seconds: int
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # offers (to successive units) before the order escalates
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Definition:
     initial_state_by_source: dict
     states: dict[str, StateSpec] = field(default_factory=dict)
     transitions: tuple[TransitionSpec, ...] = ()
+    ack_timeouts: dict = field(default_factory=lambda: dict(DEFAULT_ACK_TIMEOUTS))  # per priority, seconds
 
     def initial_state_for(self, source: str) -> str:
         return self.initial_state_by_source.get(source, self.initial_state)
@@ -109,7 +115,7 @@ class Definition:
         return cls(
             code=data["code"], name=data["name"], description=data["description"],
             initial_state=data["initial_state"], initial_state_by_source=data["initial_state_by_source"],
-            states=states, transitions=transitions,
+            states=states, transitions=transitions, ack_timeouts=data.get("ack_timeouts", dict(DEFAULT_ACK_TIMEOUTS)),
         )
 
 
@@ -219,7 +225,27 @@ def _state_items(raw_states, errors: list[str]) -> list[tuple[str, dict]]:
     return unique
 
 
-def _parse_dispatch(raw, where: str, departments: set[str], errors: list[str]) -> tuple[DispatchSpec, ...]:
+def _parse_ack_timeouts(raw, errors: list[str]) -> dict:
+    out = dict(DEFAULT_ACK_TIMEOUTS)
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        errors.append("ack_timeouts: a mapping of priority to duration")
+        return out
+    for priority, value in raw.items():
+        if priority not in PRIORITIES:
+            errors.append(f"ack_timeouts.{priority}: unknown priority (one of {', '.join(PRIORITIES)})")
+            continue
+        try:
+            out[priority] = parse_duration(value)
+        except ValueError as exc:
+            errors.append(f"ack_timeouts.{priority}: {exc}")
+    return out
+
+
+def _parse_dispatch(
+    raw, where: str, departments: set[str], errors: list[str], ack_timeouts: dict
+) -> tuple[DispatchSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -241,13 +267,18 @@ def _parse_dispatch(raw, where: str, departments: set[str], errors: list[str]) -
         priority = d.get("priority", "normal")
         if priority not in PRIORITIES:
             errors.append(f"{w}.priority: unknown priority {priority!r} (one of {', '.join(PRIORITIES)})")
-        ack = d.get("ack_timeout", d.get("ack_timeout_seconds", 300))
+        ack = d.get("ack_timeout", d.get("ack_timeout_seconds"))
         try:
-            ack_seconds = parse_duration(ack)
+            ack_seconds = parse_duration(ack) if ack is not None else ack_timeouts.get(priority, 300)
         except ValueError as exc:
             errors.append(f"{w}.ack_timeout: {exc}")
             ack_seconds = 0
-        out.append(DispatchSpec(department=str(dept), priority=str(priority), ack_timeout_seconds=ack_seconds))
+        attempts = d.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
+            errors.append(f"{w}.max_attempts: a whole number from 1 to 20")
+            attempts = DEFAULT_MAX_ATTEMPTS
+        out.append(DispatchSpec(department=str(dept), priority=str(priority), ack_timeout_seconds=ack_seconds,
+                                max_attempts=attempts))
     return tuple(out)
 
 
@@ -282,6 +313,7 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
     name = _label(raw.get("name"), "name", errors, str(code))
     description = _label(raw.get("description"), "description", errors, "") if raw.get("description") else {}
 
+    ack_timeouts = _parse_ack_timeouts(raw.get("ack_timeouts"), errors)
     states: dict[str, StateSpec] = {}
     for sname, body in _state_items(raw.get("states"), errors):
         where = f"states.{sname}"
@@ -309,7 +341,7 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
         if not isinstance(stand_down, bool):
             errors.append(f"{where}.stand_down: must be true or false")
             stand_down = False
-        dispatch = _parse_dispatch(body.get("dispatch"), f"{where}.dispatch", departments, errors)
+        dispatch = _parse_dispatch(body.get("dispatch"), f"{where}.dispatch", departments, errors, ack_timeouts)
         if final and dispatch:
             errors.append(f"{where}.dispatch: a final state dispatches nothing")
         states[sname] = StateSpec(
@@ -392,6 +424,7 @@ def parse_definition(raw: dict, *, departments: set[str]) -> Definition:
     return Definition(
         code=code, name=name, description=description, initial_state=initial,
         initial_state_by_source=dict(by_source), states=states, transitions=tuple(transitions),
+        ack_timeouts=ack_timeouts,
     )
 
 

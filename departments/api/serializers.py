@@ -15,7 +15,8 @@ class WorkOrderSerializer(serializers.ModelSerializer):
         model = WorkOrder
         fields = [
             "id", "incident", "incident_number", "department", "unit", "state", "priority", "dispatch_round",
-            "created_at", "updated_at", "ack_due_at", "due_at", "attempts", "available_actions",
+            "created_at", "updated_at", "ack_due_at", "due_at", "attempts", "max_attempts", "escalation",
+            "escalated_at", "available_actions",
         ]
         read_only_fields = fields
 

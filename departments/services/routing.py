@@ -8,7 +8,8 @@ from departments.models import Department, WorkOrder
 from departments.selection import DispatchTarget, plan_dispatch, select_unit
 from departments.selectors import routing_rules, unit_candidates
 from dispatch import realtime
-from dispatch.models import Incident
+from dispatch.models import Deadline, Incident
+from dispatch.services.deadlines import deadlines_cancel
 from dispatch.services.timeline import timeline_append
 
 
@@ -27,7 +28,9 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
     if incident.dispatch_round != dispatch_round or incident.state != state:
         return []
     spec = incident.workflow_version.spec.states[state]
-    baseline = [DispatchTarget(d.department, d.priority, d.ack_timeout_seconds) for d in spec.dispatch]
+    baseline = [
+        DispatchTarget(d.department, d.priority, d.ack_timeout_seconds, max_attempts=d.max_attempts) for d in spec.dispatch
+    ]
     plan = plan_dispatch(
         baseline, routing_rules(), event_type=incident.event_type.code, state=state,
         severity=incident.severity, district_id=incident.district_id,
@@ -44,6 +47,7 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
         order = WorkOrder(
             incident=incident, department=departments[target.department], dispatch_round=dispatch_round,
             priority=target.priority, ack_timeout_seconds=target.ack_timeout_seconds, due_at=due_at, attempts=0,
+            max_attempts=target.max_attempts,
         )
         order.save(force_insert=True)
         work_order_offer(work_order=order, actor=None, rule_id=target.rule_id)
@@ -51,11 +55,16 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
     return created
 
 
-def work_order_offer(*, work_order: WorkOrder, actor, rule_id: int | None = None, unit=None, reason: str = "") -> None:
+def work_order_offer(
+    *, work_order: WorkOrder, actor, rule_id: int | None = None, unit=None, reason: str = "", schedule_ack: bool = True
+) -> None:
     """Offer ``work_order`` to ``unit``, or to the best candidate, or leave it in the department queue.
 
-    Writes the timeline row with the reason for the choice and pushes the change after commit.
+    Writes the timeline row with the reason for the choice, sets the acknowledgement deadline of this
+    offer (unless an escalation chain is driving the order) and pushes the change after commit.
     """
+    from departments.services.escalation import ack_deadline_schedule
+
     incident = work_order.incident
     if unit is None:
         choice = select_unit(
@@ -71,6 +80,9 @@ def work_order_offer(*, work_order: WorkOrder, actor, rule_id: int | None = None
         work_order.tried_unit_ids = [*work_order.tried_unit_ids, unit_id]
     work_order.ack_due_at = timezone.now() + timedelta(seconds=work_order.ack_timeout_seconds)
     work_order.save()
+    deadlines_cancel(work_order=work_order, kinds=(Deadline.Kind.ACK,))
+    if schedule_ack:
+        ack_deadline_schedule(work_order)
     kind = "work_order.offered" if unit_id is not None else "work_order.queued"
     data = {
         "work_order": work_order.pk, "department": work_order.department.code, "priority": work_order.priority,

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
 from departments.models import Unit, WorkOrder
+from departments.services.escalation import escalation_stop
 from departments.services.routing import work_order_offer
 from dispatch import access, realtime
 from dispatch.models import Incident
@@ -70,6 +71,8 @@ def work_order_act(
 def _simple(order: WorkOrder, *, actor, action: str, note: str) -> None:
     method, kind = _SIMPLE[action]
     getattr(order, method)()
+    if action in ("accept", "cancel"):
+        escalation_stop(order, why=action)
     if action == "accept":
         order.accepted_by = actor
         if order.unit_id is None and actor.unit_id and actor.unit.department_id == order.department_id:
@@ -84,7 +87,9 @@ def _decline(order: WorkOrder, *, actor, reason: str) -> None:
     order.decline()
     order.save()
     _record(order, actor=actor, kind="work_order.declined", extra={"reason": reason})
-    work_order_offer(work_order=order, actor=None)  # the next candidate, or the department queue
+    escalating = bool(order.escalation and not order.escalation.get("stopped"))
+    # The next candidate, or the department queue; a running escalation chain keeps driving the order.
+    work_order_offer(work_order=order, actor=None, schedule_ack=not escalating)
 
 
 def _reassign(order: WorkOrder, *, actor, unit: str | int | None, reason: str) -> None:
@@ -96,6 +101,7 @@ def _reassign(order: WorkOrder, *, actor, unit: str | int | None, reason: str) -
     if unit is None:
         raise Invalid(_("No such unit in this department."), {"unit": [_("Not a unit of this department.")]})
     previous = order.unit.callsign if order.unit_id else None
+    escalation_stop(order, why="reassigned")
     _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": unit.callsign, "reason": reason})
     work_order_offer(
         work_order=order, actor=actor, unit=unit,
@@ -120,5 +126,6 @@ def work_orders_cancel_open(*, incident: Incident, actor, reason: str, only_unac
     ):
         order.incident = incident
         order.cancel()
+        escalation_stop(order, why="cancelled")
         order.save()
         _record(order, actor=actor, kind="work_order.cancelled", extra={"reason": reason})

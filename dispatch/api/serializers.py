@@ -54,6 +54,16 @@ class NoteRequestSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=4000)
 
 
+class SLASerializer(serializers.Serializer):
+    state = serializers.CharField()
+    sla_seconds = serializers.IntegerField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+    remaining_seconds = serializers.FloatField(allow_null=True, help_text="Negative once breached.")
+    paused = serializers.BooleanField()
+    clock_state = serializers.CharField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True)
+
+
 class TimelineEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label")
 
@@ -70,11 +80,12 @@ class IncidentSerializer(serializers.ModelSerializer):
     reporter = serializers.SerializerMethodField()
     available_transitions = serializers.SerializerMethodField()
     work_orders = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
         fields = [
-            "id", "number", "event_type", "workflow_version", "state", "severity", "title", "description",
+            "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
             "location", "address", "district", "reporter", "source", "external_id", "created_at", "updated_at",
             "available_transitions", "work_orders",
         ]
@@ -83,6 +94,12 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(LocationSerializer(allow_null=True))
     def get_location(self, obj):
         return {"lat": obj.lat, "lon": obj.lon} if obj.lat is not None and obj.lon is not None else None
+
+    @extend_schema_field(SLASerializer)
+    def get_sla(self, obj):
+        from dispatch.services.sla import sla_view
+
+        return sla_view(obj, obj.workflow_version.spec.states[obj.state])
 
     @extend_schema_field(ReporterSerializer)
     def get_reporter(self, obj):

@@ -1,9 +1,12 @@
 from .accounts import Role, User
+from .deadlines import Deadline, SweeperHeartbeat
 from .incidents import IdempotencyRecord, Incident, IncidentCounter, Source
 from .outbox import OutboxJob
 from .timeline import TimelineEvent
 
 __all__ = [
+    "Deadline",
+    "SweeperHeartbeat",
     "IdempotencyRecord",
     "Incident",
     "IncidentCounter",

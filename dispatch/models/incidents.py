@@ -39,6 +39,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     intake_hash = models.CharField(max_length=64, blank=True)
     dispatch_round = models.PositiveIntegerField(default=0)
     state_entered_at = models.DateTimeField()
+    # SLA of the current state (``dispatch.services.sla``): due time (None when the state has no SLA or
+    # is paused), the clock of the last non-paused state ({"state", "used"} seconds), breach and urgency.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_clock = models.JSONField(default=dict, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    urgency = models.PositiveSmallIntegerField(_("urgency"), default=3)
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

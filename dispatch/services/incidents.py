@@ -16,6 +16,7 @@ from dispatch import access, realtime
 from dispatch.models import IdempotencyRecord, Incident, IncidentCounter
 from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.services.outbox import outbox_enqueue
+from dispatch.services.sla import sla_enter_state, sla_schedule
 from dispatch.services.timeline import timeline_append
 from workflows.definition import StateSpec
 from workflows.guards import GUARDS
@@ -107,8 +108,11 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
         reporter_name=reporter.get("name", ""), reporter_phone=reporter.get("phone", ""),
         source=data["source"], external_id=data.get("external_id") or "", intake_hash=fingerprint,
         state_entered_at=now, created_by=actor if actor is not None and actor.pk else None,
+        urgency=data.get("severity", 3),
     )
+    sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
     incident.save(force_insert=True)
+    sla_schedule(incident=incident)
     timeline_append(
         incident=incident, kind="incident.created", actor=actor,
         data={
@@ -207,12 +211,15 @@ def incident_transition(
             if refusal:
                 raise Conflict(refusal, {"note": [refusal]} if t.guard == "note_required" else None)
         from_state = incident.state
+        now = timezone.now()
+        sla_enter_state(incident=incident, previous=spec.states[from_state], state=spec.states[t.target], now=now)
         incident.fire(t.target)
-        incident.state_entered_at = timezone.now()
+        incident.state_entered_at = now
         try:
             incident.save()
         except ConcurrentTransition as exc:
             raise Conflict(_("Another operator changed this incident first.")) from exc
+        sla_schedule(incident=incident)
         timeline_append(
             incident=incident, kind="incident.transitioned", actor=actor,
             data={"transition": t.name, "from": from_state, "to": t.target, "note": note},

@@ -65,7 +65,8 @@ def test_walkthrough_with_real_worker(services_stack, capsys):
 def test_readyz_names_services(services_stack):
     body = httpx.get(f"{services_stack['base']}/readyz").json()
     assert body["profile"] == "services"
-    assert body["checks"] == {"database": "ok", "broker": "ok", "channel_layer": "ok"}
+    assert body["checks"] == {"database": "ok", "broker": "ok", "channel_layer": "ok", "deadline_sweep": "ok"}
+    assert body["deadline_sweep"]["last_ran_at"] is not None  # beat is sweeping
 
 
 def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(services_stack, capsys):

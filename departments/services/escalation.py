@@ -1,0 +1,120 @@
+"""Acknowledgement timeouts, re-offers and escalation chains of work orders (deadline handlers)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from departments.models import DEFAULT_ESCALATION, EscalationChain, WorkOrder
+from dispatch import realtime
+from dispatch.models import Deadline, Incident
+from dispatch.services.deadlines import deadline_schedule, deadlines_cancel
+from dispatch.services.timeline import timeline_append
+
+
+def _lock(deadline: Deadline) -> WorkOrder:
+    Incident.objects.select_for_update().filter(pk=deadline.incident_id).values_list("pk").get()
+    return WorkOrder.objects.select_for_update(of=("self",)).select_related("incident", "department", "unit").get(
+        pk=deadline.work_order_id
+    )
+
+
+def ack_deadline_schedule(order: WorkOrder) -> None:
+    """The acknowledgement deadline of the order's current offer (attempt)."""
+    deadline_schedule(
+        kind=Deadline.Kind.ACK, key=f"ack:{order.pk}:{order.attempts}", due_at=order.ack_due_at,
+        incident=order.incident, work_order=order, data={"attempt": order.attempts},
+    )
+
+
+def on_ack_timeout(deadline: Deadline) -> str:
+    """The offer was not accepted in time: expire it, offer it to the next unit, or start escalating."""
+    from departments.services.routing import work_order_offer
+
+    order = _lock(deadline)
+    if order.state != WorkOrder.State.OFFERED or order.attempts != deadline.data.get("attempt"):
+        return "stale"
+    order.expire()
+    order.save()
+    timeline_append(
+        incident=order.incident, kind="work_order.expired", actor=None, work_order=order,
+        data={"work_order": order.pk, "department": order.department.code, "state": order.state,
+              "unit": order.unit.callsign if order.unit_id else None, "attempt": order.attempts,
+              "reason": f"not acknowledged within {order.ack_timeout_seconds} s"},
+    )
+    realtime.publish("work_order.updated", incident=order.incident, work_order=order)
+    if order.attempts < order.max_attempts:
+        work_order_offer(work_order=order, actor=None)
+        return "reoffered"
+    escalation_start(order)
+    return "escalated"
+
+
+def escalation_start(order: WorkOrder) -> None:
+    """Copy the department's chain onto the order, offer it again, and run the first step now."""
+    from departments.services.routing import work_order_offer
+
+    chain = EscalationChain.objects.filter(department_id=order.department_id).first()
+    snapshot = chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
+    order.escalation = {**snapshot, "loop": 1, "step": 0, "started_at": timezone.now().isoformat(), "stopped": None}
+    order.escalated_at = timezone.now()
+    # Back on offer (to the best candidate, or the department queue) so anyone there can still accept it.
+    order.tried_unit_ids = [order.unit_id] if order.unit_id else []
+    work_order_offer(work_order=order, actor=None, schedule_ack=False)
+    _run_step(order)
+
+
+def on_escalation_step(deadline: Deadline) -> str:
+    order = _lock(deadline)
+    progress = order.escalation or {}
+    if (
+        order.state != WorkOrder.State.OFFERED
+        or progress.get("stopped")
+        or (progress.get("loop"), progress.get("step")) != (deadline.data.get("loop"), deadline.data.get("step"))
+    ):
+        return "stale"
+    _run_step(order)
+    return "step"
+
+
+def _run_step(order: WorkOrder) -> None:
+    """Carry out the current step, record it, and schedule the next one (or end the chain)."""
+    from departments.services.routing import work_order_offer
+
+    progress = dict(order.escalation)
+    steps, loop, index = progress["steps"], progress["loop"], progress["step"]
+    step = steps[index]
+    detail = {}
+    if step["action"] == "reoffer":
+        previous = order.unit.callsign if order.unit_id else None
+        order.tried_unit_ids = [order.unit_id] if order.unit_id else []
+        work_order_offer(work_order=order, actor=None, schedule_ack=False)
+        detail = {"from_unit": previous, "to_unit": order.unit.callsign if order.unit_id else None}
+    notify = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}[step["action"]]
+    timeline_append(
+        incident=order.incident, kind="work_order.escalated", actor=None, work_order=order,
+        data={"work_order": order.pk, "department": order.department.code, "action": step["action"],
+              "notify": notify, "step": index + 1, "of_steps": len(steps), "loop": loop, "repeat": progress["repeat"],
+              **detail},
+    )
+    if index + 1 < len(steps):
+        progress.update(step=index + 1)
+    elif loop < progress["repeat"]:
+        progress.update(step=0, loop=loop + 1)
+    else:
+        progress.update(stopped="exhausted")
+    order.escalation = progress
+    order.save()
+    realtime.publish("work_order.escalated", incident=order.incident, work_order=order)
+    if not progress["stopped"]:
+        deadline_schedule(
+            kind=Deadline.Kind.ESCALATION, key=f"esc:{order.pk}:{progress['loop']}:{progress['step']}",
+            due_at=timezone.now() + timedelta(seconds=step["wait_seconds"]), incident=order.incident,
+            work_order=order, data={"loop": progress["loop"], "step": progress["step"]},
+        )
+
+
+def escalation_stop(order: WorkOrder, *, why: str) -> None:
+    """The order was answered (accepted, cancelled ...): no more deadlines for it."""
+    deadlines_cancel(work_order=order)
+    if order.escalation and not order.escalation.get("stopped"):
+        order.escalation = {**order.escalation, "stopped": why}

@@ -1,0 +1,110 @@
+"""Deadlines: rows with a due time, fired by a periodic sweep, exactly once, re-checking state.
+
+``deadline_schedule`` records a deadline in the caller's transaction (and, after commit, asks a worker
+to fire it on time when it is near: a prompt, never needed for correctness). ``deadlines_sweep`` (Celery
+beat, every ``DEADLINE_SWEEP_SECONDS``) fires every due deadline. ``deadline_fire`` claims the row with
+a conditional UPDATE inside the handler's transaction: a racing second sweep or worker waits for the
+row, then finds it no longer pending. A handler that fails rolls its claim back; the next sweep retries.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from dispatch.models import Deadline, SweeperHeartbeat
+
+log = logging.getLogger(__name__)
+
+HANDLERS = {
+    Deadline.Kind.ACK: "departments.services.escalation.on_ack_timeout",
+    Deadline.Kind.ESCALATION: "departments.services.escalation.on_escalation_step",
+    Deadline.Kind.SLA: "dispatch.services.sla.on_sla_due",
+}
+PROMPT_HORIZON_SECONDS = 300  # below the broker's visibility timeout: an ETA task never runs twice for it
+SWEEPER = "deadlines"
+
+
+def deadline_schedule(*, kind: str, key: str, due_at: datetime, incident, work_order=None, data: dict | None = None):
+    """Record a deadline in the current transaction (idempotent by ``key``)."""
+    deadline, created = Deadline.objects.get_or_create(
+        key=key,
+        defaults={"kind": kind, "due_at": due_at, "incident": incident, "work_order": work_order, "data": data or {}},
+    )
+    if created:
+        delay = (due_at - timezone.now()).total_seconds()
+        if delay <= PROMPT_HORIZON_SECONDS:
+            transaction.on_commit(lambda: _prompt(deadline.pk, max(0.0, delay)))
+    return deadline
+
+
+def _prompt(deadline_id: int, countdown: float) -> None:
+    from dispatch.tasks import fire_deadline_task
+
+    try:
+        fire_deadline_task.apply_async((deadline_id,), countdown=countdown)
+    except Exception:  # noqa: BLE001 - the sweep fires it anyway
+        log.warning("deadline %s: could not schedule a prompt firing; the sweep will fire it", deadline_id)
+
+
+def deadlines_cancel(*, work_order=None, incident=None, kinds: tuple[str, ...] | None = None) -> int:
+    """Cancel pending deadlines of a work order or an incident (the thing they watched has happened)."""
+    qs = Deadline.objects.filter(state=Deadline.State.PENDING)
+    if work_order is not None:
+        qs = qs.filter(work_order=work_order)
+    if incident is not None:
+        qs = qs.filter(incident=incident)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return qs.update(state=Deadline.State.CANCELLED, outcome="cancelled")
+
+
+def deadline_fire(deadline_id: int) -> str | None:
+    """Fire one deadline if it is due and still pending. Returns the handler's outcome, or None."""
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            claimed = Deadline.objects.filter(
+                pk=deadline_id, state=Deadline.State.PENDING, due_at__lte=now
+            ).update(state=Deadline.State.FIRED, fired_at=now)
+            if not claimed:
+                return None
+            deadline = Deadline.objects.select_related("incident", "work_order").get(pk=deadline_id)
+            outcome = import_string(HANDLERS[deadline.kind])(deadline) or "fired"
+            Deadline.objects.filter(pk=deadline_id).update(outcome=outcome[:64])
+            return outcome
+    except Exception:
+        log.exception("deadline %s failed; it stays pending for the next sweep", deadline_id)
+        raise
+
+
+def deadlines_sweep(*, limit: int = 500) -> int:
+    """Fire every due deadline (oldest first). Returns how many fired."""
+    due = list(
+        Deadline.objects.filter(state=Deadline.State.PENDING, due_at__lte=timezone.now())
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    fired = 0
+    for deadline_id in due:
+        try:
+            fired += deadline_fire(deadline_id) is not None
+        except Exception:  # noqa: BLE001, S112 - logged in deadline_fire; one bad deadline never stops the sweep
+            continue
+    SweeperHeartbeat.objects.update_or_create(name=SWEEPER, defaults={"last_ran_at": timezone.now(), "last_fired": fired})
+    return fired
+
+
+def sweeper_status() -> dict:
+    """When the sweep last ran; ``stale`` when that is longer ago than ``DEADLINE_SWEEP_STALE_SECONDS``."""
+    beat = SweeperHeartbeat.objects.filter(name=SWEEPER).first()
+    if beat is None:
+        return {"last_ran_at": None, "age_seconds": None, "stale": False}
+    age = (timezone.now() - beat.last_ran_at).total_seconds()
+    return {
+        "last_ran_at": beat.last_ran_at.isoformat(), "age_seconds": round(age, 1),
+        "stale": age > settings.DEADLINE_SWEEP_STALE_SECONDS,
+    }
