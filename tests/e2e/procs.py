@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,14 +41,39 @@ def manage(*args: str, env: dict, timeout: float = 300) -> str:
 
 
 class Proc:
-    """A child process in its own session, output to a log file, killed with its whole group."""
+    """A child process in its own session, output to a log file, killed with its whole group.
 
-    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
+    ``restart_after`` makes it supervised like production runs it (systemd ``Restart=always``,
+    ``RestartSec``): whenever it exits, it is started again after that many seconds.
+    """
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path, restart_after: float | None = None):
         self.name = name
+        self.argv, self.env = argv, env
         self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.restarts = 0
+        self._stopping = False
+        self.popen = self._spawn()
+        if restart_after is not None:
+            threading.Thread(target=self._supervise, args=(restart_after,), daemon=True).start()
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def _supervise(self, delay: float) -> None:
+        while not self._stopping:
+            code = self.popen.wait()
+            if self._stopping:
+                return
+            self._log.write(f"\n--- supervisor: exited with {code}; restarting in {delay}s ---\n".encode())
+            self._log.flush()
+            time.sleep(delay)
+            if self._stopping:
+                return
+            self.restarts += 1
+            self.popen = self._spawn()
 
     @property
     def pid(self) -> int:
@@ -58,6 +84,7 @@ class Proc:
             os.killpg(self.popen.pid, sig)
 
     def stop(self, timeout: float = 10) -> None:
+        self._stopping = True
         self.signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout)
