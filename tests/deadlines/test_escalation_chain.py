@@ -142,8 +142,10 @@ def test_a_decline_during_escalation_moves_the_offer_but_the_chain_keeps_its_pac
     assert act("city_management_staff", order.pk, "decline", reason="no crew").status_code == 200
 
     order.refresh_from_db()
-    assert order.state == "offered" and order.unit_id != WorkOrder.objects.get(pk=order.pk).tried_unit_ids[0] or True
-    assert (order.unit.callsign if order.unit_id else None) != offered_to
+    assert offered_to in covering_units("city_management", "riverside")
+    # Both units of the district were tried during this escalation: the order waits in the queue.
+    assert (order.state, order.unit) == ("offered", None)
+    assert [e.kind for e in rows(incident["id"], work_order=order)[-2:]] == ["work_order.declined", "work_order.queued"]
     assert deadlines(work_order=order, kind=Deadline.Kind.ACK, state="pending") == []  # the chain drives it
     walk(clock, sweep, incident, order, DEMO_CHAIN[1:3])
 
