@@ -55,11 +55,16 @@ def escalation_start(order: WorkOrder) -> None:
 
     chain = EscalationChain.objects.filter(department_id=order.department_id).first()
     snapshot = chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
-    order.escalation = {**snapshot, "loop": 1, "step": 0, "started_at": timezone.now().isoformat(), "stopped": None}
+    run = (order.escalation or {}).get("run", 0) + 1  # an order can escalate again after a reassignment
+    order.escalation = {
+        **snapshot, "run": run, "loop": 1, "step": 0, "started_at": timezone.now().isoformat(), "stopped": None,
+    }
     order.escalated_at = timezone.now()
-    # Back on offer (to the best candidate, or the department queue) so anyone there can still accept it.
-    order.tried_unit_ids = [order.unit_id] if order.unit_id else []
-    work_order_offer(work_order=order, actor=None, schedule_ack=False)
+    if snapshot["steps"][0]["action"] != "reoffer":
+        # Back on offer (best candidate, or the department queue) so anyone there can still accept it;
+        # a chain that starts with "reoffer" does that itself.
+        order.tried_unit_ids = [order.unit_id] if order.unit_id else []
+        work_order_offer(work_order=order, actor=None, schedule_ack=False)
     _run_step(order)
 
 
@@ -107,7 +112,8 @@ def _run_step(order: WorkOrder) -> None:
     realtime.publish("work_order.escalated", incident=order.incident, work_order=order)
     if not progress["stopped"]:
         deadline_schedule(
-            kind=Deadline.Kind.ESCALATION, key=f"esc:{order.pk}:{progress['loop']}:{progress['step']}",
+            kind=Deadline.Kind.ESCALATION,
+            key=f"esc:{order.pk}:{progress.get('run', 1)}:{progress['loop']}:{progress['step']}",
             due_at=timezone.now() + timedelta(seconds=step["wait_seconds"]), incident=order.incident,
             work_order=order, data={"loop": progress["loop"], "step": progress["step"]},
         )

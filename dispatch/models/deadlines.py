@@ -20,6 +20,7 @@ class Deadline(models.Model):
         PENDING = "pending"
         FIRED = "fired"
         CANCELLED = "cancelled"
+        FAILED = "failed"  # its handler kept raising: parked, visible in the admin, never retried
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(max_length=120, unique=True)
@@ -31,6 +32,8 @@ class Deadline(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     data = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
     fired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

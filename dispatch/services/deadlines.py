@@ -24,6 +24,7 @@ HANDLERS = {
     Deadline.Kind.ESCALATION: "departments.services.escalation.on_escalation_step",
     Deadline.Kind.SLA: "dispatch.services.sla.on_sla_due",
 }
+MAX_FAILURES = 5  # a handler that raises this often parks its deadline (state "failed") instead of looping
 PROMPT_HORIZON_SECONDS = 300  # below the broker's visibility timeout: an ETA task never runs twice for it
 SWEEPER = "deadlines"
 
@@ -76,8 +77,15 @@ def deadline_fire(deadline_id: int) -> str | None:
             outcome = import_string(HANDLERS[deadline.kind])(deadline) or "fired"
             Deadline.objects.filter(pk=deadline_id).update(outcome=outcome[:64])
             return outcome
-    except Exception:
-        log.exception("deadline %s failed; it stays pending for the next sweep", deadline_id)
+    except Exception as exc:
+        failures = Deadline.objects.filter(pk=deadline_id).values_list("failures", flat=True).first() or 0
+        parked = failures + 1 >= MAX_FAILURES
+        Deadline.objects.filter(pk=deadline_id, state=Deadline.State.PENDING).update(
+            failures=failures + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            **({"state": Deadline.State.FAILED, "outcome": "failed"} if parked else {}),
+        )
+        log.exception("deadline %s failed (%s of %s)%s", deadline_id, failures + 1, MAX_FAILURES,
+                      "; parked" if parked else "; the next sweep retries it")
         raise
 
 

@@ -7,6 +7,7 @@ from a paused state to the state it left resumes that clock instead of restartin
 (dispatchers and supervisors).
 """
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -43,7 +44,7 @@ def sla_schedule(*, incident: Incident) -> None:
     if incident.sla_due_at is None or incident.sla_breached_at is not None:
         return
     deadline_schedule(
-        kind=Deadline.Kind.SLA, key=f"sla:{incident.pk}:{incident.state}:{incident.sla_due_at.timestamp():.6f}",
+        kind=Deadline.Kind.SLA, key=f"sla:{incident.pk}:{uuid.uuid4().hex}",  # a new one per state entry
         due_at=incident.sla_due_at, incident=incident,
         data={"state": incident.state, "due_at": incident.sla_due_at.isoformat()},
     )

@@ -86,3 +86,23 @@ def test_a_failing_handler_stays_pending_and_the_sweep_goes_on(clock, report, sw
     assert sweep() == 0
     broken.refresh_from_db()
     assert broken.state == "pending"
+
+
+def test_a_deadline_whose_handler_keeps_failing_is_parked_not_retried_forever(clock, report, sweep):
+    from dispatch.services.deadlines import MAX_FAILURES
+
+    incident = report()
+    broken = Deadline.objects.create(
+        kind=Deadline.Kind.ACK, key="test-poison", incident_id=incident["id"], work_order=None,
+        due_at=START + seconds(10), data={"attempt": 1},
+    )
+    clock.shift(seconds(11))
+    for attempt in range(1, MAX_FAILURES + 1):
+        sweep()
+        broken.refresh_from_db()
+        assert broken.failures == attempt
+        assert broken.state == ("failed" if attempt == MAX_FAILURES else "pending")
+    assert broken.last_error  # what went wrong, for the admin
+    sweep()
+    broken.refresh_from_db()
+    assert (broken.state, broken.failures) == ("failed", MAX_FAILURES)
