@@ -19,24 +19,10 @@ import psycopg
 import pytest
 
 from tests.e2e.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
-from tests.e2e.walkthrough import PASSWORD, client
+from tests.e2e.walkthrough import DRILL, PASSWORD, client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
-DRILL = """
-code: drill
-name: {en: Timer drill, zh: 计时演练}
-initial_state: responding
-states:
-  responding:
-    label: {en: Responding, zh: 处置中}
-    sla: 6s
-    dispatch:
-      - {department: city_management, priority: high, ack_timeout: 2s, max_attempts: 2}
-  closed: {label: {en: Closed, zh: 已关闭}, final: true}
-transitions:
-  - {name: close, label: {en: Close, zh: 关闭}, from: [responding], to: closed, roles: [dispatcher]}
-"""
 SHORT_CHAIN = (
     "from departments.models import EscalationChain as C; c = C.objects.get(department__code='city_management'); "
     "c.repeat = 1; c.save(); c.steps.update(wait_seconds=1)"

@@ -1,9 +1,11 @@
 """The embedded profile as a user runs it: ``manage.py serve`` with Celery inside, SQLite, no Redis."""
 
+import time
+
 import pytest
 
 from tests.e2e.procs import PYTHON, Proc, clean_env, free_port, manage, wait_http
-from tests.e2e.walkthrough import PASSWORD, run_walkthrough
+from tests.e2e.walkthrough import DRILL, PASSWORD, client, run_walkthrough
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +32,27 @@ def test_walkthrough_on_embedded_profile(embedded_server, capsys):
     with capsys.disabled():
         print(f"\n[embedded] incident routed to 3 departments {figures['routed_after_s'] * 1000:.0f} ms after 201; "
               f"{figures['timeline_rows']} timeline rows")
+
+
+def test_timers_fire_inside_the_demo_process(embedded_server, capsys):
+    """Acknowledgement timeouts, escalation and SLA breaches with no Redis and no separate worker."""
+    base, _server = embedded_server
+    published = client(base, "admin").post("/api/workflows/", content=DRILL, headers={"Content-Type": "application/yaml"})
+    assert published.status_code == 201, published.text
+    dispatcher = client(base, "dispatcher")
+    incident = dispatcher.post("/api/incidents/", json={
+        "event_type": "drill", "title": "Timer drill", "location": {"lat": 31.21, "lon": 121.43}}).json()
+    wanted = {"work_order.expired", "work_order.escalated", "sla.breached"}
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        kinds = {row["kind"] for row in dispatcher.get(f"/api/incidents/{incident['id']}/timeline/").json()}
+        if wanted <= kinds:
+            break
+        time.sleep(0.5)
+    assert wanted <= kinds, kinds
+    assert dispatcher.get(f"/api/incidents/{incident['id']}/").json()["urgency"] == 4
+    with capsys.disabled():
+        print(f"\n[embedded] expiry, escalation and SLA breach all fired within {time.monotonic() - started:.1f} s")
 
 
 def test_readyz_reports_embedded_profile(embedded_server):

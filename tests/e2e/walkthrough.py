@@ -8,6 +8,22 @@ import httpx
 
 PASSWORD = "e2e-password-1"
 
+# A workflow with short timers for the deadline tests: acknowledgement 2 s, two offers, SLA 6 s.
+DRILL = """
+code: drill
+name: {en: Timer drill, zh: 计时演练}
+initial_state: responding
+states:
+  responding:
+    label: {en: Responding, zh: 处置中}
+    sla: 6s
+    dispatch:
+      - {department: city_management, priority: high, ack_timeout: 2s, max_attempts: 2}
+  closed: {label: {en: Closed, zh: 已关闭}, final: true}
+transitions:
+  - {name: close, label: {en: Close, zh: 关闭}, from: [responding], to: closed, roles: [dispatcher]}
+"""
+
 
 def token(base: str, username: str) -> str:
     response = httpx.post(f"{base}/api/auth/token/", json={"username": username, "password": PASSWORD}, timeout=10)
