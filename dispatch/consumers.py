@@ -1,47 +1,130 @@
-"""Live streams. Authorization is decided in ``dispatch.access``; sending only in ``dispatch.realtime``."""
+"""Live streams (``/ws/console/``, ``/ws/departments/<code>/``): authorize, replay, then stream.
+
+Authorization is decided in ``dispatch.access``; events are recorded and sent by ``dispatch.realtime``.
+Each frame carries one message, or a JSON array of messages when several arrived within
+``FLUSH_SECONDS`` (a surge is coalesced into at most a few frames a second). Messages go out in ``seq``
+order without gaps: a message the channel layer lost is replayed from the database before anything after it.
+"""
+
+import asyncio
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dispatch import access, realtime
+from dispatch.ws_auth import origin_allowed, query_param
+
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_REQUEST = 4400
+FLUSH_SECONDS = 0.25
+REJOIN_SECONDS = 3600  # channels-redis forgets group members after group_expiry (24 h): re-join well before
 
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
+    stream: str | None = None
 
     async def connect(self):
+        self.stream, self.pending, self.last_sent = None, {}, 0
+        self._flush_handle, self._last_flush, self._rejoin = None, 0.0, None
+        refusal = await self._refusal()
+        if refusal is not None:
+            await self.accept()  # accept first, so that the close code reaches the client
+            await self.close(code=refusal)
+            return
+        # Subscribed before the client sees the socket open: nothing committed after this is missed.
+        await self.channel_layer.group_add(self.stream, self.channel_name)
+        self._rejoin = asyncio.ensure_future(self._keep_membership())
+        since = query_param(self.scope, "since")
+        if since is None:
+            self.last_sent = await database_sync_to_async(realtime.stream_head)(self.stream)
+        await self.accept()
+        if since is not None:
+            self.last_sent = int(since)
+            await self._fill_from_database()
+            await self._flush()
+
+    async def _refusal(self) -> int | None:
+        """The close code for a connection that may not open, or None (and ``self.stream`` set)."""
+        path = self.scope.get("path")
+        if not origin_allowed(self.scope):
+            log.warning("websocket %s refused: origin not allowed", path)
+            return CLOSE_FORBIDDEN
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.group = await database_sync_to_async(self.group_for)(user)
-        if self.group is None:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+            log.info("websocket %s refused: not authenticated", path)
+            return CLOSE_UNAUTHENTICATED
+        self.stream = await database_sync_to_async(self.stream_for)(user)
+        if self.stream is None:
+            log.warning("websocket %s refused for %s: no right to the stream", path, user.username)
+            return CLOSE_FORBIDDEN
+        since = query_param(self.scope, "since")
+        if since is not None and not since.isdigit():
+            self.stream = None
+            return CLOSE_BAD_REQUEST
+        return None
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self._rejoin is not None:
+            self._rejoin.cancel()
+        if self.stream:
+            await self.channel_layer.group_discard(self.stream, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        """``{"type": "replay", "since": n}``: send again everything after ``n``."""
+        if isinstance(content, dict) and content.get("type") == "replay" and isinstance(content.get("since"), int):
+            self.last_sent = min(self.last_sent, max(0, content["since"]))
+            self.pending = {}
+            await self._fill_from_database()
+            await self._flush()
 
     async def live_event(self, message):
-        await self.send_json(message["event"])
+        event = message["event"]
+        if event["seq"] <= self.last_sent or event["seq"] in self.pending:
+            return
+        self.pending[event["seq"]] = event
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
+            self._flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
-    def group_for(self, user) -> str | None:
+    async def _fill_from_database(self):
+        for event in await database_sync_to_async(realtime.events_since)(self.stream, self.last_sent):
+            self.pending.setdefault(event["seq"], event)
+
+    async def _flush(self):
+        self._flush_handle = None
+        self._last_flush = asyncio.get_running_loop().time()
+        if self.pending and min(self.pending) != self.last_sent + 1:
+            await self._fill_from_database()  # the layer lost something: the database has it
+        batch = []
+        while self.last_sent + 1 in self.pending:
+            self.last_sent += 1
+            batch.append(self.pending.pop(self.last_sent))
+        if batch:
+            await self.send_json(batch[0] if len(batch) == 1 else batch)
+
+    async def _keep_membership(self):
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            await self.channel_layer.group_add(self.stream, self.channel_name)
+
+    def stream_for(self, user) -> str | None:
         raise NotImplementedError
 
 
 class ConsoleConsumer(_LiveConsumer):
-    def group_for(self, user):
+    def stream_for(self, user):
         return realtime.CONSOLE_GROUP if access.is_command(user) else None
 
 
 class DepartmentConsumer(_LiveConsumer):
-    def group_for(self, user):
+    def stream_for(self, user):
         code = self.scope["url_route"]["kwargs"]["code"]
         if access.is_command(user) or (access.is_department_member(user) and user.department.code == code):
             return realtime.department_group(code)

@@ -1,8 +1,10 @@
 """Live push: the only module that talks to the channel layer.
 
-Events are sent only after the transaction that made the change commits. Groups: ``console`` (every
-event, for dispatchers and supervisors) and ``department.<code>`` (events of that department's work
-orders). Sequence numbers and replay (``?since=``) come with the live console (issue 4).
+Streams: ``console`` (every event, for dispatchers and supervisors) and ``department.<code>`` (events of
+that department's work orders and the incidents behind them). ``publish`` records one ``LiveEvent`` per
+stream with the stream's next ``seq`` in the transaction that made the change, and sends them to the
+channel layer only after commit. The layer delivers at most once; ``seq`` without gaps lets consumers
+notice a loss and replay from the database (``events_since``).
 """
 
 import json
@@ -11,12 +13,15 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+
+from dispatch.models import LiveEvent
 
 log = logging.getLogger(__name__)
 
 CONSOLE_GROUP = "console"
+REPLAY_LIMIT = 1000  # a client further behind than this reloads its state from the REST API
 
 
 def department_group(code: str) -> str:
@@ -26,8 +31,11 @@ def department_group(code: str) -> str:
 def incident_payload(incident) -> dict:
     return {
         "id": incident.pk, "number": incident.number, "event_type": incident.event_type.code,
-        "state": incident.state, "severity": incident.severity, "title": incident.title,
+        "state": incident.state, "severity": incident.severity, "urgency": incident.urgency, "title": incident.title,
         "district": incident.district.code if incident.district_id else None,
+        "location": {"lat": incident.lat, "lon": incident.lon} if incident.lat is not None else None,
+        "sla_due_at": incident.sla_due_at, "sla_breached_at": incident.sla_breached_at,
+        "created_at": incident.created_at, "updated_at": incident.updated_at,
     }
 
 
@@ -35,33 +43,68 @@ def work_order_payload(work_order) -> dict:
     return {
         "id": work_order.pk, "incident": work_order.incident_id, "department": work_order.department.code,
         "unit": work_order.unit.callsign if work_order.unit_id else None, "state": work_order.state,
-        "priority": work_order.priority, "attempts": work_order.attempts,
+        "priority": work_order.priority, "attempts": work_order.attempts, "ack_due_at": work_order.ack_due_at,
+        "escalated": bool(work_order.escalation and not work_order.escalation.get("stopped")),
     }
 
 
-def publish(event_type: str, *, incident, work_order=None) -> None:
-    """Queue a live event for after commit (built now, from the state inside the transaction)."""
-    message = {
-        "type": "live.event",
-        "event": json.loads(json.dumps({
-            "type": event_type,
-            "at": timezone.now(),
-            "incident": incident_payload(incident),
-            "work_order": work_order_payload(work_order) if work_order is not None else None,
-        }, cls=DjangoJSONEncoder)),
-    }
-    groups = [CONSOLE_GROUP]
+def _next_seq(stream: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO dispatch_streamcounter (stream, last) VALUES (%s, 1) "
+            "ON CONFLICT (stream) DO UPDATE SET last = dispatch_streamcounter.last + 1 RETURNING last",
+            [stream],
+        )
+        return cursor.fetchone()[0]
+
+
+def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
+    """Record the event on every stream it belongs to and send it after commit.
+
+    Must run inside the transaction of the change: the counter row of each stream stays locked until
+    commit, so ``seq`` is gap-free and in commit order.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("publish must run inside the transaction of the change")
+    streams = [CONSOLE_GROUP]
     if work_order is not None:
-        groups.append(department_group(work_order.department.code))
-    transaction.on_commit(lambda: _send(groups, message))
+        streams.append(department_group(work_order.department.code))
+    else:  # an incident-level change concerns every department with work on the incident
+        from departments.models import Department
+
+        codes = Department.objects.filter(work_orders__incident=incident).values_list("code", flat=True).distinct()
+        streams += [department_group(code) for code in sorted(codes)]
+    payload = json.loads(json.dumps({
+        "incident": incident_payload(incident),
+        "work_order": work_order_payload(work_order) if work_order is not None else None,
+    }, cls=DjangoJSONEncoder))
+    now = timezone.now()
+    events = [
+        LiveEvent(stream=stream, seq=_next_seq(stream), type=event_type, at=now, payload=payload) for stream in streams
+    ]
+    LiveEvent.objects.bulk_create(events)
+    transaction.on_commit(lambda: _send(events))
+    return events
 
 
-def _send(groups: list[str], message: dict) -> None:
+def _send(events: list[LiveEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in groups:
+    for event in events:
         try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # noqa: BLE001 - at-most-once by design; consoles re-sync from the API
-            log.warning("live push to %s failed", group, exc_info=True)
+            async_to_sync(layer.group_send)(event.stream, {"type": "live.event", "event": event.message()})
+        except Exception:  # noqa: BLE001 - at-most-once by design; consumers replay gaps from the database
+            log.warning("live push to %s failed (seq %s); consumers will replay it", event.stream, event.seq, exc_info=True)
+
+
+def events_since(stream: str, since: int, limit: int = REPLAY_LIMIT) -> list[dict]:
+    """Messages of ``stream`` after ``since``, oldest first (at most ``limit``)."""
+    rows = LiveEvent.objects.filter(stream=stream, seq__gt=since).order_by("seq")[:limit]
+    return [row.message() for row in rows]
+
+
+def stream_head(stream: str) -> int:
+    """The last ``seq`` committed on ``stream`` (0 if none)."""
+    last = LiveEvent.objects.filter(stream=stream).order_by("-seq").values_list("seq", flat=True).first()
+    return last or 0

@@ -196,6 +196,8 @@ else:
     # kombu's default 1 s polling added ~0.6 s to every task (DESIGN-NOTES).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=60)
+
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=2.0)
 DEADLINE_SWEEP_SECONDS = env.float("DEADLINE_SWEEP_SECONDS", default=2.0)
 DEADLINE_SWEEP_STALE_SECONDS = env.float("DEADLINE_SWEEP_STALE_SECONDS", default=60.0)

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch import health
-from dispatch.api.views import IncidentViewSet
+from dispatch.api.views import IncidentViewSet, WsTicketView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 router = DefaultRouter(trailing_slash=True)
@@ -18,6 +18,7 @@ router.register("units", UnitViewSet, basename="unit")
 
 api = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("event-types/", EventTypeListView.as_view(), name="event-types"),
     path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),

@@ -119,3 +119,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
         orders = orders.select_related("department", "unit", "incident").order_by("id")
         return WorkOrderSerializer(orders, many=True, context=self.context).data
+
+
+class WsTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")

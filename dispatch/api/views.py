@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from departments.models import WorkOrder
 from dispatch import access
@@ -16,6 +17,7 @@ from dispatch.api.serializers import (
     NoteRequestSerializer,
     TimelineEventSerializer,
     TransitionRequestSerializer,
+    WsTicketSerializer,
 )
 from dispatch.models import Incident
 from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
@@ -95,3 +97,15 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body.is_valid(raise_exception=True)
         event = incident_note_add(actor=request.user, incident_id=int(pk), text=body.validated_data["text"])
         return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class WsTicketView(APIView):
+    """A short-lived ticket for ``/ws/...?ticket=`` (clients that have no session cookie)."""
+
+    @extend_schema(request=None, responses={200: WsTicketSerializer})
+    def post(self, request):
+        from django.conf import settings
+
+        from dispatch.ws_auth import ticket_issue
+
+        return Response({"ticket": ticket_issue(request.user), "expires_in": settings.WS_TICKET_SECONDS})

@@ -1,10 +1,13 @@
 from .accounts import Role, User
 from .deadlines import Deadline, SweeperHeartbeat
 from .incidents import IdempotencyRecord, Incident, IncidentCounter, Source
+from .live import LiveEvent, StreamCounter
 from .outbox import OutboxJob
 from .timeline import TimelineEvent
 
 __all__ = [
+    "LiveEvent",
+    "StreamCounter",
     "Deadline",
     "SweeperHeartbeat",
     "IdempotencyRecord",

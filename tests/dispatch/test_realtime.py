@@ -76,3 +76,26 @@ def test_a_failed_transition_pushes_nothing(api_as, reported_incident, listeners
     )
     assert response.status_code == 409
     assert listeners["console"].drain(wait=0.2) == []
+
+
+def test_each_stream_numbers_its_events_without_gaps_and_keeps_them_for_replay(dispatcher, waterlogging_payload,
+                                                                              listeners):
+    from dispatch.models import LiveEvent
+    from dispatch.realtime import events_since
+
+    head = {stream: LiveEvent.objects.filter(stream=stream).count() for stream in ("console", "department.transit")}
+    incident = dispatcher.post("/api/incidents/", waterlogging_payload).json()
+    cancelled = dispatcher.post(f"/api/incidents/{incident['id']}/transitions/",
+                                {"transition": "cancel", "note": "duplicate report"})
+    assert cancelled.status_code == 200
+
+    console = listeners["console"].drain()
+    transit = listeners["transit"].drain()
+    for stream, events in (("console", console), ("department.transit", transit)):
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # strictly increasing, no gaps
+        assert events_since(stream, seqs[0] - 1) == events  # what was sent is what a replay gives
+        assert seqs[0] == head[stream] + 1
+    # A department sees the incident-level change behind its order, and its own order's cancellation.
+    assert [e["type"] for e in transit] == ["work_order.offered", "work_order.updated", "incident.transitioned"]
+    assert listeners["environment"].drain(wait=0.2) == []

@@ -55,6 +55,18 @@ def test_timers_fire_inside_the_demo_process(embedded_server, capsys):
         print(f"\n[embedded] expiry, escalation and SLA breach all fired within {time.monotonic() - started:.1f} s")
 
 
+def test_live_console_over_a_real_websocket(embedded_server, capsys):
+    import asyncio
+
+    from tests.e2e.live import run_live_check
+
+    base, _server = embedded_server
+    figures = asyncio.run(run_live_check(base))
+    with capsys.disabled():
+        print(f"\n[embedded] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
+              f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events")
+
+
 def test_readyz_reports_embedded_profile(embedded_server):
     import httpx
 

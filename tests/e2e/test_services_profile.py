@@ -62,6 +62,17 @@ def test_walkthrough_with_real_worker(services_stack, capsys):
               f"after 201; {figures['timeline_rows']} timeline rows")
 
 
+def test_live_console_over_a_real_websocket(services_stack, capsys):
+    import asyncio
+
+    from tests.e2e.live import run_live_check
+
+    figures = asyncio.run(run_live_check(services_stack["base"]))
+    with capsys.disabled():
+        print(f"\n[services] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
+              f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events")
+
+
 def test_readyz_names_services(services_stack):
     for _ in range(60):  # beat's first sweep comes a couple of seconds after it starts
         body = httpx.get(f"{services_stack['base']}/readyz").json()
