@@ -1,7 +1,8 @@
 """Live streams (``/ws/console/``, ``/ws/departments/<code>/``): authorize, replay, then stream.
 
 Authorization is decided in ``dispatch.access``; events are recorded and sent by ``dispatch.realtime``.
-Each frame carries one message, or a JSON array of messages when several arrived within
+The first frame is ``{"type": "stream.opened", "stream", "head"}`` (the last seq on the stream; not an
+event). Each later frame carries one message, or a JSON array of messages when several arrived within
 ``FLUSH_SECONDS`` (a surge is coalesced into at most a few frames a second). Messages go out in ``seq``
 order without gaps: a message the channel layer lost is replayed from the database before anything after it.
 """
@@ -39,9 +40,13 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.stream, self.channel_name)
         self._rejoin = asyncio.ensure_future(self._keep_membership())
         since = query_param(self.scope, "since")
+        head = await database_sync_to_async(realtime.stream_head)(self.stream)
         if since is None:
-            self.last_sent = await database_sync_to_async(realtime.stream_head)(self.stream)
+            self.last_sent = head
         await self.accept()
+        # Not an event (no seq): tells a client that connected without ?since= where the stream stands, so
+        # that after a drop it can reconnect with ?since= and miss nothing.
+        await self.send_json({"type": "stream.opened", "stream": self.stream, "head": head})
         if since is not None:
             self.last_sent = int(since)
             await self._fill_from_database()

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch import health
-from dispatch.api.views import IncidentViewSet, WsTicketView
+from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 router = DefaultRouter(trailing_slash=True)
@@ -19,6 +20,7 @@ router.register("units", UnitViewSet, basename="unit")
 api = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("auth/ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
+    path("stats/", ConsoleFiguresView.as_view(), name="console-figures"),
     path("event-types/", EventTypeListView.as_view(), name="event-types"),
     path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
@@ -34,4 +36,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", include("dispatch.web.urls")),
 ]

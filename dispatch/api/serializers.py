@@ -124,3 +124,9 @@ class IncidentSerializer(serializers.ModelSerializer):
 class WsTicketSerializer(serializers.Serializer):
     ticket = serializers.CharField()
     expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
+
+
+class TimelineVerifySerializer(serializers.Serializer):
+    intact = serializers.BooleanField()
+    first_broken_seq = serializers.IntegerField(allow_null=True)
+    rows = serializers.IntegerField()

@@ -16,6 +16,7 @@ from dispatch.api.serializers import (
     IncidentSerializer,
     NoteRequestSerializer,
     TimelineEventSerializer,
+    TimelineVerifySerializer,
     TransitionRequestSerializer,
     WsTicketSerializer,
 )
@@ -90,6 +91,50 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         events = access.timeline_visible_to(request.user, incident).order_by("seq")
         return Response(TimelineEventSerializer(events, many=True).data)
 
+    @extend_schema(responses={200: TimelineVerifySerializer})
+    @action(detail=True, methods=["get"], url_path="timeline/verify", pagination_class=None)
+    def timeline_verify(self, request, pk=None):
+        """Whether the incident's hash chain verifies, and the first row that does not."""
+        from dispatch.services.timeline import timeline_verify
+
+        incident = self.get_object()
+        broken = timeline_verify(incident.pk)
+        rows = access.timeline_visible_to(request.user, incident).count()
+        return Response({"intact": broken is None, "first_broken_seq": broken, "rows": rows})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, enum=["json", "csv"], required=False)],
+        responses={(200, "text/csv"): str, (200, "application/json"): TimelineEventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], url_path="timeline/export", pagination_class=None)
+    def timeline_export(self, request, pk=None):
+        """The timeline as a file (``?fmt=csv`` or ``json``), as the caller may see it."""
+        import csv
+        import io
+        import json
+
+        from django.http import HttpResponse
+
+        incident = self.get_object()
+        rows = TimelineEventSerializer(access.timeline_visible_to(request.user, incident).order_by("seq"), many=True).data
+        fmt = request.query_params.get("fmt", "json")
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["seq", "at", "kind", "actor", "data", "hash"])
+            for row in rows:
+                writer.writerow([row["seq"], row["at"], row["kind"], row["actor"],
+                                 json.dumps(row["data"], ensure_ascii=False, sort_keys=True), row["hash"]])
+            response = HttpResponse(buffer.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
+        elif fmt == "json":
+            body = {"incident": incident.number, "timeline": rows}
+            response = HttpResponse(json.dumps(body, ensure_ascii=False, indent=2, default=str),
+                                    content_type="application/json; charset=utf-8")
+        else:
+            raise ValidationError({"fmt": ["One of: json, csv."]})
+        response["Content-Disposition"] = f'attachment; filename="{incident.number}-timeline.{fmt}"'
+        return response
+
     @extend_schema(request=NoteRequestSerializer, responses={201: TimelineEventSerializer})
     @action(detail=True, methods=["post"])
     def notes(self, request, pk=None):
@@ -97,6 +142,18 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body.is_valid(raise_exception=True)
         event = incident_note_add(actor=request.user, incident_id=int(pk), text=body.validated_data["text"])
         return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class ConsoleFiguresView(APIView):
+    """The console's live figures (dispatchers, supervisors, admins)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        from dispatch.selectors import console_figures
+
+        if not access.is_command(request.user):
+            raise PermissionDenied()
+        return Response(console_figures())
 
 
 class WsTicketView(APIView):

@@ -76,10 +76,11 @@ async def _frames(communicator, wait: float = 0.6) -> list:
 
 
 def _messages(frames: list) -> list[dict]:
+    """The events in the frames (the opening frame is not an event)."""
     out = []
     for frame in frames:
         out.extend(frame if isinstance(frame, list) else [frame])
-    return out
+    return [m for m in out if m.get("type") != "stream.opened"]
 
 
 async def test_no_credentials_closes_with_4401(people):
@@ -117,6 +118,7 @@ async def test_a_foreign_origin_closes_with_4403(people):
 async def test_who_may_open_which_stream(people, username, path, expected):
     communicator = await _open(path, user=people[username])
     if expected == "open":
+        assert (await communicator.receive_json_from())["type"] == "stream.opened"
         assert await communicator.receive_nothing(timeout=0.2)
         await communicator.disconnect()
     else:
@@ -128,7 +130,7 @@ async def test_session_cookie_authenticates_a_browser(people):
     await sync_to_async(client.force_login)(people["dispatcher"])
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     communicator = await _open("/ws/console/", cookie=cookie)
-    assert await communicator.receive_nothing(timeout=0.2)
+    assert (await communicator.receive_json_from())["type"] == "stream.opened"
     await communicator.disconnect()
 
 
@@ -177,13 +179,20 @@ async def test_a_client_can_ask_for_a_replay(people):
     await communicator.disconnect()
 
 
+async def test_the_first_frame_says_where_the_stream_stands(people):
+    await sync_to_async(_events)(CONSOLE_GROUP, range(1, 4))
+    communicator = await _open("/ws/console/", user=people["dispatcher"])
+    assert await communicator.receive_json_from() == {"type": "stream.opened", "stream": "console", "head": 3}
+    await communicator.disconnect()
+
+
 async def test_a_burst_is_coalesced_into_few_frames(people):
     communicator = await _open("/ws/departments/transit/", user=people["transit_staff"], query="since=0")
     layer = get_channel_layer()
     events = await sync_to_async(_events)(department_group("transit"), range(1, 41))
     for event in events:
         await layer.group_send(department_group("transit"), {"type": "live.event", "event": event.message()})
-    frames = await _frames(communicator)
+    frames = [f for f in await _frames(communicator) if isinstance(f, list) or f.get("type") != "stream.opened"]
     assert [m["seq"] for m in _messages(frames)] == list(range(1, 41))
     assert len(frames) <= 3, [len(f) if isinstance(f, list) else 1 for f in frames]
     await communicator.disconnect()
@@ -192,6 +201,8 @@ async def test_a_burst_is_coalesced_into_few_frames(people):
 async def test_streams_are_scoped(people):
     console = await _open("/ws/console/", user=people["dispatcher"], query="since=0")
     transit = await _open("/ws/departments/transit/", user=people["transit_staff"], query="since=0")
+    for communicator in (console, transit):
+        assert (await communicator.receive_json_from())["type"] == "stream.opened"
     [event] = await sync_to_async(_events)(department_group("environment"), [1])
     await get_channel_layer().group_send(department_group("environment"), {"type": "live.event", "event": event.message()})
     assert await console.receive_nothing(timeout=0.4)

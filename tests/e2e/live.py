@@ -14,7 +14,7 @@ from tests.e2e.walkthrough import client, report_waterlogging
 
 def _messages(frame: str) -> list[dict]:
     data = json.loads(frame)
-    return data if isinstance(data, list) else [data]
+    return [m for m in (data if isinstance(data, list) else [data]) if m.get("type") != "stream.opened"]
 
 
 async def _collect(ws, until, timeout: float = 20) -> list[dict]:

@@ -1,0 +1,28 @@
+"""Reads for the console's live figures."""
+
+from django.db.models import Count
+
+from departments.models import WorkOrder
+from dispatch.models import Incident
+
+
+def console_figures() -> dict:
+    """Open incidents by state, orders waiting for acknowledgement, open incidents past their SLA."""
+    open_incidents = Incident.objects.exclude(state__in=_final_states())
+    by_state = dict(open_incidents.values_list("state").annotate(n=Count("id")).order_by())
+    return {
+        "open_incidents": sum(by_state.values()),
+        "open_by_state": by_state,
+        "awaiting_ack": WorkOrder.objects.filter(state=WorkOrder.State.OFFERED).count(),
+        "escalating": WorkOrder.objects.filter(state=WorkOrder.State.OFFERED, escalated_at__isnull=False).count(),
+        "breaches": open_incidents.filter(sla_breached_at__isnull=False).count(),
+    }
+
+
+def _final_states() -> set[str]:
+    from workflows.models import WorkflowVersion
+
+    finals = set()
+    for version in WorkflowVersion.objects.filter(incidents__isnull=False).distinct():
+        finals |= {s.name for s in version.spec.states.values() if s.final}
+    return finals

@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dispatch.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("console/", views.console, name="console"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("audit/", views.audit, name="audit"),
+    path("audit/incidents/<int:pk>/", views.audit_incident, name="audit-incident"),
+]
