@@ -32,12 +32,20 @@ class IncidentFilter(django_filters.FilterSet):
     severity = django_filters.NumberFilter()
     district = django_filters.CharFilter(field_name="district__code")
     department = django_filters.CharFilter(method="filter_department")
+    search = django_filters.CharFilter(method="filter_search", help_text="Number, title or address contains.")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
-        fields = ["state", "event_type", "severity", "district", "department", "created_after", "created_before"]
+        fields = [
+            "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
+        ]
+
+    def filter_search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(number__icontains=value) | Q(title__icontains=value) | Q(address__icontains=value))
 
     def filter_department(self, queryset, name, value):
         return queryset.filter(
