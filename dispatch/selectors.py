@@ -8,7 +8,7 @@ from dispatch.models import Incident
 
 def console_figures() -> dict:
     """Open incidents by state, orders waiting for acknowledgement, open incidents past their SLA."""
-    open_incidents = Incident.objects.exclude(state__in=_final_states())
+    open_incidents = Incident.objects.exclude(state__in=final_states())
     by_state = dict(open_incidents.values_list("state").annotate(n=Count("id")).order_by())
     return {
         "open_incidents": sum(by_state.values()),
@@ -19,7 +19,8 @@ def console_figures() -> dict:
     }
 
 
-def _final_states() -> set[str]:
+def final_states() -> set[str]:
+    """Names of states that are final in any workflow version in use (names are shared across types)."""
     from workflows.models import WorkflowVersion
 
     finals = set()

@@ -121,6 +121,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # the demo serves static files without a collectstatic step
+WHITENOISE_AUTOREFRESH = DEBUG  # pick up edited static files while developing
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

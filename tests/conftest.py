@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 PASSWORD = "test-password-1"
+CHROMIUM = "/usr/bin/chromium"
 
 PERSONAS = (
     "dispatcher", "supervisor", "admin",
@@ -25,6 +26,8 @@ def _profile_marks() -> dict[str, str]:
         out["services"] = "needs the services profile (DATABASE_URL=postgres://..., REDIS_URL)"
     if not on_postgres:
         out["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://...)"
+    if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":  # in CI a missing browser fails
+        out["browser"] = f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
     return out
 
 

@@ -33,6 +33,7 @@ class IncidentFilter(django_filters.FilterSet):
     district = django_filters.CharFilter(field_name="district__code")
     department = django_filters.CharFilter(method="filter_department")
     search = django_filters.CharFilter(method="filter_search", help_text="Number, title or address contains.")
+    open = django_filters.BooleanFilter(method="filter_open", help_text="true: not in a final state; false: final.")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -40,7 +41,14 @@ class IncidentFilter(django_filters.FilterSet):
         model = Incident
         fields = [
             "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
+            "open",
         ]
+
+    def filter_open(self, queryset, name, value):
+        from dispatch.selectors import final_states
+
+        finals = final_states()
+        return queryset.exclude(state__in=finals) if value else queryset.filter(state__in=finals)
 
     def filter_search(self, queryset, name, value):
         from django.db.models import Q

@@ -49,6 +49,7 @@ def console(request):
         request, "web/console.html",
         event_types=EventType.objects.filter(is_active=True, active_version__isnull=False),
         departments=Department.objects.all(),
+        can_report=access.can_report_incident(request.user),
     )
 
 

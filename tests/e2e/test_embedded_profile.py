@@ -4,26 +4,9 @@ import time
 
 import pytest
 
-from tests.e2e.procs import PYTHON, Proc, clean_env, free_port, manage, wait_http
-from tests.e2e.walkthrough import DRILL, PASSWORD, client, run_walkthrough
+from tests.e2e.walkthrough import DRILL, client, run_walkthrough
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def embedded_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("embedded")
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp))
-    manage("migrate", "--noinput", env=env)
-    manage("seed_demo", "--password", PASSWORD, env=env)
-    port = free_port()
-    server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthz", server)
-        yield base, server
-    finally:
-        server.stop()
 
 
 def test_walkthrough_on_embedded_profile(embedded_server, capsys):

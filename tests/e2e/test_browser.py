@@ -1,0 +1,136 @@
+"""Three people in three browsers (Playwright driving Debian's chromium, headless), against the real
+embedded server: a dispatcher reports an incident in the console, city management staff see the offer
+arrive in their inbox without reloading and act on it, the console shows each step without reloading,
+the console's WebSocket is killed mid-run and catches up, and the supervisor's audit page shows the whole
+timeline with its hash chain verified.
+
+``LIANDONG_SCREENSHOTS=docs`` also saves the screenshots shown in the README.
+"""
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import CHROMIUM
+from tests.e2e.walkthrough import PASSWORD, client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+SHOTS = os.environ.get("LIANDONG_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _login(browser, base: str, username: str, viewport: dict):
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.js_errors = errors
+    return page
+
+
+def _shot(page, name: str):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=False)
+
+
+def _wait_state(page, selector: str, state: str, timeout_ms: int = 15000) -> float:
+    """Seconds until the element shows ``state`` (data-state), polling the live page."""
+    started = time.monotonic()
+    expect(page.locator(selector)).to_have_attribute("data-state", state, timeout=timeout_ms)
+    return time.monotonic() - started
+
+
+def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, capsys):
+    base, _server = embedded_server
+    console = _login(browser, base, "dispatcher", {"width": 1600, "height": 900})
+    inbox = _login(browser, base, "city_management_staff", {"width": 390, "height": 844})
+    assert console.url.endswith("/console/") and inbox.url.endswith("/inbox/")
+    expect(console.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10000)
+    expect(inbox.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10000)
+
+    # 1. The dispatcher reports a waterlogging incident with the console's form.
+    form = console.locator("#new-incident")
+    if not form.locator("input[name=title]").is_visible():
+        console.get_by_text("New incident").first.click()
+    form.locator("select[name=event_type]").select_option("waterlogging")
+    form.locator("input[name=title]").fill("Browser test: underpass flooded")
+    form.locator("input[name=severity]").fill("4")
+    form.locator("input[name=lat]").fill("31.21")
+    form.locator("input[name=lon]").fill("121.43")
+    form.locator("input[name=address]").fill("Riverside Rd underpass")
+    console.locator("[data-testid=create-incident]").click()
+    row = console.locator("[data-testid=incident-row]", has_text="Browser test: underpass flooded")
+    expect(row).to_have_count(1, timeout=10000)
+    incident_id = int(row.get_attribute("data-id"))
+
+    # 2. The offer reaches the inbox without a reload.
+    card = inbox.locator(f"[data-testid=work-order][data-incident='{incident_id}']")
+    expect(card).to_have_count(1, timeout=10000)
+    expect(card).to_have_attribute("data-state", "offered")
+    expect(inbox.locator("[data-testid=offer-alert]").first).to_be_visible()
+    _shot(inbox, "inbox")
+
+    # 3. Staff act; the console shows each step without a reload (timed: action -> visible elsewhere).
+    row.click()
+    detail_order = console.locator("[data-testid=incident-detail] [data-testid=work-order][data-department=city_management]")
+    expect(detail_order).to_have_attribute("data-state", "offered", timeout=10000)
+    lags = []
+    for action, state in (("accept", "accepted"), ("depart", "en_route"), ("arrive", "on_scene")):
+        card.locator(f"[data-testid=action][data-action={action}]").click()
+        started = time.monotonic()
+        expect(detail_order).to_have_attribute("data-state", state, timeout=15000)
+        lags.append(time.monotonic() - started)
+
+    # 4. The console's WebSocket dies; the work goes on; the console catches up when it reconnects.
+    console.evaluate("window.consoleLive.drop()")
+    staff_api = client(base, "city_management_staff")
+    order_id = int(card.get_attribute("data-id"))
+    assert staff_api.post(f"/api/work-orders/{order_id}/actions/", json={"action": "complete", "note": "pumped"}).status_code == 200
+    expect(detail_order).to_have_attribute("data-state", "completed", timeout=20000)
+    expect(console.locator("#live-status")).to_have_attribute("data-state", "live", timeout=20000)
+
+    # The dispatcher resolves and closes from the console (only transitions they may fire are shown).
+    for name in ("resolve", "close"):
+        button = console.locator(f"[data-testid=incident-detail] [data-testid=transition][data-name={name}]")
+        expect(button).to_be_visible(timeout=10000)
+        button.click()
+    expect(row.locator("[data-field=state]")).to_have_attribute("data-state", "closed", timeout=10000)
+    _shot(console, "console")
+
+    # 5. The supervisor's audit page shows the whole timeline, chain verified.
+    audit = _login(browser, base, "supervisor", {"width": 1400, "height": 900})
+    audit.goto(f"{base}/audit/incidents/{incident_id}/")
+    expect(audit.locator("[data-testid=chain-status]")).to_have_attribute("data-intact", "true", timeout=10000)
+    kinds = audit.locator("[data-testid=timeline-row]").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    for kind in ("incident.created", "work_order.offered", "work_order.accepted", "work_order.departed",
+                 "work_order.arrived", "work_order.completed", "incident.transitioned"):
+        assert kind in kinds, kinds
+    api_rows = client(base, "supervisor").get(f"/api/incidents/{incident_id}/timeline/").json()
+    assert len(kinds) == len(api_rows)
+    _shot(audit, "audit")
+
+    for page in (console, inbox, audit):
+        assert page.js_errors == [], page.js_errors
+    with capsys.disabled():
+        print(f"\n[browser] work-order action in the inbox -> visible in the console: "
+              f"p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms over {len(lags)} actions")
