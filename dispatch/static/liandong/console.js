@@ -484,8 +484,8 @@
 
   let detailTimer = null;
   function scheduleDetail() {
-    clearTimeout(detailTimer);
-    detailTimer = setTimeout(loadDetail, 400);
+    // Throttled, not debounced: the first change shows at once, a burst costs one re-read.
+    if (!detailTimer) detailTimer = setTimeout(() => { detailTimer = null; loadDetail(); }, 60);
   }
   async function loadDetail() {
     const id = S.selectedId;
