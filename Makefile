@@ -8,7 +8,7 @@ PORT   ?= 8000
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv lint check serve migrate seed clean
+.PHONY: demo test venv lint check serve migrate seed clean messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Liandong needs Python 3.11 or newer (set PYTHON=python3.12 ...)")'
@@ -40,6 +40,12 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+
+## make messages: refresh the zh-Hans catalogues from the code, then compile them (needs GNU gettext)
+messages: venv
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
+	$(PY) manage.py compilemessages -l zh_Hans
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
