@@ -25,6 +25,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 SHOTS = os.environ.get("LIANDONG_SCREENSHOTS")
 DETAIL_ORDER = "[data-testid=incident-detail] [data-testid=work-order][data-department=city_management]"
+BACKGROUND = [
+    ("traffic_accident", "Three-car collision on the ring road", 3, 31.20, 121.52),
+    ("hazmat_spill", "Tanker leaking solvent near the lake", 5, 31.26, 121.53),
+    ("air_pollution", "Dust from a construction site", 2, 31.27, 121.42),
+    ("road_collapse", "Pavement sinking at Old Town market", 4, 31.21, 121.47),
+]
 _KIND = {"accept": "accepted", "depart": "departed", "arrive": "arrived"}
 WATCH = """(selector) => {
   window.__seen = {};
@@ -74,6 +80,11 @@ def _wait_state(page, selector: str, state: str, timeout_ms: int = 15000) -> flo
 
 def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, capsys):
     base, _server = embedded_server
+    dispatcher_api = client(base, "dispatcher")
+    for event_type, title, severity, lat, lon in BACKGROUND:  # a board with more than one incident on it
+        assert dispatcher_api.post("/api/incidents/", json={
+            "event_type": event_type, "title": title, "severity": severity, "location": {"lat": lat, "lon": lon},
+        }).status_code == 201
     console = _login(browser, base, "dispatcher", {"width": 1600, "height": 900})
     inbox = _login(browser, base, "city_management_staff", {"width": 390, "height": 844})
     assert console.url.endswith("/console/") and inbox.url.endswith("/inbox/")
@@ -100,6 +111,7 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
     expect(card).to_have_count(1, timeout=10000)
     expect(card).to_have_attribute("data-state", "offered")
     expect(inbox.locator("[data-testid=offer-alert]").first).to_be_visible()
+    expect(card).to_contain_text("Browser test: underpass flooded", timeout=10000)
     _shot(inbox, "inbox")
 
     # 3. Staff act; the console shows each step without a reload (timed: action -> visible elsewhere).
@@ -134,6 +146,8 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
         expect(button).to_be_visible(timeout=10000)
         button.click()
     expect(row.locator("[data-field=state]")).to_have_attribute("data-state", "closed", timeout=10000)
+    if SHOTS:
+        console.wait_for_timeout(1500)  # the figures bar refreshes at most once a second
     _shot(console, "console")
 
     # 5. The supervisor's audit page shows the whole timeline, chain verified.

@@ -77,3 +77,13 @@ def test_language_follows_the_browser_and_the_switch(browser_as):
     assert '<html lang="zh-hans">' in chinese
     client.post("/i18n/setlang/", {"language": "en", "next": "/console/"})
     assert '<html lang="en">' in client.get("/console/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+
+def test_pages_and_api_messages_speak_simplified_chinese(browser_as, api_as):
+    page = browser_as("dispatcher").get("/console/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "指挥台" in page  # the navigation, translated
+    catalog = browser_as("dispatcher").get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "\\u5df2\\u63a5\\u5355" in catalog or "已接单" in catalog  # the pages' own strings ("Accepted")
+    response = api_as("dispatcher").post("/api/incidents/", {"title": "x"}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400
+    assert response.json()["detail"] != "Invalid input."
