@@ -107,3 +107,24 @@ def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(serv
     with capsys.disabled():
         print(f"\n[services] 3 incidents accepted with the worker dead were routed {time.monotonic() - started:.1f} s "
               "after a new worker started")
+
+
+def test_console_catches_up_across_a_server_restart(services_stack):
+    """Sequence numbers live in the database: a restarted server continues them, and a console that
+    reconnects with ?since= gets exactly what it missed."""
+    import asyncio
+
+    from tests.e2e.live import run_restart_check
+
+    stack = services_stack
+    port = stack["base"].rsplit(":", 1)[1]
+
+    def restart():
+        stack["procs"]["daphne"].signal(signal.SIGKILL)
+        stack["procs"]["daphne"].popen.wait(10)
+        stack["procs"]["daphne"] = Proc("daphne-restarted", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", port,
+                                                             "dispatch.asgi:application"], stack["env"], stack["tmp"])
+        wait_http(f"{stack['base']}/healthz", stack["procs"]["daphne"])
+
+    caught_up = asyncio.run(run_restart_check(stack["base"], restart))
+    assert caught_up >= 4  # incident.created and the three offers made while the console was away
