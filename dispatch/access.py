@@ -62,8 +62,16 @@ def can_report_incident(user) -> bool:
     return user.is_authenticated and user.role in REPORTER_ROLES
 
 
-def can_see_reporter(user) -> bool:
-    return user.is_authenticated and user.role in CONTACT_ROLES
+def can_see_reporter(user, incident) -> bool:
+    """Reporter contact data in clear: dispatchers; for a confidential report only the dispatcher who
+    took it. Everyone else sees it masked (supervisors may reveal it with a reason: ``may_reveal_reporter``)."""
+    if not (user.is_authenticated and user.role in CONTACT_ROLES):
+        return False
+    return not incident.reporter_confidential or incident.created_by_id == user.pk
+
+
+def may_reveal_reporter(user) -> bool:
+    return user.is_authenticated and user.role == Role.SUPERVISOR
 
 
 def can_add_note(user, incident) -> bool:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_BIG = 1009  # RFC 6455: message too big
+MAX_CLIENT_FRAME = 4096
 FLUSH_SECONDS = 0.25
 REJOIN_SECONDS = 3600  # channels-redis forgets group members after group_expiry (24 h): re-join well before
 
@@ -79,6 +81,18 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             self._rejoin.cancel()
         if self.stream:
             await self.channel_layer.group_discard(self.stream, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Clients send only small JSON commands: anything else closes the socket cleanly."""
+        if bytes_data is not None or text_data is None or len(text_data) > MAX_CLIENT_FRAME:
+            await self.close(code=CLOSE_TOO_BIG if text_data and len(text_data) > MAX_CLIENT_FRAME else CLOSE_BAD_REQUEST)
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         """``{"type": "replay", "since": n}``: send again everything after ``n``."""

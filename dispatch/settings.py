@@ -19,14 +19,34 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # optional, never required
 
 DEBUG = env.bool("DEBUG", default=False)
+# HTTPS=true: served over TLS (directly or behind a proxy). Turns on the production security settings below;
+# then SECRET_KEY must come from the environment.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS and "SECRET_KEY" not in env.ENVIRON:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("HTTPS=true needs SECRET_KEY in the environment")
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-liandong-demo-key-change-me-in-production-0123456789")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = HTTPS
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Proxy headers are trusted only when the deployment says a proxy sets them.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)  # larger bodies: 400
 
 VAR_DIR = Path(env.str("LIANDONG_VAR_DIR", default=str(BASE_DIR / "var")))
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
+PII_KEYS = env.list("PII_KEYS", default=[])  # Fernet keys, newest first (dispatch/crypto.py)
 PROFILE = "services" if REDIS_URL else "embedded"
 
 INSTALLED_APPS = [
@@ -135,6 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["dispatch.throttling.UserRateLimit"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -150,6 +171,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Cache (rate limits) ----------------------------------------------------------------------------
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Requests per window; counted atomically in the cache (Redis INCR on the services profile).
+RATE_LIMITS = {
+    "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # per token / session user on the API
+    "anon": env.str("RATE_LIMIT_ANON", default="120/min"),  # per client address
+    "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),  # per address and username, API and page
 }
 
 # --- Channels -------------------------------------------------------------------------------------
@@ -224,12 +257,19 @@ EMBEDDED_WORKER = PROFILE == "embedded"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dispatch.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "audit": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
+        "liandong.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
     },
 }

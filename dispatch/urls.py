@@ -2,12 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch import health
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
+from dispatch.auth_views import TokenLoginView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 router = DefaultRouter(trailing_slash=True)
@@ -18,7 +18,7 @@ router.register("departments", DepartmentViewSet, basename="department")
 router.register("units", UnitViewSet, basename="unit")
 
 api = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("auth/ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("stats/", ConsoleFiguresView.as_view(), name="console-figures"),
     path("event-types/", EventTypeListView.as_view(), name="event-types"),

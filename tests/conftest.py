@@ -77,6 +77,14 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit windows (the suite makes many requests as one persona)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 class Api:
     """An API client acting as one persona, with on-commit work (routing, pushes) run after each call,
     as it would be after the request's transaction commits in production."""

@@ -1,5 +1,7 @@
 """Errors in the contract's shape: ``{"detail": "...", "errors": {field: [messages]}}``."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -8,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from dispatch.services.errors import ServiceError
+
+audit_log = logging.getLogger("liandong.audit")
 
 
 def _flatten(detail) -> dict:
@@ -24,6 +28,18 @@ def _flatten(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    response = _handle(exc, context)
+    if response is not None and response.status_code in (401, 403, 404) and context.get("request") is not None:
+        request = context["request"]
+        user = getattr(request, "user", None)
+        audit_log.info("auth.denied", extra={
+            "event": "auth.denied", "status": response.status_code, "method": request.method, "path": request.path,
+            "username": user.username if user is not None and user.is_authenticated else None,
+        })
+    return response
+
+
+def _handle(exc, context):
     if isinstance(exc, ServiceError):
         return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status_code)
     if isinstance(exc, Http404):

@@ -30,6 +30,9 @@ class LocationSerializer(serializers.Serializer):
 class ReporterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     phone = serializers.RegexField(r"^\+?[0-9 ()-]{3,40}$", max_length=40, required=False, allow_blank=True, default="")
+    confidential = serializers.BooleanField(
+        required=False, default=False, help_text="The caller asked for confidentiality (GB/T 33358)."
+    )
 
 
 class IncidentCreateSerializer(serializers.Serializer):
@@ -48,6 +51,15 @@ class TransitionRequestSerializer(serializers.Serializer):
     transition = serializers.SlugField(max_length=64)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     expected_state = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class RevealRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="Why the reporter's contact data is needed.")
+
+
+class RevealedReporterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
 
 
 class NoteRequestSerializer(serializers.Serializer):
@@ -104,9 +116,10 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(ReporterSerializer)
     def get_reporter(self, obj):
         user = self.context["request"].user
-        if access.can_see_reporter(user):
-            return {"name": obj.reporter_name, "phone": obj.reporter_phone}
-        return {"name": mask_name(obj.reporter_name), "phone": mask_phone(obj.reporter_phone)}
+        if access.can_see_reporter(user, obj):
+            return {"name": obj.reporter_name, "phone": obj.reporter_phone, "confidential": obj.reporter_confidential}
+        return {"name": mask_name(obj.reporter_name), "phone": mask_phone(obj.reporter_phone),
+                "confidential": obj.reporter_confidential}
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_available_transitions(self, obj):

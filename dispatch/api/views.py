@@ -15,6 +15,8 @@ from dispatch.api.serializers import (
     IncidentCreateSerializer,
     IncidentSerializer,
     NoteRequestSerializer,
+    RevealedReporterSerializer,
+    RevealRequestSerializer,
     TimelineEventSerializer,
     TimelineVerifySerializer,
     TransitionRequestSerializer,
@@ -150,6 +152,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise ValidationError({"fmt": ["One of: json, csv."]})
         response["Content-Disposition"] = f'attachment; filename="{incident.number}-timeline.{fmt}"'
         return response
+
+    @extend_schema(request=RevealRequestSerializer, responses={200: RevealedReporterSerializer})
+    @action(detail=True, methods=["post"], url_path="reveal-reporter")
+    def reveal_reporter(self, request, pk=None):
+        """Supervisors: the reporter's contact data in clear; the reason goes on the timeline."""
+        from dispatch.services.incidents import incident_reporter_reveal
+
+        body = RevealRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(incident_reporter_reveal(actor=request.user, incident_id=int(pk), reason=body.validated_data["reason"]))
 
     @extend_schema(request=NoteRequestSerializer, responses={201: TimelineEventSerializer})
     @action(detail=True, methods=["post"])

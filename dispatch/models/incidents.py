@@ -2,6 +2,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
+from dispatch.crypto import EncryptedTextField
+
 
 class Source(models.TextChoices):
     CONSOLE = "console", _("Command console")
@@ -32,8 +34,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     district = models.ForeignKey(
         "departments.District", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
     )
-    reporter_name = models.CharField(max_length=100, blank=True)
-    reporter_phone = models.CharField(max_length=40, blank=True)
+    # Personal data (PIPL): encrypted at rest, masked in responses for every role but dispatchers, and
+    # for a confidential report (GB/T 33358) visible only to the dispatcher who took it (supervisors may
+    # reveal it with a stated reason, which the timeline records).
+    reporter_name = EncryptedTextField(blank=True)
+    reporter_phone = EncryptedTextField(blank=True)
+    reporter_confidential = models.BooleanField(_("reporter asked for confidentiality"), default=False)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.CONSOLE)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     intake_hash = models.CharField(max_length=64, blank=True)

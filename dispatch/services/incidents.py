@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -21,6 +22,8 @@ from dispatch.services.timeline import timeline_append
 from workflows.definition import StateSpec
 from workflows.guards import GUARDS
 from workflows.models import EventType
+
+audit_log = logging.getLogger("liandong.audit")
 
 
 def request_fingerprint(data: dict) -> str:
@@ -106,6 +109,7 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
         severity=data.get("severity", 3), title=data["title"], description=data.get("description", ""),
         lat=lat, lon=lon, address=data.get("address", ""), district=_district_for(lat, lon),
         reporter_name=reporter.get("name", ""), reporter_phone=reporter.get("phone", ""),
+        reporter_confidential=bool(reporter.get("confidential")),
         source=data["source"], external_id=data.get("external_id") or "", intake_hash=fingerprint,
         state_entered_at=now, created_by=actor if actor is not None and actor.pk else None,
         urgency=data.get("severity", 3),
@@ -238,3 +242,22 @@ def incident_note_add(*, actor, incident_id: int, text: str):
         Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now())
         realtime.publish("incident.noted", incident=incident)
     return event
+
+
+def incident_reporter_reveal(*, actor, incident_id: int, reason: str) -> dict:
+    """A supervisor sees the reporter's contact data in clear, for a stated reason that the timeline keeps."""
+    if not access.may_reveal_reporter(actor):
+        raise Forbidden(_("Only supervisors may reveal reporter data."))
+    if not reason.strip():
+        raise Invalid(_("Say why you need the reporter's contact data."), {"reason": [_("This field is required.")]})
+    with transaction.atomic():
+        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        timeline_append(
+            incident=incident, kind="pii.revealed", actor=actor,
+            data={"reason": reason, "fields": ["name", "phone"], "confidential": incident.reporter_confidential},
+        )
+    audit_log.info(
+        "pii.revealed", extra={"event": "pii.revealed", "actor": actor.username, "incident": incident.number,
+                               "reason": reason},
+    )
+    return {"name": incident.reporter_name, "phone": incident.reporter_phone}

@@ -42,6 +42,7 @@ class Command(BaseCommand):
             signal_handlers=True,
             action_logger=self.log_action,
             verbosity=1,
+            websocket_max_message_size=64 * 1024,  # clients send only small commands
         ).run()
 
     def log_action(self, protocol, action, details):

@@ -1,0 +1,492 @@
+"""Permission matrix: every endpoint x method x persona (own / other department) -> the expected status.
+
+The endpoints come from the URL configuration (``django.urls.get_resolver()`` walked recursively), not
+from this file. ``RULES`` below declares, for each (URL name, method), the status each persona must get;
+an endpoint or a method that the code routes without a row in ``RULES`` fails
+``test_every_endpoint_is_declared`` and its own ``...-UNDECLARED`` matrix case, and a row whose endpoint
+is no longer routed fails ``test_no_stale_declarations``.
+
+Expected statuses come from ../shared/contract/API.md: on /api/ no credentials -> 401, credentials
+without the right -> 403, an object outside the caller's department -> 404 (staff and leads only, for
+work orders, the incidents behind them and the department's units); pages send anonymous visitors to
+/login/ (302) and answer 403 / 404 by the same rules.
+
+Personas and the object relation: every object endpoint is called on an object of ``city_management``:
+the ``reported_incident`` (a routed waterlogging incident with work orders for city_management,
+traffic_police and transit), its city_management work order, or a city_management unit. So
+``staff_own`` / ``lead_own`` are city_management's staff and lead, and ``staff_other`` / ``lead_other``
+are environment's, a department with no work on that incident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import PASSWORD, WATERLOGGING
+
+# --------------------------------------------------------------------------------------------------
+# Personas
+# --------------------------------------------------------------------------------------------------
+
+OWN, OTHER = "city_management", "environment"
+PERSONAS = ("anonymous", "dispatcher", "supervisor", "admin", "staff_own", "lead_own", "staff_other", "lead_other")
+USERNAMES = {
+    "anonymous": None, "dispatcher": "dispatcher", "supervisor": "supervisor", "admin": "admin",
+    "staff_own": f"{OWN}_staff", "lead_own": f"{OWN}_lead", "staff_other": f"{OTHER}_staff", "lead_other": f"{OTHER}_lead",
+}
+OTHER_DEPARTMENT = {"staff_other", "lead_other"}
+
+# --------------------------------------------------------------------------------------------------
+# The walk over the URL configuration
+# --------------------------------------------------------------------------------------------------
+
+# Prefixes left out of the matrix, each for a stated reason. Their own guard is still asserted by
+# ``test_excluded_prefixes_keep_their_guard``. (Static files are served by WhiteNoise middleware, not by
+# a URL pattern, so the walk never sees them.)
+EXCLUDED_PREFIXES = {
+    "admin/": "Django admin: guarded by admin.site (is_staff, its own login page), not part of the API contract",
+    "i18n/": "language switch (set_language): public on purpose, stores only the visitor's language choice",
+    "jsi18n/": "JavaScript translation catalogue: public on purpose, static UI strings only",
+}
+UNSAFE_OR_READ = ("GET", "POST", "PUT", "PATCH", "DELETE")  # HEAD mirrors GET; OPTIONS: see test_options_*
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str | None
+    route: str                  # the full pattern text, e.g. "api/^incidents/(?P<pk>\d+)/$"
+    methods: tuple[str, ...]
+    view: str
+    class_based: bool           # False: a plain function view (no method restriction in code)
+    alias: bool                 # a DRF format-suffix variant (".json") of a named route
+
+    @property
+    def kind(self) -> str:
+        return "api" if self.route.startswith("api/") else "page"
+
+
+def _view_methods(callback) -> tuple[tuple[str, ...], str, bool]:
+    """The methods a view answers (HEAD and OPTIONS aside), its dotted name, and whether it is class-based."""
+    cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    actions = getattr(callback, "actions", None)
+    if cls is not None:
+        allowed = {m.lower() for m in getattr(cls, "http_method_names", ())}
+        if actions:  # a DRF viewset route: exactly the methods the router mapped for this URL
+            methods = {m.upper() for m in actions if m in allowed}
+        else:  # an APIView or a Django class-based view: the handlers it defines
+            methods = {m.upper() for m in allowed if m not in ("head", "options") and hasattr(cls, m)}
+        return tuple(sorted(methods)), f"{cls.__module__}.{cls.__qualname__}", True
+    # A plain function view answers every method; pages and probes are read with GET, so GET is what is
+    # declared for them (test_undeclared_methods_are_refused covers the class-based views only).
+    return ("GET",), f"{callback.__module__}.{callback.__qualname__}", False
+
+
+def _walk(resolver: URLResolver, prefix: str = "", namespace: str | None = None):
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from _walk(pattern, route, ns)
+        elif isinstance(pattern, URLPattern):
+            methods, view, class_based = _view_methods(pattern.callback)
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield Endpoint(name=name, route=route, methods=methods, view=view, class_based=class_based,
+                           alias="(?P<format>" in route)
+
+
+ALL_ENDPOINTS = list(_walk(get_resolver()))
+
+
+def _excluded(endpoint: Endpoint) -> str | None:
+    return next((why for prefix, why in EXCLUDED_PREFIXES.items() if endpoint.route.startswith(prefix)), None)
+
+
+ENDPOINTS = [e for e in ALL_ENDPOINTS if not _excluded(e) and not e.alias]
+ALIASES = [e for e in ALL_ENDPOINTS if not _excluded(e) and e.alias]
+
+# --------------------------------------------------------------------------------------------------
+# The declarations
+# --------------------------------------------------------------------------------------------------
+
+LOGIN = (302, "/login/")      # a redirect: (status, the Location's path)
+HOME = (302, "/")
+CONSOLE = (302, "/console/")
+INBOX = (302, "/inbox/")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    method: str
+    # statuses in PERSONAS order: anonymous, dispatcher, supervisor, admin, staff_own, lead_own, staff_other, lead_other
+    expect: tuple
+    obj: str | None = None        # the object the URL names: incident, work_order, unit, department, event_type
+    body: object = None           # a dict, or a callable(persona) -> dict
+    listing: str | None = None    # a list: the object must be listed exactly for those who may see it
+    why: str = ""
+
+    def expected(self, persona: str):
+        return self.expect[PERSONAS.index(persona)]
+
+
+def _own_credentials(persona: str) -> dict:
+    return {"username": USERNAMES[persona] or "dispatcher", "password": PASSWORD}
+
+
+def _new_workflow(persona: str) -> dict:
+    """A valid definition of a new event type (waterlogging's, renamed): admin publishes version 1 -> 201."""
+    from workflows.definition import load_yaml
+
+    text = (Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "waterlogging.yaml").read_text("utf-8")
+    return {**load_yaml(text), "code": "matrix_probe"}
+
+
+CANCEL = {"transition": "cancel", "note": "permission matrix probe"}  # from responding; dispatcher, supervisor
+
+_RULES = [
+    # ---- /api/: authentication and tokens ---------------------------------------------------------------
+    #                                                anon disp sup  adm  s_own l_own s_oth l_oth
+    Rule("api-token", "POST",                       (200, 200, 200, 200, 200, 200, 200, 200), body=_own_credentials,
+         why="public: exchanges the caller's own valid credentials (anonymous: the dispatcher's) for a token"),
+    Rule("ws-ticket", "POST",                       (401, 200, 200, 200, 200, 200, 200, 200),
+         why="any signed-in user; the stream itself checks the right on connect"),
+    # ---- /api/: catalogue, workflows, OpenAPI ---------------------------------------------------------
+    Rule("console-figures", "GET",                  (401, 200, 200, 200, 403, 403, 403, 403),
+         why="command center only (dispatcher, supervisor, admin)"),
+    Rule("event-types", "GET",                      (401, 200, 200, 200, 200, 200, 200, 200)),
+    Rule("workflow-versions", "GET",                (401, 200, 200, 200, 200, 200, 200, 200), obj="event_type"),
+    Rule("workflow-publish", "POST",                (401, 403, 403, 201, 403, 403, 403, 403), body=_new_workflow,
+         why="admin only; a valid new definition -> 201"),
+    Rule("districts", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200)),
+    Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
+         why="the OpenAPI schema is public on purpose"),
+    Rule("docs", "GET",                             (200, 200, 200, 200, 200, 200, 200, 200),
+         why="the API docs are public on purpose (and work offline)"),
+    # ---- /api/incidents/ ----------------------------------------------------------------------------------
+    Rule("incident-list", "GET",                    (401, 200, 200, 200, 200, 200, 200, 200), listing="incident",
+         why="everyone signed in lists; staff/leads of another department must not see the incident in it"),
+    Rule("incident-list", "POST",                   (401, 201, 403, 201, 403, 403, 403, 403), body=WATERLOGGING,
+         why="dispatcher and admin report incidents (valid body -> 201)"),
+    Rule("incident-detail", "GET",                  (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-timeline", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-timeline-export", "GET",         (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-timeline-verify", "GET",         (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-notes", "POST",                  (401, 201, 201, 201, 201, 201, 404, 404), obj="incident",
+         body={"text": "permission matrix probe"}),
+    Rule("incident-transitions", "POST",            (401, 200, 200, 403, 403, 403, 404, 404), obj="incident",
+         body=CANCEL, why="waterlogging's cancel: roles dispatcher and supervisor; admin and staff -> 403"),
+    Rule("incident-reveal-reporter", "POST",        (401, 403, 200, 403, 403, 403, 404, 404), obj="incident",
+         body={"reason": "permission matrix probe"},
+         why="supervisors reveal reporter data with a logged reason; another department's incident -> 404"),
+    # ---- /api/work-orders/ --------------------------------------------------------------------------------
+    Rule("work-order-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200), listing="work_order"),
+    Rule("work-order-detail", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="work_order"),
+    Rule("work-order-actions", "POST",              (401, 200, 403, 200, 200, 200, 404, 404), obj="work_order",
+         body={"action": "accept"}, why="accept the offered order: dispatcher, admin, its department; not supervisor"),
+    # ---- /api/departments/, /api/units/ ----------------------------------------------------------------------
+    Rule("department-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200)),
+    Rule("department-detail", "GET",                (401, 200, 200, 200, 200, 200, 200, 200), obj="department",
+         why="departments are public knowledge among users"),
+    Rule("unit-list", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200), listing="unit"),
+    Rule("unit-detail", "GET",                      (401, 200, 200, 200, 200, 200, 404, 404), obj="unit"),
+    Rule("unit-detail", "PATCH",                    (401, 200, 403, 200, 200, 200, 404, 404), obj="unit",
+         body={"status": "busy"}, why="dispatcher, admin, the unit's department (staff without a unit of their own)"),
+    # ---- operations (public probes) ---------------------------------------------------------------------------
+    Rule("healthz", "GET",                          (200, 200, 200, 200, 200, 200, 200, 200)),
+    Rule("readyz", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
+         why="public; 503 would name a dependency that is down, not an access rule"),
+    # ---- pages (session) --------------------------------------------------------------------------------------
+    #                                                anon   disp     sup      adm      s_own  l_own  s_oth  l_oth
+    Rule("home", "GET",                             (LOGIN, CONSOLE, CONSOLE, CONSOLE, INBOX, INBOX, INBOX, INBOX)),
+    Rule("login", "GET",                            (200, HOME, HOME, HOME, HOME, HOME, HOME, HOME),
+         why="signed-in users are sent home (redirect_authenticated_user)"),
+    Rule("login", "POST",                           (HOME, HOME, HOME, HOME, HOME, HOME, HOME, HOME), body=_own_credentials,
+         why="valid credentials (anonymous: the dispatcher's) -> home"),
+    Rule("login", "PUT",                            (200, HOME, HOME, HOME, HOME, HOME, HOME, HOME),
+         why="Django's FormView maps PUT to POST: an empty form re-renders, signed-in users go home"),
+    Rule("logout", "POST",                          (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
+    Rule("console", "GET",                          (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
+    Rule("inbox", "GET",                            (LOGIN, 403, 403, 403, 200, 200, 200, 200)),
+    Rule("audit", "GET",                            (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
+    Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",
+         why="command center only; another department's incident is not even known to exist (404)"),
+]
+RULES = {(r.name, r.method): r for r in _RULES}
+assert len(RULES) == len(_RULES), "a (name, method) is declared twice"
+assert all(len(r.expect) == len(PERSONAS) for r in _RULES), "every row names a status for every persona"
+
+# Real access bugs found by the matrix: (name, method, persona) -> reason. The row keeps the correct
+# expectation; the case is xfail(strict=True) until the bug is fixed.
+_REVEAL_BUG = (
+    "BUG: POST /api/incidents/<id>/reveal-reporter/ checks the role (403) before the caller's visibility of the "
+    "incident, so staff/leads of another department get 403 instead of the contract's 404 for an object outside "
+    "their department (dispatch.services.incidents.incident_reporter_reveal: may_reveal_reporter before "
+    "_lock_visible; transitions, notes and work-order actions check visibility first)"
+)
+BUGS: dict[tuple[str, str, str], str] = {
+    ("incident-reveal-reporter", "POST", "staff_other"): _REVEAL_BUG,
+    ("incident-reveal-reporter", "POST", "lead_other"): _REVEAL_BUG,
+}
+
+# --------------------------------------------------------------------------------------------------
+# Objects, paths, calls
+# --------------------------------------------------------------------------------------------------
+
+
+class Objects:
+    """The objects the URLs name, made only when a case needs them."""
+
+    def __init__(self, request):
+        self._request = request
+
+    @cached_property
+    def incident(self) -> dict:
+        return self._request.getfixturevalue("reported_incident")
+
+    @cached_property
+    def work_order(self) -> dict:
+        orders = [wo for wo in self.incident["work_orders"] if wo["department"] == OWN]
+        assert orders, f"the reported incident has no {OWN} work order: {self.incident['work_orders']}"
+        return max(orders, key=lambda wo: wo["id"])
+
+    @cached_property
+    def unit(self):
+        from departments.models import Unit
+
+        return Unit.objects.filter(department__code=OWN).order_by("pk").first()
+
+    @cached_property
+    def department(self):
+        from departments.models import Department
+
+        return Department.objects.get(code=OWN)
+
+    def id_of(self, obj: str) -> int:
+        return {
+            "incident": lambda: self.incident["id"], "work_order": lambda: self.work_order["id"],
+            "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
+        }[obj]()
+
+    def kwargs(self, obj: str | None) -> dict:
+        if obj is None:
+            return {}
+        if obj == "event_type":
+            return {"code": "waterlogging"}
+        return {"pk": self.id_of(obj)}
+
+
+@pytest.fixture
+def objects(request):
+    return Objects(request)
+
+
+@pytest.fixture
+def call(api_as, db):
+    """``call(kind, persona, method, path, body)`` -> the response: /api/ with the persona's token (after-commit
+    work run), pages with the persona's session."""
+    from dispatch.models import User
+
+    def do(kind: str, persona: str, method: str, path: str, body=None):
+        username = USERNAMES[persona]
+        if kind == "api":
+            api = api_as(username)
+            if method == "GET":
+                return api.get(path, body)
+            if method == "OPTIONS":
+                return api.client.options(path)
+            return getattr(api, method.lower())(path, body)
+        client = Client()
+        if username:
+            client.force_login(User.objects.get(username=username))
+        if method == "GET":
+            return client.get(path, body)
+        return getattr(client, method.lower())(path, body or {})
+
+    return do
+
+
+def _body(rule: Rule, persona: str):
+    return rule.body(persona) if callable(rule.body) else rule.body
+
+
+def _describe(expected) -> str:
+    return f"{expected[0]} -> {expected[1]}" if isinstance(expected, tuple) else str(expected)
+
+
+def _observed(response) -> str:
+    location = response.get("Location") if response.status_code in (301, 302, 303, 307, 308) else None
+    return f"{response.status_code}" + (f" -> {location}" if location else "")
+
+
+def _matches(response, expected) -> bool:
+    if isinstance(expected, tuple):
+        status, target = expected
+        return response.status_code == status and response.get("Location", "").split("?")[0] == target
+    return response.status_code == expected
+
+
+def _cases():
+    cases, seen = [], set()
+    for endpoint in ENDPOINTS:
+        for method in endpoint.methods:
+            if (endpoint.name, method) in seen:
+                continue
+            seen.add((endpoint.name, method))
+            rule = RULES.get((endpoint.name, method))
+            if rule is None:
+                cases.append(pytest.param(endpoint, method, None, None, id=f"{endpoint.name}-{method}-UNDECLARED"))
+                continue
+            for persona in PERSONAS:
+                bug = BUGS.get((endpoint.name, method, persona))
+                marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+                cases.append(pytest.param(endpoint, method, rule, persona, marks=marks,
+                                          id=f"{endpoint.name}-{method}-{persona}"))
+    return cases
+
+
+CASES = _cases()
+
+# --------------------------------------------------------------------------------------------------
+# The matrix
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("endpoint", "method", "rule", "persona"), CASES)
+def test_matrix(endpoint, method, rule, persona, call, objects):
+    if rule is None:
+        pytest.fail(f"undeclared endpoint: {endpoint.name}, {endpoint.route}, {method} (add a row to RULES)")
+    expected = rule.expected(persona)
+    if rule.listing:
+        objects.id_of(rule.listing)  # the object exists before it is (not) listed
+    path = reverse(endpoint.name, kwargs=objects.kwargs(rule.obj))
+    query = {"page_size": 500} if rule.listing else None
+    response = call(endpoint.kind, persona, method, path, _body(rule, persona) if method != "GET" else query)
+    assert _matches(response, expected), (
+        f"{method} {path} ({endpoint.name}) as {persona} ({USERNAMES[persona]}): "
+        f"observed {_observed(response)}, expected {_describe(expected)}"
+        + (f" [{rule.why}]" if rule.why else "") + f"\n{response.content[:300]!r}"
+    )
+    if rule.listing and response.status_code == 200:
+        listed = {row["id"] for row in response.json()["results"]}
+        target = objects.id_of(rule.listing)
+        if persona in OTHER_DEPARTMENT:
+            assert target not in listed, f"{path} as {persona}: lists {OWN}'s {rule.listing} {target}"
+        else:
+            assert target in listed, f"{path} as {persona}: does not list {rule.listing} {target}"
+
+
+def test_every_endpoint_is_declared():
+    missing = [
+        f"undeclared endpoint: {e.name}, {e.route}, {','.join(m for m in e.methods if (e.name, m) not in RULES)}"
+        for e in ENDPOINTS + ALIASES
+        if any((e.name, m) not in RULES for m in e.methods)
+    ]
+    assert not missing, "\n".join(missing)
+
+
+def test_no_stale_declarations():
+    routed = {(e.name, m) for e in ENDPOINTS for m in e.methods}
+    stale = sorted(set(RULES) - routed)
+    assert not stale, f"declared but no longer routed (or its method is gone): {stale}"
+
+
+def test_every_declared_persona_is_seeded(db):
+    from dispatch.models import User
+
+    names = {u for u in USERNAMES.values() if u}
+    assert set(User.objects.filter(username__in=names).values_list("username", flat=True)) == names
+
+
+# --------------------------------------------------------------------------------------------------
+# Around the matrix: methods, aliases, OPTIONS, excluded prefixes
+# --------------------------------------------------------------------------------------------------
+
+_DUMMY_KWARGS = {"pk": 999_999_999, "code": "waterlogging"}
+
+
+def _dummy_path(endpoint: Endpoint, **extra) -> str:
+    params = get_resolver().reverse_dict.getlist(endpoint.name)[0][0][0][1] if endpoint.name else []
+    return reverse(endpoint.name, kwargs={k: _DUMMY_KWARGS[k] for k in params if k in _DUMMY_KWARGS} | extra)
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.class_based], ids=lambda e: e.name)
+def test_undeclared_methods_are_refused(endpoint, call):
+    """The walk's method list is the truth: a class-based view answers any other method with 405 (as the
+    dispatcher on /api/, so that authentication passes first; anonymously on pages)."""
+    path = _dummy_path(endpoint)
+    persona = "dispatcher" if endpoint.kind == "api" else "anonymous"
+    wrong = {}
+    for method in UNSAFE_OR_READ:
+        if method in endpoint.methods:
+            continue
+        status = call(endpoint.kind, persona, method, path, {}).status_code
+        if status != 405:
+            wrong[method] = status
+    assert not wrong, f"{endpoint.name} {path}: methods outside {endpoint.methods} answered {wrong}"
+
+
+@pytest.mark.parametrize("alias", ALIASES, ids=lambda e: e.route)
+@pytest.mark.parametrize("persona", ["anonymous", "staff_other"])
+def test_format_suffix_aliases_keep_the_rules(alias, persona, call, objects):
+    """DRF's ``.json`` variants of each route answer the refusing personas as the route itself does."""
+    for method in alias.methods:
+        rule = RULES.get((alias.name, method))
+        assert rule is not None, f"undeclared endpoint: {alias.name}, {alias.route}, {method}"
+        path = reverse(alias.name, kwargs={**objects.kwargs(rule.obj), "format": "json"})
+        response = call("api", persona, method, path, _body(rule, persona) if method != "GET" else None)
+        expected = rule.expected(persona)
+        assert _matches(response, expected), (
+            f"{method} {path} as {persona}: observed {_observed(response)}, expected {_describe(expected)}"
+        )
+
+
+PUBLIC_API = {"api-token", "schema", "docs"}  # the only /api/ endpoints anonymous callers may use
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.kind == "api"], ids=lambda e: e.name)
+def test_options_needs_credentials_on_the_api(endpoint, call):
+    """OPTIONS (left out of the matrix: DRF metadata, no object data) still needs credentials on /api/."""
+    response = call("api", "anonymous", "OPTIONS", _dummy_path(endpoint))
+    assert response.status_code == (200 if endpoint.name in PUBLIC_API else 401), _observed(response)
+
+
+def test_public_api_matches_the_declarations():
+    public = {r.name for r in _RULES if r.name in {e.name for e in ENDPOINTS if e.kind == "api"} and r.expect[0] != 401}
+    assert public == PUBLIC_API
+
+
+def test_excluded_prefixes_keep_their_guard(call):
+    """What the matrix leaves out still answers as intended."""
+    found = {prefix for e in ALL_ENDPOINTS for prefix in EXCLUDED_PREFIXES if e.route.startswith(prefix)}
+    assert found == set(EXCLUDED_PREFIXES), f"an exclusion no longer matches anything: {set(EXCLUDED_PREFIXES) - found}"
+    anonymous_admin = call("page", "anonymous", "GET", "/admin/")
+    assert anonymous_admin.status_code == 302 and anonymous_admin["Location"].startswith("/admin/login/")
+    for persona in ("dispatcher", "supervisor", "staff_own", "lead_other"):
+        response = call("page", persona, "GET", "/admin/")
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), (persona, _observed(response))
+    assert call("page", "admin", "GET", "/admin/").status_code == 200
+    assert call("page", "anonymous", "GET", "/jsi18n/").status_code == 200
+    assert call("page", "anonymous", "POST", "/i18n/setlang/", {"language": "en", "next": "/"}).status_code == 302
+
+
+def test_matrix_size(capsys, request):
+    declared = [c for c in CASES if c.values[2] is not None]
+    endpoints = {c.values[0].name for c in declared}
+    pairs = {(c.values[0].name, c.values[1]) for c in declared}
+    line = (
+        f"\npermission matrix: {len(endpoints)} endpoints, {len(pairs)} endpoint-methods, {len(PERSONAS)} personas"
+        f" = {len(declared)} cells ({len(ALIASES)} format-suffix aliases checked separately; excluded: "
+        f"{', '.join(EXCLUDED_PREFIXES)})\n"
+    )
+    request.node.user_properties.append(("matrix", line.strip()))
+    with capsys.disabled():
+        print(line)
+    assert len(declared) == len(pairs) * len(PERSONAS)
