@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch import health
@@ -10,8 +10,8 @@ from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from dispatch.auth_views import TokenLoginView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+# SimpleRouter: no root view and no ".json" format-suffix aliases (one URL per resource).
+router = SimpleRouter(trailing_slash=True)
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("work-orders", WorkOrderViewSet, basename="work-order")
 router.register("departments", DepartmentViewSet, basename="department")
@@ -26,7 +26,7 @@ api = [
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="docs"),
     path("", include(router.urls)),
 ]
 

@@ -246,12 +246,12 @@ def incident_note_add(*, actor, incident_id: int, text: str):
 
 def incident_reporter_reveal(*, actor, incident_id: int, reason: str) -> dict:
     """A supervisor sees the reporter's contact data in clear, for a stated reason that the timeline keeps."""
-    if not access.may_reveal_reporter(actor):
-        raise Forbidden(_("Only supervisors may reveal reporter data."))
-    if not reason.strip():
-        raise Invalid(_("Say why you need the reporter's contact data."), {"reason": [_("This field is required.")]})
     with transaction.atomic():
-        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        incident = _lock_visible(actor=actor, incident_id=incident_id)  # 404 first, as everywhere
+        if not access.may_reveal_reporter(actor):
+            raise Forbidden(_("Only supervisors may reveal reporter data."))
+        if not reason.strip():
+            raise Invalid(_("Say why you need the reporter's contact data."), {"reason": [_("This field is required.")]})
         timeline_append(
             incident=incident, kind="pii.revealed", actor=actor,
             data={"reason": reason, "fields": ["name", "phone"], "confidential": incident.reporter_confidential},

@@ -50,6 +50,8 @@ PERSONAS = ("dispatcher", "city_management_staff")
 MAX_EXAMPLES = int(os.environ.get("LIANDONG_FUZZ_EXAMPLES", "25"))
 STATEFUL_EXAMPLES = int(os.environ.get("LIANDONG_FUZZ_STATEFUL", "15"))
 SEED = int(os.environ.get("LIANDONG_FUZZ_SEED", "20260101"))
+# Record every failure and print it in the summary, failing nothing: for taking stock (KNOWN_FAILURES), never CI.
+REPORT_ONLY = os.environ.get("LIANDONG_FUZZ_REPORT_ONLY") == "1"
 REQUEST_TIMEOUT = 30
 
 HYPOTHESIS = dict(
@@ -64,7 +66,33 @@ SKIPPED_OPERATIONS: dict[str, str] = {}
 
 # Known failures, not yet fixed: {operation label: {check name: reason}}. Only the named check is forgiven for
 # that operation (both personas); every other check still fails. Empty it as the causes are fixed.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {}
+UNDOCUMENTED_ERRORS = (
+    "the schema documents only the success status; the API's 400/401/403/404/409/429 answers (all in the "
+    "{detail, errors} shape of dispatch/api/errors.py) are undocumented. Forgiven only for 4xx answers."
+)
+KNOWN_FAILURES: dict[str, dict[str, str]] = {
+    "POST /api/auth/token/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/departments/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/departments/{id}/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/incidents/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/incidents/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/incidents/{id}/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/incidents/{id}/notes/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/incidents/{id}/reveal-reporter/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/incidents/{id}/timeline/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/incidents/{id}/timeline/export/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/incidents/{id}/timeline/verify/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/incidents/{id}/transitions/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/stats/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/units/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/units/{id}/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "PATCH /api/units/{id}/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/work-orders/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/work-orders/{id}/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/work-orders/{id}/actions/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "POST /api/workflows/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+    "GET /api/workflows/{code}/versions/": {"status_code_conformance": UNDOCUMENTED_ERRORS},
+}
 
 
 # --- the server ----------------------------------------------------------------------------------------
@@ -189,14 +217,21 @@ def _checked(persona: str, case, run) -> None:
         unexpected = False
         for failure in group.exceptions:
             name = names.get(id(failure)) or (failure.checks[0] if failure.checks else failure.code)
-            if name in known:
+            # An undocumented status is forgiven only when it is a 4xx: an undocumented 2xx is still a failure.
+            forgiven = name in known and (
+                name != "status_code_conformance" or 400 <= getattr(failure, "status_code", 0) < 500
+            )
+            if forgiven:
                 STATS.known[name] += 1
                 STATS.known_seen.add((label, name))
             else:
                 unexpected = True
                 STATS.failed[name] += 1
-                STATS.failing.setdefault((persona, label, name), f"{failure.title}: {failure.message}"[:300])
-        if unexpected:
+                STATS.failing.setdefault(
+                    (persona, label, name),
+                    f"{failure.title}: {' '.join(failure.message.split())[:300]}\n      {case.as_curl_command()[:600]}",
+                )
+        if unexpected and not REPORT_ONLY:
             raise
     finally:
         for result in _LAST_RESULTS:
@@ -227,9 +262,22 @@ def api_schema(fuzz_server, persona):
         request_timeout=REQUEST_TIMEOUT,
     )
     schema.config.seed = SEED
+    # No NUL characters in generated strings: Django and DRF reject them in every text field and filter (400
+    # "Null characters are not allowed.", PostgreSQL cannot store them), which the schema has no way to say, so
+    # every positive case carrying one would be reported as rejected valid data.
+    schema.config.generation.update(allow_x00=False)
     schema.hook(map_case)
     schema.hook(after_validate)
     return schema
+
+
+@pytest.fixture(autouse=True)
+def _node_id_shim(request):
+    """schemathesis 4.32.5's ``from_fixture`` reads and rewrites ``request.node._nodeid``, which pytest 9.2
+    no longer has (the id lives in ``_id``, read through ``nodeid``). A plain attribute satisfies it; pytest's
+    own reports keep using ``nodeid``. Remove once schemathesis follows pytest 9.2."""
+    if not hasattr(request.node, "_nodeid"):
+        request.node._nodeid = request.node.nodeid
 
 
 lazy_schema = schemathesis.pytest.from_fixture("api_schema")
@@ -284,7 +332,7 @@ def test_summary(fuzz_server, capsys):
     lines.append("failures by check (new): " + (", ".join(f"{k} {v}" for k, v in STATS.failed.most_common()) or "none"))
     lines.append("failures by check (known): " + (", ".join(f"{k} {v}" for k, v in STATS.known.most_common()) or "none"))
     for (persona, label, check), message in sorted(STATS.failing.items()):
-        lines.append(f"  NEW {persona} {label} {check}: {message.splitlines()[0] if message else ''}")
+        lines.append(f"  NEW {persona} {label} {check}: {message}")
     for label, check in stale:
         lines.append(f"  KNOWN_FAILURES entry did not reproduce (fixed? remove it): {label} {check}")
     with capsys.disabled():
