@@ -65,5 +65,6 @@ class LoginRateLimit(_Limit):
     scope = "login"
 
     def ident(self, request) -> str:
-        username = str(request.data.get("username", ""))[:150] if hasattr(request, "data") else ""
+        data = getattr(request, "data", None)
+        username = str(data.get("username", ""))[:150] if isinstance(data, dict) else ""
         return f"{client_address(request)}:{username.lower()}"

@@ -18,13 +18,14 @@ from departments.models import Department, District, Unit, WorkOrder
 from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
+from dispatch.api.filters import IdFilter
 from workflows.models import localized
 
 
 class WorkOrderFilter(django_filters.FilterSet):
     department = django_filters.CharFilter(field_name="department__code")
     state = django_filters.CharFilter()
-    incident = django_filters.NumberFilter(field_name="incident_id")
+    incident = IdFilter(field_name="incident_id")
     unit = django_filters.CharFilter(field_name="unit__callsign")
 
     class Meta:
@@ -79,9 +80,12 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @extend_schema(request=UnitStatusSerializer, responses=UnitSerializer)
     def partial_update(self, request, pk=None):
-        body = UnitStatusSerializer(data=request.data)
+        body = UnitStatusSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        unit_status_set(actor=request.user, unit_id=int(pk), status=body.validated_data["status"])
+        if "status" in body.validated_data:  # PATCH: nothing given, nothing changed
+            unit_status_set(actor=request.user, unit_id=int(pk), status=body.validated_data["status"])
+        else:
+            self.get_object()  # still 404 for a unit the caller may not see
         return Response(UnitSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
 

@@ -22,6 +22,14 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(1, len(name) - 1) if name else ""
 
 
+class ReporterViewSerializer(serializers.Serializer):
+    """The reporter as shown: in clear for who may see it, masked (``138****1234``) for everyone else."""
+
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    confidential = serializers.BooleanField()
+
+
 class LocationSerializer(serializers.Serializer):
     lat = serializers.FloatField(min_value=-90, max_value=90)
     lon = serializers.FloatField(min_value=-180, max_value=180)
@@ -88,7 +96,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     event_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     workflow_version = serializers.IntegerField(source="workflow_version.version", read_only=True)
     location = serializers.SerializerMethodField()
-    district = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     reporter = serializers.SerializerMethodField()
     available_transitions = serializers.SerializerMethodField()
     work_orders = serializers.SerializerMethodField()
@@ -113,7 +121,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
         return sla_view(obj, obj.workflow_version.spec.states[obj.state])
 
-    @extend_schema_field(ReporterSerializer)
+    @extend_schema_field(ReporterViewSerializer)
     def get_reporter(self, obj):
         user = self.context["request"].user
         if access.can_see_reporter(user, obj):
@@ -143,3 +151,8 @@ class TimelineVerifySerializer(serializers.Serializer):
     intact = serializers.BooleanField()
     first_broken_seq = serializers.IntegerField(allow_null=True)
     rows = serializers.IntegerField()
+
+
+class TimelineExportSerializer(serializers.Serializer):
+    incident = serializers.CharField(help_text="The incident number.")
+    timeline = TimelineEventSerializer(many=True)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from departments.models import WorkOrder
 from dispatch import access
+from dispatch.api.filters import IntegerFilter, SafeIsoDateTimeFilter
 from dispatch.api.serializers import (
     IncidentCreateSerializer,
     IncidentSerializer,
@@ -18,6 +19,7 @@ from dispatch.api.serializers import (
     RevealedReporterSerializer,
     RevealRequestSerializer,
     TimelineEventSerializer,
+    TimelineExportSerializer,
     TimelineVerifySerializer,
     TransitionRequestSerializer,
     WsTicketSerializer,
@@ -31,13 +33,13 @@ IDEMPOTENCY_KEY_MAX = 200
 class IncidentFilter(django_filters.FilterSet):
     state = django_filters.CharFilter()
     event_type = django_filters.CharFilter(field_name="event_type__code")
-    severity = django_filters.NumberFilter()
+    severity = IntegerFilter()
     district = django_filters.CharFilter(field_name="district__code")
     department = django_filters.CharFilter(method="filter_department")
     search = django_filters.CharFilter(method="filter_search", help_text="Number, title or address contains.")
     open = django_filters.BooleanFilter(method="filter_open", help_text="true: not in a final state; false: final.")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
@@ -122,7 +124,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         parameters=[OpenApiParameter("fmt", str, enum=["json", "csv"], required=False)],
-        responses={(200, "text/csv"): str, (200, "application/json"): TimelineEventSerializer(many=True)},
+        responses={(200, "text/csv"): str, (200, "application/json"): TimelineExportSerializer},
     )
     @action(detail=True, methods=["get"], url_path="timeline/export", pagination_class=None)
     def timeline_export(self, request, pk=None):

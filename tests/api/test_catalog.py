@@ -350,7 +350,15 @@ def test_supervisor_may_not_set_unit_status(api_as):
     assert api_as("supervisor").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "busy"}).status_code == 403
 
 
-@pytest.mark.parametrize("body", [{"status": "sleeping"}, {}, {"status": None}], ids=["unknown", "missing", "null"])
+def test_an_empty_patch_changes_nothing(dispatcher):
+    from departments.models import Unit
+
+    response = dispatcher.patch(f"/api/units/{_unit_id('TP-01')}/", {})
+    assert response.status_code == 200 and response.json()["status"] == "available"
+    assert Unit.objects.get(callsign="TP-01").status == "available"
+
+
+@pytest.mark.parametrize("body", [{"status": "sleeping"}, {"status": None}], ids=["unknown", "null"])
 def test_bad_unit_status_is_400(dispatcher, body):
     from departments.models import Unit
 
