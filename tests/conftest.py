@@ -157,3 +157,81 @@ def reported_incident(dispatcher, waterlogging_payload):
     assert response.status_code == 201, response.content
     # Routing runs after the intake transaction commits, so the 201 body may not list the orders yet.
     return dispatcher.get(f"/api/incidents/{response.json()['id']}/").json()
+
+
+@pytest.fixture
+def report(dispatcher, waterlogging_payload):
+    """``report(**overrides)`` -> a routed incident (as the dispatcher sees it) created through the API."""
+
+    def make(**overrides) -> dict:
+        response = dispatcher.post("/api/incidents/", {**waterlogging_payload, **overrides})
+        assert response.status_code == 201, response.content
+        return dispatcher.get(f"/api/incidents/{response.json()['id']}/").json()
+
+    return make
+
+
+@pytest.fixture
+def act(api_as):
+    """``act(username, work_order_id, action, **body)`` -> the response of a work-order action."""
+
+    def do(username: str, work_order_id: int, action: str, **body):
+        return api_as(username).post(f"/api/work-orders/{work_order_id}/actions/", {"action": action, **body})
+
+    return do
+
+
+class Listener:
+    """A channel subscribed to live-push groups (the real channel layer: in-memory on embedded, Redis on services).
+
+    Drain soon after the events were sent, without moving a travelled clock in between (the layer
+    expires messages by wall-clock time); drain each listener once per test (channels-redis binds a
+    channel's receive buffer to the event loop of its first receive).
+    """
+
+    def __init__(self, *groups: str):
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        self.groups = groups
+        for group in groups:
+            async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def drain(self, wait: float = 0.2) -> list[dict]:
+        import asyncio
+
+        from asgiref.sync import async_to_sync
+
+        async def collect():
+            out = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.channel), wait)
+                except TimeoutError:
+                    return out
+                out.append(message["event"])
+
+        return async_to_sync(collect)()
+
+    def close(self):
+        from asgiref.sync import async_to_sync
+
+        for group in self.groups:
+            async_to_sync(self.layer.group_discard)(group, self.channel)
+
+
+@pytest.fixture
+def listen():
+    """``listen(*groups)`` -> a ``Listener`` (unsubscribed at the end of the test)."""
+    made = []
+
+    def make(*groups: str) -> Listener:
+        listener = Listener(*groups)
+        made.append(listener)
+        return listener
+
+    yield make
+    for listener in made:
+        listener.close()

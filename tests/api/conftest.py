@@ -16,28 +16,6 @@ def order_for(incident: dict, department: str, *, dispatch_round: int | None = N
 
 
 @pytest.fixture
-def report(dispatcher, waterlogging_payload):
-    """``report(**overrides)`` -> a routed incident (as the dispatcher sees it) created through the API."""
-
-    def make(**overrides) -> dict:
-        response = dispatcher.post("/api/incidents/", {**waterlogging_payload, **overrides})
-        assert response.status_code == 201, response.content
-        return dispatcher.get(f"/api/incidents/{response.json()['id']}/").json()
-
-    return make
-
-
-@pytest.fixture
-def act(api_as):
-    """``act(username, work_order_id, action, **body)`` -> the response of a work-order action."""
-
-    def do(username: str, work_order_id: int, action: str, **body):
-        return api_as(username).post(f"/api/work-orders/{work_order_id}/actions/", {"action": action, **body})
-
-    return do
-
-
-@pytest.fixture
 def complete_order(act):
     """Walk a work order offered -> completed as ``username``."""
 

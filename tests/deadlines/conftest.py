@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from tests.conftest import WATERLOGGING
-
 # A fixed moment, mid-morning in Asia/Shanghai (incident numbers are per local day).
 START = datetime(2031, 5, 6, 2, 0, 0, tzinfo=UTC)
 CM_ACK = timedelta(minutes=3)  # waterlogging.responding: city_management ack_timeout
@@ -50,28 +48,6 @@ def fire(db, django_capture_on_commit_callbacks):
             return deadline_fire(deadline_id)
 
     return run
-
-
-@pytest.fixture
-def report(dispatcher):
-    """``report(**overrides)`` -> a routed console incident (as the dispatcher sees it)."""
-
-    def make(**overrides) -> dict:
-        response = dispatcher.post("/api/incidents/", {**WATERLOGGING, **overrides})
-        assert response.status_code == 201, response.content
-        return dispatcher.get(f"/api/incidents/{response.json()['id']}/").json()
-
-    return make
-
-
-@pytest.fixture
-def act(api_as):
-    """``act(username, work_order_id, action, **body)`` -> the response of a work-order action."""
-
-    def do(username: str, work_order_id: int, action: str, **body):
-        return api_as(username).post(f"/api/work-orders/{work_order_id}/actions/", {"action": action, **body})
-
-    return do
 
 
 @pytest.fixture
@@ -140,56 +116,3 @@ def covering_units(department: str, district: str) -> set[str]:
     )
 
 
-class Listener:
-    """A channel subscribed to live-push groups (the in-memory layer of the embedded profile).
-
-    Drain soon after the events were sent, without moving the clock in between: the layer expires
-    messages by wall-clock time, and the clock here is the travelled one.
-    """
-
-    def __init__(self, *groups: str):
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        self.groups = groups
-        for group in groups:
-            async_to_sync(self.layer.group_add)(group, self.channel)
-
-    def drain(self, wait: float = 0.2) -> list[dict]:
-        import asyncio
-
-        from asgiref.sync import async_to_sync
-
-        async def collect():
-            out = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(self.layer.receive(self.channel), wait)
-                except TimeoutError:
-                    return out
-                out.append(message["event"])
-
-        return async_to_sync(collect)()
-
-    def close(self):
-        from asgiref.sync import async_to_sync
-
-        for group in self.groups:
-            async_to_sync(self.layer.group_discard)(group, self.channel)
-
-
-@pytest.fixture
-def listen():
-    """``listen(*groups)`` -> a ``Listener`` (unsubscribed at the end of the test)."""
-    made = []
-
-    def make(*groups: str) -> Listener:
-        listener = Listener(*groups)
-        made.append(listener)
-        return listener
-
-    yield make
-    for listener in made:
-        listener.close()

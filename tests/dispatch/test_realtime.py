@@ -1,50 +1,18 @@
 """Live push through the real channel layer (in-memory on embedded, Redis on services): events are sent
 after commit, to the console and to the departments concerned only, and never for work that rolled back."""
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from dispatch.realtime import CONSOLE_GROUP, department_group
 
 
-class Listener:
-    def __init__(self, *groups: str):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        self.groups = groups
-        for group in groups:
-            async_to_sync(self.layer.group_add)(group, self.channel)
-
-    def drain(self, wait: float = 0.5) -> list[dict]:
-        async def collect():
-            out = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(self.layer.receive(self.channel), wait)
-                except TimeoutError:
-                    return out
-                out.append(message["event"])
-
-        return async_to_sync(collect)()
-
-    def close(self):
-        for group in self.groups:
-            async_to_sync(self.layer.group_discard)(group, self.channel)
-
-
 @pytest.fixture
-def listeners():
-    made = {
-        "console": Listener(CONSOLE_GROUP),
-        "transit": Listener(department_group("transit")),
-        "environment": Listener(department_group("environment")),
+def listeners(listen):
+    return {
+        "console": listen(CONSOLE_GROUP),
+        "transit": listen(department_group("transit")),
+        "environment": listen(department_group("environment")),
     }
-    yield made
-    for listener in made.values():
-        listener.close()
 
 
 def test_reporting_pushes_to_console_and_to_each_routed_department(dispatcher, waterlogging_payload, listeners):

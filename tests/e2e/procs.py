@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -109,3 +110,20 @@ def wait_http(url: str, proc: Proc, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout}s:\n{proc.log()}")
+
+
+@contextlib.contextmanager
+def demo_server(tmp: Path, password: str, **env_overrides: str):
+    """A seeded demo city served by ``manage.py serve`` (embedded profile, SQLite in ``tmp``): yields
+    ``(base_url, proc)`` and stops the server afterwards."""
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp), **env_overrides)
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", "--password", password, env=env)
+    port = free_port()
+    server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthz", server)
+        yield base, server
+    finally:
+        server.stop()

@@ -41,7 +41,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.meta import TestPhase
 
-from tests.e2e.procs import PYTHON, Proc, clean_env, free_port, manage, wait_http
+from tests.e2e.procs import Proc, demo_server
 from tests.e2e.walkthrough import PASSWORD, report_waterlogging, token, wait_for_orders
 
 pytestmark = [pytest.mark.e2e]
@@ -168,25 +168,13 @@ POOLS: dict[tuple[str, str], list] = {}
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fuzz")
-    env = clean_env(
-        DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp),
-        # The fuzzer sends far more than a person would; the per-user and anonymous API limits would answer
-        # 429 after a few seconds (the login limit stays as configured).
-        RATE_LIMIT_USER="1000000/min", RATE_LIMIT_ANON="1000000/min",
-    )
-    manage("migrate", "--noinput", env=env)
-    manage("seed_demo", "--password", PASSWORD, env=env)
-    port = free_port()
-    server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthz", server)
+    # The fuzzer sends far more than a person would; the per-user and anonymous API limits would answer 429
+    # after a few seconds (the login limit stays as configured).
+    with demo_server(tmp_path_factory.mktemp("fuzz"), PASSWORD,
+                     RATE_LIMIT_USER="1000000/min", RATE_LIMIT_ANON="1000000/min") as (base, server):
         tokens = {persona: token(base, persona) for persona in PERSONAS}
         _seed_incidents(base, tokens["dispatcher"])
         yield FuzzServer(base, server, tokens)
-    finally:
-        server.stop()
 
 
 def _seed_incidents(base: str, dispatcher_token: str) -> None:
