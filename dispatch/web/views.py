@@ -15,13 +15,8 @@ from workflows.models import EventType
 def home(request):
     if not request.user.is_authenticated:
         return redirect("login")
-    if access.is_department_member(request.user):
-        return redirect("inbox")
-    if request.user.role == Role.SUPERVISOR:
-        return redirect("console")
-    if request.user.role == Role.ADMIN:
-        return redirect("console")
-    return redirect("console")
+    # Department staff and leads work from the inbox; the command roles from the console.
+    return redirect("inbox" if access.is_department_member(request.user) else "console")
 
 
 def _nav(user) -> list[tuple[str, str]]:
