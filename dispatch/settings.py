@@ -40,6 +40,10 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+# How many reverse proxies in front of the server append to X-Forwarded-For. 0 (default): the header is ignored
+# and the client is the peer address; N: the client is the N-th address from the right (what the outermost
+# trusted proxy saw), so that a client cannot pick its own rate-limit bucket by sending the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)  # larger bodies: 400
 
 VAR_DIR = Path(env.str("LIANDONG_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -156,11 +160,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["dispatch.throttling.UserRateLimit"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # The API speaks JSON only (the workflow endpoint adds YAML); form bodies get 415.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Liandong emergency dispatch API",
@@ -171,13 +172,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dispatch.api.schema.add_error_responses",  # the error shape of every operation
+    ],
 }
 
 # --- Cache (rate limits) ----------------------------------------------------------------------------
+# "local": this process's own memory; rate limits fall back to it while Redis is unreachable.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}},
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES["local"] = CACHES["default"]
 # Requests per window; counted atomically in the cache (Redis INCR on the services profile).
 RATE_LIMITS = {
     "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # per token / session user on the API

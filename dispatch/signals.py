@@ -9,7 +9,9 @@ audit_log = logging.getLogger("liandong.audit")
 
 
 def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    from dispatch.throttling import client_address
+
+    return client_address(request) if request is not None else None
 
 
 @receiver(user_logged_in)

@@ -1,11 +1,15 @@
 """Rate limits that concurrent requests cannot bypass: a fixed-window counter incremented atomically in
 the cache (Redis INCR on the services profile; DRF's own throttles read, then write, and race)."""
 
+import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.throttling import BaseThrottle
+
+log = logging.getLogger(__name__)
+_warned_at = 0.0
 
 UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
@@ -20,18 +24,35 @@ def hit(scope: str, ident: str) -> tuple[bool, float]:
     limit, window = parse_rate(settings.RATE_LIMITS[scope])
     now = time.time()
     key = f"rate:{scope}:{ident}:{int(now // window)}"
-    cache.add(key, 0, timeout=window + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window + 1)
-        count = 1
+        count = _count(caches["default"], key, window)
+    except Exception as exc:  # noqa: BLE001 - Redis unreachable: limit per process rather than refuse incidents
+        global _warned_at
+        if now - _warned_at > 10:  # one line per 10 s, not one per request
+            _warned_at = now
+            log.warning("rate limit: shared cache unreachable (%s); counting in this process", exc)
+        count = _count(caches["local"], key, window)
     return count <= limit, window - now % window
 
 
+def _count(cache, key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window + 1)
+        return 1
+
+
 def client_address(request) -> str:
-    """The peer address (proxy headers are not trusted here; configure the proxy to set REMOTE_ADDR)."""
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    """The client's address: the peer, or with ``TRUSTED_PROXY_COUNT`` = N the N-th entry from the right of
+    ``X-Forwarded-For`` (entries further left are the client's own claims and are never used)."""
+    peer = request.META.get("REMOTE_ADDR") or "unknown"
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return peer
+    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    return chain[-proxies] if len(chain) >= proxies else peer
 
 
 class _Limit(BaseThrottle):

@@ -39,3 +39,15 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("dispatch.web.urls")),
 ]
+
+
+def handler404(request, exception):
+    """The API answers unknown paths in its own error shape (JSON); pages keep Django's 404 page."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+        from django.utils.translation import gettext as _
+
+        return JsonResponse({"detail": _("Not found."), "errors": {}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -18,11 +18,11 @@ from departments.models import Department, District, Unit, WorkOrder
 from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
-from dispatch.api.filters import IdFilter
+from dispatch.api.filters import IdFilter, StrictFilterSet
 from workflows.models import localized
 
 
-class WorkOrderFilter(django_filters.FilterSet):
+class WorkOrderFilter(StrictFilterSet):
     department = django_filters.CharFilter(field_name="department__code")
     state = django_filters.CharFilter()
     incident = IdFilter(field_name="incident_id")
@@ -60,7 +60,7 @@ class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"\d+"
 
 
-class UnitFilter(django_filters.FilterSet):
+class UnitFilter(StrictFilterSet):
     department = django_filters.CharFilter(field_name="department__code")
     status = django_filters.ChoiceFilter(choices=Unit.Status.choices)
 

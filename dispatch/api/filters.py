@@ -5,6 +5,7 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -43,3 +44,19 @@ class _SafeIsoDateTimeField(IsoDateTimeField):
 
 class SafeIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _SafeIsoDateTimeField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with an empty value (``?state=``) is a 400 naming it, not silently "no filter": a client
+    that sends one has a bug worth seeing (the console and audit pages leave empty filters out)."""
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name in self.filters:
+            if name in self.data and not str(self.data.get(name, "")).strip():
+                self.form.add_error(name, _("May not be blank; leave the parameter out instead."))
+                valid = False
+        return valid
+
+
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]

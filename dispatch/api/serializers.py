@@ -1,11 +1,17 @@
 """Serializers: validate input and shape output. No domain logic here."""
 
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
 from dispatch.models import Incident, Source, TimelineEvent
+
+# Text that must say something: DRF trims surrounding whitespace and refuses what is left empty; the pattern
+# puts that rule in the schema too (at least one character that is not whitespace).
+NOT_BLANK = RegexValidator(r"\S", _("This field may not be blank."))
 
 
 def mask_phone(phone: str) -> str:
@@ -45,7 +51,7 @@ class ReporterSerializer(serializers.Serializer):
 
 class IncidentCreateSerializer(serializers.Serializer):
     event_type = serializers.SlugField(max_length=64)
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=200, validators=[NOT_BLANK])
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
     severity = serializers.IntegerField(min_value=1, max_value=5, default=3)
     location = LocationSerializer(required=False, allow_null=True)
@@ -62,7 +68,9 @@ class TransitionRequestSerializer(serializers.Serializer):
 
 
 class RevealRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, help_text="Why the reporter's contact data is needed.")
+    reason = serializers.CharField(
+        max_length=1000, validators=[NOT_BLANK], help_text="Why the reporter's contact data is needed."
+    )
 
 
 class RevealedReporterSerializer(serializers.Serializer):
@@ -71,7 +79,7 @@ class RevealedReporterSerializer(serializers.Serializer):
 
 
 class NoteRequestSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4000)
+    text = serializers.CharField(max_length=4000, validators=[NOT_BLANK])
 
 
 class SLASerializer(serializers.Serializer):

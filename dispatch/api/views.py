@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from departments.models import WorkOrder
 from dispatch import access
-from dispatch.api.filters import IntegerFilter, SafeIsoDateTimeFilter
+from dispatch.api.filters import BOOLEAN_CHOICES, IntegerFilter, SafeIsoDateTimeFilter, StrictFilterSet
 from dispatch.api.serializers import (
     IncidentCreateSerializer,
     IncidentSerializer,
@@ -30,14 +30,16 @@ from dispatch.services.incidents import incident_note_add, incident_report, inci
 IDEMPOTENCY_KEY_MAX = 200
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(StrictFilterSet):
     state = django_filters.CharFilter()
     event_type = django_filters.CharFilter(field_name="event_type__code")
     severity = IntegerFilter()
     district = django_filters.CharFilter(field_name="district__code")
     department = django_filters.CharFilter(method="filter_department")
     search = django_filters.CharFilter(method="filter_search", help_text="Number, title or address contains.")
-    open = django_filters.BooleanFilter(method="filter_open", help_text="true: not in a final state; false: final.")
+    open = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES, method="filter_open", help_text="true: not in a final state; false: final."
+    )
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -52,7 +54,7 @@ class IncidentFilter(django_filters.FilterSet):
         from dispatch.selectors import final_states
 
         finals = final_states()
-        return queryset.exclude(state__in=finals) if value else queryset.filter(state__in=finals)
+        return queryset.exclude(state__in=finals) if value == "true" else queryset.filter(state__in=finals)
 
     def filter_search(self, queryset, name, value):
         from django.db.models import Q

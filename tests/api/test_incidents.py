@@ -388,3 +388,10 @@ def test_page_size_is_capped_at_500(dispatcher):
     assert len(capped["results"]) == 500
     default = dispatcher.get("/api/incidents/").json()
     assert len(default["results"]) == 50
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "0.5", "x", ""])
+def test_page_size_that_is_not_a_positive_whole_number_is_refused(dispatcher, size):
+    response = dispatcher.get("/api/incidents/", {"page_size": size})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["page_size"]

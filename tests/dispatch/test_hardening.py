@@ -45,6 +45,32 @@ def test_token_login_is_rate_limited_per_address_and_username(db, settings):
     assert ok.status_code == 200
 
 
+def test_a_forged_x_forwarded_for_does_not_escape_the_login_limit(db, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": "2/min"}
+    client = APIClient()
+
+    def attempt(forwarded: str) -> int:
+        return client.post("/api/auth/token/", {"username": "dispatcher", "password": "wrong"}, format="json",
+                           HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    # No proxy configured: the header is the client's own claim and is ignored.
+    assert [attempt(f"10.0.0.{n}") for n in range(3)] == [400, 400, 429]
+
+
+@pytest.mark.parametrize(("proxies", "forwarded", "client"), [
+    (0, "203.0.113.9", "127.0.0.1"),
+    (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # the left entry is the client's claim, the right one the proxy's
+    (2, "6.6.6.6, 203.0.113.9, 10.0.0.2", "203.0.113.9"),
+    (2, "203.0.113.9", "127.0.0.1"),  # fewer entries than proxies: the chain is not what was configured
+])
+def test_proxy_headers_are_trusted_only_as_configured(settings, rf, proxies, forwarded, client):
+    from dispatch.throttling import client_address
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="127.0.0.1")
+    assert client_address(request) == client
+
+
 def test_login_page_is_rate_limited(db, settings, client):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": "2/min"}
     for _ in range(2):
@@ -106,3 +132,21 @@ async def test_hostile_websocket_frames_close_the_socket_cleanly(frame, code):
         await communicator.send_to(text_data=frame)
     closed = await communicator.receive_output(timeout=2)
     assert closed == {"type": "websocket.close", "code": code}
+
+
+def test_rate_limits_fall_back_to_this_process_while_redis_is_unreachable(settings):
+    """Redis down must not turn every request into a 500 (incidents keep coming in); the limit still holds,
+    counted in this process until Redis is back."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0", "OPTIONS": {"socket_connect_timeout": 1}},
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fallback-test"},
+    }
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "user": "3/min"}
+    assert [hit("user", "someone")[0] for _ in range(4)] == [True, True, True, False]
+
+
+def _closed_port() -> int:
+    from tests.e2e.procs import free_port
+
+    return free_port()  # bound and released: nothing listens there

@@ -1,0 +1,442 @@
+"""Fault injection on the services profile: nothing acknowledged is lost, nothing is done twice.
+
+The suite starts its own stack and signals only the processes it started (it keeps their pids): a PostgreSQL
+database of its own, a Redis server of its own on another port (no persistence, as the broker runs), daphne,
+a Celery worker (prefork, two pool children) and beat, each supervised as production runs them (started again
+a few seconds after it exits, like systemd's ``Restart=always``). A client sends a steady stream of incidents
+(``RATE`` per second, a mix of event types and severities, each with an ``Idempotency-Key``) for the whole run,
+open loop (one thread per request, sent at its time), and retries a request that got no answer or a 5xx with the
+same key, as a real client does.
+
+Faults, each at least once, in this order:
+
+1. ``pool-child``: SIGKILL of the worker's pool children while a routing job is claimed and not done (the
+   suite watches the database for a claimed job and kills at that moment; it checks afterwards that this job
+   ran again and finished);
+2. ``worker-main``: SIGKILL of the Celery main process; its supervisor starts it again 3 s later;
+3. ``asgi``: SIGKILL of daphne while requests are in flight; started again 2 s later;
+4. ``redis``: the Redis server SIGKILLed and started again empty 5 s later (``/readyz`` must name it while it
+   is down, and the API must keep answering ``201``);
+5. ``workers-down``: worker and beat stopped for 30 s, then started.
+
+After each fault, for every incident of its window (sent from a few seconds before the fault until it ended),
+the suite waits until each acknowledged incident has exactly its expected work orders, at most 30 s after the
+fault ended, then counts: sent, acknowledged (``201``, or ``200`` for a retried key), lost (acknowledged but not
+in the database), duplicated (two incidents for one key, or two work orders for one incident and department),
+stuck (acknowledged and not routed 30 s after the fault ended), and the seconds from the fault's end until its
+window was routed. At the end the timelines' hash chains are verified (``manage.py verify_timeline``) and the
+table is printed (also written to ``fault-report.json`` in the test's temporary directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.e2e.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
+from tests.e2e.walkthrough import PASSWORD, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services]
+
+RATE = float(os.environ.get("LIANDONG_FAULT_RATE", "4"))  # incidents per second, steady
+PRE_SECONDS = 4  # stream before each fault
+RECOVERY_LIMIT = 30  # an incident not routed this long after the fault ended is stuck
+CLIENT_RETRY_SECONDS = 90  # how long the client keeps retrying one request (same key)
+MIX = [  # (event type, severity): a realistic spread, expected departments learned in the calm phase
+    ("waterlogging", 3), ("waterlogging", 4), ("traffic_accident", 2), ("traffic_accident", 3),
+    ("air_pollution", 2), ("air_pollution", 4), ("road_collapse", 3), ("hazmat_spill", 4),
+]
+POINTS = [(31.21, 121.43), (31.23, 121.47), (31.19, 121.44), (31.25, 121.50), (31.17, 121.40)]
+
+
+# --- the client's side ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    key: str
+    event_type: str
+    severity: int
+    sent_at: float
+    attempts: int = 0
+    status: int | None = None  # the final answer's status; None while retrying or when it never got one
+    incident_id: int | None = None
+    acked_at: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Stream:
+    """Open-loop sender: one request every 1/RATE s, each in its own thread, retried with the same key."""
+
+    def __init__(self, base: str, api_token: str):
+        self.base, self.headers = base, {"Authorization": f"Token {api_token}"}
+        self.sent: list[Sent] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._rng = random.Random(20261125)
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+
+    def start(self) -> None:
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        interval, due = 1 / RATE, time.monotonic()
+        while not self._stop.is_set():
+            event_type, severity = self._rng.choice(MIX)
+            lat, lon = self._rng.choice(POINTS)
+            item = Sent(key=uuid.uuid4().hex, event_type=event_type, severity=severity, sent_at=time.monotonic())
+            with self._lock:
+                self.sent.append(item)
+            thread = threading.Thread(target=self._send, args=(item, lat, lon), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+            due += interval
+            self._stop.wait(max(0.0, due - time.monotonic()))
+
+    def _send(self, item: Sent, lat: float, lon: float) -> None:
+        body = {"event_type": item.event_type, "severity": item.severity, "title": f"fault-stream {item.key}",
+                "location": {"lat": lat, "lon": lon}, "reporter": {"name": "王五", "phone": "13900001111"}}
+        headers = {**self.headers, "Idempotency-Key": item.key}
+        give_up = item.sent_at + CLIENT_RETRY_SECONDS
+        with httpx.Client(base_url=self.base, timeout=10) as http:
+            while time.monotonic() < give_up:
+                item.attempts += 1
+                try:
+                    response = http.post("/api/incidents/", json=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    item.errors.append(type(exc).__name__)
+                else:
+                    if response.status_code in (200, 201):
+                        item.status, item.incident_id = response.status_code, response.json()["id"]
+                        item.acked_at = time.monotonic()
+                        return
+                    item.errors.append(str(response.status_code))
+                    if response.status_code < 500 and response.status_code != 429:
+                        item.status = response.status_code  # a 4xx is an answer: never retried
+                        return
+                time.sleep(0.5)
+
+    def burst(self, n: int) -> None:
+        """``n`` more requests at once, beside the steady stream."""
+        items = [Sent(key=uuid.uuid4().hex, event_type="waterlogging", severity=3, sent_at=time.monotonic())
+                 for _ in range(n)]
+        with self._lock:
+            self.sent += items
+        for item in items:
+            thread = threading.Thread(target=self._send, args=(item, 31.2, 121.4), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def window(self, start: float, end: float) -> list[Sent]:
+        with self._lock:
+            return [s for s in self.sent if start <= s.sent_at < end]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ticker.join(5)
+        for thread in self._threads:
+            thread.join(CLIENT_RETRY_SECONDS + 15)
+
+
+# --- the stack ----------------------------------------------------------------------------------------------
+
+
+class Stack:
+    def __init__(self, tmp: Path, database_url: str):
+        self.tmp = tmp
+        self.redis_port = free_port()
+        self.redis_argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port),
+                           "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.db = database_url
+        self.env = clean_env(DATABASE_URL=database_url, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+                             LIANDONG_VAR_DIR=str(tmp), OUTBOX_RELAY_SECONDS="1", DEADLINE_SWEEP_SECONDS="1",
+                             OUTBOX_LEASE_SECONDS="10", RATE_LIMIT_USER="100000/min")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.procs: dict[str, Proc] = {}
+
+    def start_redis(self) -> None:
+        self.procs["redis"] = Proc("redis", self.redis_argv, self.env, self.tmp)
+        for _ in range(100):
+            try:
+                import redis
+
+                redis.Redis(port=self.redis_port).ping()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.05)
+        raise RuntimeError(f"redis did not start:\n{self.procs['redis'].log()}")
+
+    def start_worker(self) -> None:
+        self.procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
+                                               "--concurrency", "2", "-n", f"faults-{uuid.uuid4().hex[:6]}@%h"],
+                                    self.env, self.tmp, restart_after=3)
+
+    def start_beat(self) -> None:
+        self.procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
+                                           "-s", str(self.tmp / "beat-schedule")], self.env, self.tmp, restart_after=3)
+
+    def start_daphne(self) -> None:
+        self.procs["daphne"] = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                               "dispatch.asgi:application"], self.env, self.tmp, restart_after=2)
+        wait_http(f"{self.base}/healthz", self.procs["daphne"])
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with psycopg.connect(self.db) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
+
+
+def pool_children(pid: int) -> list[int]:
+    """The pids of a process's children (the prefork pool of a Celery main process)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return children
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    database_url = os.environ["DATABASE_URL"]
+    tmp = tmp_path_factory.mktemp("faults")
+    name = f"liandong_faults_{uuid.uuid4().hex[:8]}"
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    stack = Stack(tmp, database_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        stack.start_redis()
+        manage("migrate", "--noinput", env=stack.env)
+        manage("seed_demo", "--password", PASSWORD, env=stack.env)
+        stack.start_worker()
+        stack.start_beat()
+        stack.start_daphne()
+        yield stack
+    finally:
+        stack.stop()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- what the database says ------------------------------------------------------------------------------
+
+
+def orders_by_incident(stack: Stack, incident_ids: list[int]) -> dict[int, list[str]]:
+    rows = stack.query(
+        "SELECT w.incident_id, d.code FROM departments_workorder w JOIN departments_department d ON d.id = w.department_id "
+        "WHERE w.incident_id = ANY(%s)", (incident_ids,))
+    out: dict[int, list[str]] = {i: [] for i in incident_ids}
+    for incident_id, code in rows:
+        out[incident_id].append(code)
+    return out
+
+
+def routed(stack: Stack, items: list[Sent], expected: dict) -> tuple[set[int], dict[int, list[str]]]:
+    """Incident ids whose routing job is done and whose orders are exactly the expected departments."""
+    ids = [s.incident_id for s in items if s.incident_id]
+    done = {row[0] for row in stack.query(
+        "SELECT (payload->>'incident_id')::bigint FROM dispatch_outboxjob WHERE kind = 'incident.route' "
+        "AND state = 'done' AND (payload->>'incident_id')::bigint = ANY(%s)", (ids,))}
+    orders = orders_by_incident(stack, ids)
+    ok = {s.incident_id for s in items if s.incident_id in done
+          and sorted(orders[s.incident_id]) == expected[s.event_type, s.severity]}
+    return ok, orders
+
+
+@dataclass
+class Row:
+    fault: str
+    sent: int = 0
+    acknowledged: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    stuck: int = 0
+    recovery_s: float = 0.0
+    note: str = ""
+
+
+def settle(stack: Stack, stream: Stream, fault: str, start: float, fault_end: float, expected: dict,
+           note: str = "") -> Row:
+    """Wait (at most RECOVERY_LIMIT s after the fault's end) for the window's incidents, then count."""
+    window_end = max(fault_end, time.monotonic()) + 1
+    time.sleep(max(0.0, window_end - time.monotonic()))
+    items = stream.window(start, window_end)
+    # Requests still being retried when the fault ended get until then to be answered.
+    while any(s.status is None for s in items) and time.monotonic() < fault_end + RECOVERY_LIMIT:
+        time.sleep(0.2)
+    acked = [s for s in items if s.status in (200, 201)]
+    recovery = None
+    while time.monotonic() < fault_end + RECOVERY_LIMIT:
+        ok, orders = routed(stack, acked, expected)
+        if len(ok) == len(acked):
+            recovery = max(0.0, time.monotonic() - fault_end)
+            break
+        time.sleep(0.2)
+    ok, orders = routed(stack, acked, expected)
+    keys = [s.key for s in items]
+    per_key = dict(stack.query(
+        "SELECT substring(title from 14), count(*) FROM dispatch_incident WHERE title = ANY(%s) GROUP BY 1",
+        ([f"fault-stream {k}" for k in keys],)))
+    lost = sum(1 for s in acked if per_key.get(s.key, 0) == 0)
+    duplicated = sum(1 for k in keys if per_key.get(k, 0) > 1)
+    duplicated += sum(1 for codes in orders.values() if len(codes) != len(set(codes)))
+    row = Row(fault, sent=len(items), acknowledged=len(acked), lost=lost, duplicated=duplicated,
+              stuck=len(acked) - len(ok), recovery_s=recovery if recovery is not None else float("nan"), note=note)
+    unanswered = [s for s in items if s.status is None]
+    refused = [(s.status, s.errors[-1:]) for s in items if s.status not in (None, 200, 201)]
+    if unanswered or refused:
+        row.note += f" unanswered {len(unanswered)}, refused {refused[:3]}"
+    return row
+
+
+# --- the faults ----------------------------------------------------------------------------------------------
+
+
+def wait_for_claimed_job(stack: Stack, timeout: float = 20) -> int | None:
+    """A routing job claimed by a worker (its lease runs) and not done: a task in the middle of its work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = stack.query("SELECT id FROM dispatch_outboxjob WHERE kind = 'incident.route' AND state = 'pending' "
+                           "AND attempts >= 1 AND available_at > now() ORDER BY id LIMIT 1")
+        if rows:
+            return rows[0][0]
+        time.sleep(0.005)
+    return None
+
+
+def test_faults(stack, capsys):
+    dispatcher_token = token(stack.base, "dispatcher")
+    stream = Stream(stack.base, dispatcher_token)
+    rows: list[Row] = []
+    expected: dict[tuple[str, int], list[str]] = {}
+    try:
+        # Calm: every kind of incident of the mix once, to learn the departments it is routed to.
+        with httpx.Client(base_url=stack.base, headers={"Authorization": f"Token {dispatcher_token}"}) as api:
+            calm = []
+            for event_type, severity in MIX:
+                response = api.post("/api/incidents/", json={
+                    "event_type": event_type, "severity": severity, "title": f"calm {event_type} {severity}",
+                    "location": {"lat": 31.21, "lon": 121.43}})
+                assert response.status_code == 201, response.text
+                calm.append((event_type, severity, response.json()["id"]))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                orders = orders_by_incident(stack, [i for *_x, i in calm])
+                if all(orders.values()):
+                    break
+                time.sleep(0.2)
+            time.sleep(1)  # every order of the plan, not only the first
+            orders = orders_by_incident(stack, [i for *_x, i in calm])
+            for event_type, severity, incident_id in calm:
+                assert orders[incident_id], f"{event_type}/{severity} was not routed in calm conditions"
+                expected[event_type, severity] = sorted(orders[incident_id])
+
+        stream.start()
+        procs = stack.procs
+
+        # 1. SIGKILL of the pool children in the middle of a routing task.
+        start = time.monotonic()
+        time.sleep(PRE_SECONDS)
+        job_id = wait_for_claimed_job(stack)
+        assert job_id is not None, "never saw a routing job in progress"
+        children = pool_children(procs["worker"].pid)
+        assert children, "the worker has no pool children"
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        fault_end = time.monotonic()
+        row = settle(stack, stream, "1 pool child SIGKILL mid-task", start, fault_end, expected)
+        attempts, state = stack.query("SELECT attempts, state FROM dispatch_outboxjob WHERE id = %s", (job_id,))[0]
+        row.note += f" job {job_id} killed mid-task: now {state} after {attempts} attempts"
+        assert state == "done" and attempts >= 2, row.note
+        rows.append(row)
+
+        # 2. SIGKILL of the Celery main process; the supervisor starts it again after 3 s.
+        start = time.monotonic()
+        time.sleep(PRE_SECONDS)
+        restarts = procs["worker"].restarts
+        os.kill(procs["worker"].pid, signal.SIGKILL)
+        while procs["worker"].restarts == restarts:
+            time.sleep(0.1)
+        fault_end = time.monotonic()
+        rows.append(settle(stack, stream, "2 worker main SIGKILL, restarted", start, fault_end, expected))
+
+        # 3. SIGKILL of daphne while requests are in flight; started again after 2 s.
+        start = time.monotonic()
+        time.sleep(PRE_SECONDS)
+        restarts = procs["daphne"].restarts
+        stream.burst(20)
+        time.sleep(0.05)
+        os.kill(procs["daphne"].pid, signal.SIGKILL)
+        while procs["daphne"].restarts == restarts:
+            time.sleep(0.1)
+        wait_http(f"{stack.base}/healthz", procs["daphne"])
+        fault_end = time.monotonic()
+        rows.append(settle(stack, stream, "3 ASGI server SIGKILL mid-request", start, fault_end, expected,
+                           note="20 requests in flight at the kill;"))
+
+        # 4. Redis SIGKILLed, started again empty 5 s later.
+        start = time.monotonic()
+        time.sleep(PRE_SECONDS)
+        procs["redis"].signal(signal.SIGKILL)
+        procs["redis"].popen.wait(10)
+        time.sleep(1)
+        ready = httpx.get(f"{stack.base}/readyz", timeout=10)
+        down_at = time.monotonic()
+        time.sleep(4)
+        during = [s for s in stream.window(down_at - 1, time.monotonic() - 1)]
+        procs["redis"].stop()
+        stack.start_redis()
+        fault_end = time.monotonic()
+        row = settle(stack, stream, "4 Redis restarted empty", start, fault_end, expected)
+        assert ready.status_code == 503 and ready.json()["checks"]["broker"] != "ok", ready.text
+        answered = [s for s in during if s.status in (200, 201) and s.acked_at is not None and s.acked_at < fault_end]
+        row.note += f" /readyz while down: {ready.status_code} {ready.json()['checks']};" \
+                    f" {len(answered)}/{len(during)} sent while down answered 201 before Redis returned"
+        assert during and len(answered) == len(during), row.note
+        rows.append(row)
+
+        # 5. Worker and beat down for 30 s.
+        start = time.monotonic()
+        time.sleep(PRE_SECONDS)
+        procs["worker"].stop(timeout=0)
+        procs["beat"].stop(timeout=0)
+        time.sleep(30)
+        stack.start_worker()
+        stack.start_beat()
+        fault_end = time.monotonic()
+        rows.append(settle(stack, stream, "5 all workers down 30 s", start, fault_end, expected))
+    finally:
+        stream.stop()
+
+    verify = manage("verify_timeline", env=stack.env)
+    header = f"{'fault':36} {'sent':>5} {'acked':>6} {'lost':>5} {'dup':>4} {'stuck':>6} {'recovery s':>11}  note"
+    lines = ["", f"fault injection, services profile, {RATE:g} incidents/s steady:", header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r.fault:36} {r.sent:>5} {r.acknowledged:>6} {r.lost:>5} {r.duplicated:>4} {r.stuck:>6} "
+                     f"{r.recovery_s:>11.1f}  {r.note.strip()}")
+    lines.append(f"verify_timeline: {verify.strip().splitlines()[-1] if verify.strip() else '(no output)'}")
+    with capsys.disabled():
+        print("\n".join(lines))
+    (stack.tmp / "fault-report.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+    for r in rows:
+        assert r.lost == 0 and r.duplicated == 0 and r.stuck == 0, r
+        assert r.acknowledged == r.sent, r
