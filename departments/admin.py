@@ -1,6 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from departments.models import Department, District, EscalationChain, EscalationStep, RoutingRule, Unit, WorkOrder
+from departments.models import (
+    Department,
+    DepartmentWebhook,
+    District,
+    EscalationChain,
+    EscalationStep,
+    RoutingRule,
+    Unit,
+    WebhookDelivery,
+    WorkOrder,
+)
 
 
 class EscalationStepInline(admin.TabularInline):
@@ -47,3 +59,30 @@ class WorkOrderAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(DepartmentWebhook)
+class DepartmentWebhookAdmin(admin.ModelAdmin):
+    list_display = ("department", "url", "active", "created_at")
+    list_filter = ("department", "active")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "webhook", "work_order", "seq", "event", "state", "attempts", "last_status",
+                    "next_attempt_at", "delivered_at")
+    list_filter = ("state", "webhook__department", "event")
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["replay_parked"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Replay the selected parked deliveries"))
+    def replay_parked(self, request, queryset):
+        from departments.services.webhooks import webhooks_replay
+
+        count = webhooks_replay(queryset)
+        self.message_user(request, ngettext(
+            "%(n)d parked delivery queued again.", "%(n)d parked deliveries queued again.", count) % {"n": count},
+            messages.SUCCESS)

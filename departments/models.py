@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -237,3 +238,61 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=list(OPEN_STATES), target=State.CANCELLED)
     def cancel(self):
         pass
+
+
+class DepartmentWebhook(models.Model):
+    """A department's own system that is told about every event of the department's work orders.
+
+    Each event becomes a ``WebhookDelivery`` in the transaction of the change; deliveries are POSTed as
+    JSON signed with ``secret`` (HMAC-SHA256, see ``departments.services.webhooks``).
+    """
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("secret"), max_length=200, help_text=_("Shared secret for the HMAC-SHA256 signature."))
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["department_id", "id"]
+
+    def __str__(self):
+        return f"{self.department_id} -> {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One work-order event for one webhook: recorded with the change, sent after commit, in ``seq`` order.
+
+    ``seq`` counts the deliveries of one (webhook, work order); a delivery is not sent while an earlier one
+    of the same pair is undelivered. Failures back off exponentially (``next_attempt_at``); after
+    ``WEBHOOK_MAX_ATTEMPTS`` the delivery is parked until an admin or ``replay_webhooks`` re-drives it.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        PARKED = "parked", _("Parked")
+
+    webhook = models.ForeignKey(DepartmentWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(_("event"), max_length=64)
+    payload = models.JSONField(default=dict)
+    seq = models.PositiveIntegerField()
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["webhook_id", "work_order_id", "seq"]
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "work_order", "seq"], name="webhook_delivery_seq"),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self):
+        return f"delivery #{self.pk} {self.event} ({self.state})"

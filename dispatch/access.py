@@ -58,8 +58,43 @@ def timeline_visible_to(user, incident) -> QuerySet:
     return rows.none()
 
 
+def api_client_of(user):
+    """The ``ApiClient`` whose service account ``user`` is, or None (people)."""
+    from dispatch.models import ApiClient
+
+    if not user.is_authenticated:
+        return None
+    try:
+        return user.api_client
+    except ApiClient.DoesNotExist:
+        return None
+
+
+def is_department_system(user) -> bool:
+    """A department's own system (an active ``department`` API client): its department's staff, and it
+    may report incidents."""
+    client = api_client_of(user)
+    return client is not None and client.active and client.kind == "department" and is_department_member(user)
+
+
+def timeline_rows_visible_to(user) -> QuerySet:
+    """Every timeline row ``user`` may read, across incidents (exports): the rules of ``timeline_visible_to``."""
+    from dispatch.models import TimelineEvent
+
+    rows = TimelineEvent.objects.filter(incident__in=incidents_visible_to(user))
+    if is_command(user):
+        return TimelineEvent.objects.all()
+    if is_department_member(user):
+        return rows.filter(Q(work_order__isnull=True) | Q(work_order__department_id=user.department_id))
+    return rows.none()
+
+
 def can_report_incident(user) -> bool:
-    return user.is_authenticated and user.role in REPORTER_ROLES
+    """Dispatchers, admins, and department systems (contract: "dispatcher, admin, or a department system's
+    token"). Open311 clients report through ``dispatch.services.open311`` only."""
+    if not user.is_authenticated:
+        return False
+    return user.role in REPORTER_ROLES or (user.role == Role.STAFF and is_department_system(user))
 
 
 def can_see_reporter(user, incident) -> bool:

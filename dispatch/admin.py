@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from dispatch.models import Deadline, Incident, OutboxJob, TimelineEvent, User
+from dispatch.models import ApiClient, Deadline, Incident, OutboxJob, TimelineEvent, User
 
 
 @admin.register(User)
@@ -46,3 +46,18 @@ class OutboxJobAdmin(ReadOnlyAdmin):
 class DeadlineAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "incident", "work_order", "due_at", "state", "outcome", "fired_at")
     list_filter = ("kind", "state", "outcome")
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """API clients are created with ``manage.py add_api_client`` (which shows the key once); here they can
+    be looked at and switched off. The key's hash is never shown, only its non-secret prefix."""
+
+    list_display = ("name", "kind", "department", "key_prefix", "active", "created_at", "last_used_at")
+    list_filter = ("kind", "active", "department")
+    search_fields = ("name", "key_prefix")
+    fields = ("name", "kind", "department", "user", "key_prefix", "active", "created_at", "last_used_at")
+    readonly_fields = ("name", "kind", "department", "user", "key_prefix", "created_at", "last_used_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False

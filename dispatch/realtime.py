@@ -7,11 +7,15 @@ channel layer only after commit. The layer delivers at most once; ``seq`` withou
 notice a loss and replay from the database (``events_since``).
 """
 
+import asyncio
 import json
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -91,11 +95,52 @@ def _send(events: list[LiveEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = _server_loop_of_this_thread()
+    if loop is not None or not settings.REDIS_URL:
+        # Under the ASGI server (a view's thread) async_to_sync runs this on the server's loop; the embedded
+        # profile's in-memory layer hands sends to the server's loop itself.
+        async_to_sync(_send_all)(layer, events)
+        return
+    # A Celery worker or a command: async_to_sync would start a thread and an event loop per call, and
+    # channels-redis a connection pool per loop (measured as the largest part of a push's cost). One
+    # long-lived loop per process instead, waited for like a direct call.
+    future = asyncio.run_coroutine_threadsafe(_send_all(layer, events), _push_loop())
+    try:
+        future.result(timeout=PUSH_TIMEOUT)
+    except Exception:  # noqa: BLE001 - at-most-once by design; consumers replay gaps from the database
+        future.cancel()
+        log.warning("live push of %d event(s) did not complete; consumers will replay them", len(events))
+
+
+async def _send_all(layer, events: list[LiveEvent]) -> None:
     for event in events:
         try:
-            async_to_sync(layer.group_send)(event.stream, {"type": "live.event", "event": event.message()})
+            await layer.group_send(event.stream, {"type": "live.event", "event": event.message()})
         except Exception:  # noqa: BLE001 - at-most-once by design; consumers replay gaps from the database
             log.warning("live push to %s failed (seq %s); consumers will replay it", event.stream, event.seq, exc_info=True)
+
+
+PUSH_TIMEOUT = 5
+_push = {"loop": None, "pid": None}
+_push_lock = threading.Lock()
+
+
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """This process's push loop, started on first use (again after a fork: threads do not survive one)."""
+    with _push_lock:
+        if _push["loop"] is None or _push["pid"] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="liandong-push", daemon=True).start()
+            _push.update(loop=loop, pid=os.getpid())
+        return _push["loop"]
+
+
+def _server_loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's running loop when this thread runs a view for it (as asgiref itself finds it)."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
 
 
 def events_since(stream: str, since: int, limit: int = REPLAY_LIMIT) -> list[dict]:

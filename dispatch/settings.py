@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "dispatch",
     "workflows",
     "departments",
+    "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
 MIDDLEWARE = [
@@ -117,7 +118,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_SQLITE_NAME", default="") or None
+elif env.bool("DB_POOL", default=False):
+    # The ASGI server (dispatch/asgi.py turns this on) runs each request's sync code in a thread of its own, so
+    # persistent connections would pile up one per thread until PostgreSQL refuses clients (measured: 1,000
+    # concurrent requests -> "too many clients already"). A bounded psycopg pool per process instead: requests
+    # wait up to DB_POOL_TIMEOUT seconds for one of DB_POOL_MAX_SIZE connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
+    }
 else:
+    # Celery workers (one thread per process) and commands keep their connection between tasks.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -150,6 +163,7 @@ WHITENOISE_AUTOREFRESH = DEBUG  # pick up edited static files while developing
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "dispatch.api.authentication.ApiClientAuthentication",  # department systems' keys (ldk_...)
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -195,6 +209,9 @@ RATE_LIMITS = {
     "anon": env.str("RATE_LIMIT_ANON", default="120/min"),  # per client address
     "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),  # per address and username, API and page
 }
+# GET /metrics: a Prometheus scrape job sends "Authorization: Bearer <METRICS_TOKEN>" (supervisors and admins
+# may read it signed in).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Channels -------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -261,6 +278,22 @@ CELERY_BEAT_SCHEDULE = {
 # Outbox: a claimed job is not handed out again for this long (a worker that died with it frees it then).
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=15)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+
+# Department webhooks (departments/services/webhooks.py): failures before a delivery is parked, backoff, timeout.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=2.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=600.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["relay-webhooks"] = {
+    "task": "departments.tasks.relay_webhooks_task", "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS),
+    "options": {"expires": OUTBOX_RELAY_SECONDS * 5},
+}
+# CAP 1.2 (dispatch/cap.py): the <sender> of every alert, and the radius of the circle around an incident.
+CAP_SENDER = env.str("CAP_SENDER", default="liandong@example.gov.cn")
+CAP_RADIUS_KM = env.float("CAP_RADIUS_KM", default=1.0)
+
+# The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
+BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)
 
 # The embedded profile runs Celery inside the serving process (manage.py serve). Tests turn it off.
 EMBEDDED_WORKER = PROFILE == "embedded"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -5,7 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
-from dispatch import health
+from dispatch import health, metrics
+from dispatch.api import integrations
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from dispatch.auth_views import TokenLoginView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
@@ -27,22 +29,40 @@ api = [
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="docs"),
+    # CAP 1.2 and exports (dispatch/api/integrations.py); before the router so "export" is not read as an id.
+    path("incidents/<int:pk>/cap/", integrations.IncidentCapView.as_view(), name="incident-cap"),
+    path("incidents/<int:pk>/public-warning/", integrations.PublicWarningView.as_view(), name="incident-public-warning"),
+    path("cap/alerts/", integrations.CapFeedView.as_view(), name="cap-alerts"),
+    path("incidents/export/", integrations.IncidentExportView.as_view(), name="incident-export"),
+    path("timeline/export/", integrations.TimelineExportView.as_view(), name="timeline-export"),
     path("", include(router.urls)),
 ]
 
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
+    path("open311/v2/", include("dispatch.open311.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("dispatch.web.urls")),
 ]
+if settings.BENCHMARK_ENDPOINTS:  # the surge benchmark only (manage.py storm); never routed in production
+    urlpatterns.insert(0, path("bench/", include("benchmarks.urls")))
 
 
 def handler404(request, exception):
-    """The API answers unknown paths in its own error shape (JSON); pages keep Django's 404 page."""
+    """The API answers unknown paths in its own error shape (JSON), Open311 in the GeoReport error format (XML
+    when the path ends in .xml); pages keep Django's 404 page."""
+    if request.path.startswith("/open311/"):
+        from django.utils.translation import gettext as _
+
+        from dispatch.open311.serializers import render_errors
+
+        fmt = "xml" if request.path.endswith(".xml") else "json"
+        return render_errors([{"code": 404, "description": _("Not found.")}], fmt=fmt, status=404)
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
         from django.utils.translation import gettext as _

@@ -1,7 +1,7 @@
 """Department, unit, district and work-order endpoints (thin; logic in departments.services)."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
 from dispatch.api.filters import IdFilter, StrictFilterSet
+from dispatch.services.idempotency import idempotency_key_check
 from workflows.models import localized
 
 
@@ -41,7 +42,11 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_queryset(self):
         return access.work_orders_visible_to(self.request.user).select_related("incident", "department", "unit")
 
-    @extend_schema(request=WorkOrderActionSerializer, responses=WorkOrderSerializer)
+    @extend_schema(
+        request=WorkOrderActionSerializer, responses=WorkOrderSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="A retry with the same key and body acts no second time.")],
+    )
     @action(detail=True, methods=["post"])
     def actions(self, request, pk=None):
         body = WorkOrderActionSerializer(data=request.data)
@@ -50,6 +55,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         work_order_act(
             actor=request.user, work_order_id=int(pk), action=data["action"], note=data["note"],
             reason=data["reason"], unit=data["unit"],
+            idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
         )
         return Response(WorkOrderSerializer(self.get_object(), context=self.get_serializer_context()).data)
 

@@ -10,6 +10,7 @@ from departments.services.routing import work_order_offer
 from dispatch import access, realtime
 from dispatch.models import Incident
 from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.services.idempotency import idempotent, request_fingerprint
 from dispatch.services.timeline import timeline_append
 
 ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
@@ -33,9 +34,32 @@ def available_actions(*, work_order: WorkOrder, user) -> list[str]:
 
 
 def work_order_act(
-    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None
+    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None,
+    idempotency_key: str | None = None,
 ) -> WorkOrder:
-    """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input."""
+    """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input.
+
+    With an ``idempotency_key``, a retry of the same request by the same caller acts no second time and
+    returns the order; the same key with another request is a conflict (``dispatch.services.idempotency``).
+    """
+    def act() -> WorkOrder:
+        return _act(actor=actor, work_order_id=work_order_id, action=action, note=note, reason=reason, unit=unit)
+
+    if not idempotency_key:
+        return act()
+    fingerprint = request_fingerprint(
+        {"work_order": work_order_id, "action": action, "note": note, "reason": reason,
+         "unit": None if unit in (None, "") else str(unit)}
+    )
+    order, _performed = idempotent(
+        owner=actor, key=idempotency_key, fingerprint=fingerprint, perform=act,
+        remember=lambda order: {"incident": order.incident, "work_order": order},
+        recall=lambda record: record.work_order,
+    )
+    return order
+
+
+def _act(*, actor, work_order_id: int, action: str, note: str, reason: str, unit: str | int | None) -> WorkOrder:
     if action not in ACTIONS:
         raise Invalid(_("Unknown action."), {"action": [_("One of: %(a)s.") % {"a": ", ".join(ACTIONS)}]})
     with transaction.atomic():

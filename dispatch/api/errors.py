@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -12,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from dispatch.services.errors import ServiceError
 
 audit_log = logging.getLogger("liandong.audit")
+log = logging.getLogger(__name__)
 
 
 def _flatten(detail) -> dict:
@@ -40,6 +42,12 @@ def exception_handler(exc, context):
 
 
 def _handle(exc, context):
+    if isinstance(exc, OperationalError):
+        # No database connection within DB_POOL_TIMEOUT (overload), or the database is unreachable: the request
+        # changed nothing; say so and when to retry, rather than a bare 500.
+        log.warning("database unavailable: %s", exc)
+        return Response({"detail": _("The service is overloaded or its database is unreachable; retry shortly."),
+                         "errors": {}}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "2"})
     if isinstance(exc, ServiceError):
         return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status_code)
     if isinstance(exc, Http404):

@@ -26,6 +26,7 @@ ERROR_DESCRIPTIONS = {
     "413": _("Request body too large."),
     "415": _("Unsupported Content-Type."),
     "429": _("Rate limit exceeded; retry after the Retry-After header's seconds."),
+    "503": _("Overloaded or the database is unreachable; nothing was changed, retry after Retry-After seconds."),
 }
 # 401 is what an anonymous caller gets everywhere but on the login endpoint; 409 only where state can conflict.
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -45,11 +46,11 @@ def add_error_responses(result, generator, request, public):
                 if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
                     schema.setdefault("minLength", 1)
                     schema.setdefault("pattern", r"\S")
-            codes = ["400", "401", "403", "404", "429"]
+            codes = ["400", "401", "403", "404", "429", "503"]
             if method in WRITE_METHODS:
                 codes += ["409", "413", "415"]
             if path == "/api/auth/token/":
-                codes = ["400", "413", "415", "429"]
+                codes = ["400", "413", "415", "429", "503"]
             responses = operation["responses"]
             for code in codes:
                 responses.setdefault(code, {

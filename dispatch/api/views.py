@@ -25,9 +25,8 @@ from dispatch.api.serializers import (
     WsTicketSerializer,
 )
 from dispatch.models import Incident
+from dispatch.services.idempotency import idempotency_key_check
 from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
-
-IDEMPOTENCY_KEY_MAX = 200
 
 
 class IncidentFilter(StrictFilterSet):
@@ -87,9 +86,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise PermissionDenied()
         intake = IncidentCreateSerializer(data=request.data)
         intake.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
-            raise ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]})
+        key = idempotency_key_check(request.headers.get("Idempotency-Key"))
         incident, created = incident_report(actor=request.user, data=intake.validated_data, idempotency_key=key)
         incident = self.get_queryset().filter(pk=incident.pk).first() or incident
         body = IncidentSerializer(incident, context=self.get_serializer_context()).data

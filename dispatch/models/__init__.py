@@ -1,4 +1,5 @@
 from .accounts import Role, User
+from .clients import ApiClient, Open311Request
 from .deadlines import Deadline, SweeperHeartbeat
 from .incidents import IdempotencyRecord, Incident, IncidentCounter, Source
 from .live import LiveEvent, StreamCounter
@@ -6,6 +7,8 @@ from .outbox import OutboxJob
 from .timeline import TimelineEvent
 
 __all__ = [
+    "ApiClient",
+    "Open311Request",
     "LiveEvent",
     "StreamCounter",
     "Deadline",

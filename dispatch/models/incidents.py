@@ -85,12 +85,16 @@ class IncidentCounter(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """An ``Idempotency-Key`` seen on intake, with the fingerprint of its body and the incident it made."""
+    """An ``Idempotency-Key`` seen on a write (intake, work-order action), with the fingerprint of its body and
+    what it made or acted on (``dispatch.services.idempotency``)."""
 
     owner = models.ForeignKey("dispatch.User", on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    work_order = models.ForeignKey(
+        "departments.WorkOrder", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

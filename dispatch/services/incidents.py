@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
 from dispatch import access, realtime
-from dispatch.models import IdempotencyRecord, Incident, IncidentCounter
+from dispatch.models import Incident, IncidentCounter
 from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.services.idempotency import idempotent, request_fingerprint
 from dispatch.services.outbox import outbox_enqueue
 from dispatch.services.sla import sla_enter_state, sla_schedule
 from dispatch.services.timeline import timeline_append
@@ -24,11 +22,6 @@ from workflows.guards import GUARDS
 from workflows.models import EventType
 
 audit_log = logging.getLogger("liandong.audit")
-
-
-def request_fingerprint(data: dict) -> str:
-    body = json.dumps(data, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder, ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _next_number() -> str:
@@ -57,32 +50,16 @@ def incident_report(*, actor, data: dict, idempotency_key: str | None = None) ->
     event_type = EventType.objects.filter(code=data["event_type"], is_active=True).select_related("active_version").first()
     if event_type is None or event_type.active_version is None:
         raise Invalid(_("Unknown event type."), {"event_type": [_("Unknown or inactive event type.")]})
-    try:
-        with transaction.atomic():
-            previous = _previous_intake(actor=actor, data=data, key=idempotency_key, fingerprint=fingerprint)
-            if previous is not None:
-                return previous, False
-            incident = _create(actor=actor, data=data, event_type=event_type, fingerprint=fingerprint)
-            if idempotency_key:
-                IdempotencyRecord.objects.create(
-                    owner=actor, key=idempotency_key, request_hash=fingerprint, incident=incident
-                )
-    except IntegrityError:
-        # A concurrent request with the same key or external id committed first: answer as it did.
-        previous = _previous_intake(actor=actor, data=data, key=idempotency_key, fingerprint=fingerprint)
-        if previous is None:
-            raise
-        return previous, False
-    return incident, True
+    return idempotent(
+        owner=actor, key=idempotency_key, fingerprint=fingerprint,
+        perform=lambda: _create(actor=actor, data=data, event_type=event_type, fingerprint=fingerprint),
+        remember=lambda incident: {"incident": incident},
+        recall=lambda record: record.incident,
+        earlier=lambda: _same_external_id(data=data, fingerprint=fingerprint),
+    )
 
 
-def _previous_intake(*, actor, data: dict, key: str | None, fingerprint: str) -> Incident | None:
-    if key:
-        record = IdempotencyRecord.objects.filter(owner=actor, key=key).select_related("incident").first()
-        if record is not None:
-            if record.request_hash != fingerprint:
-                raise Conflict(_("This Idempotency-Key was used with a different request body."))
-            return record.incident
+def _same_external_id(*, data: dict, fingerprint: str) -> Incident | None:
     external_id = data.get("external_id") or ""
     if external_id:
         existing = Incident.objects.filter(source=data["source"], external_id=external_id).first()

@@ -7,10 +7,12 @@ conditional UPDATE so that two workers never run it at once, runs its handler an
 handler's own transaction. Handlers are idempotent and re-check state.
 """
 
+import contextlib
 import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -46,6 +48,34 @@ def outbox_kick(job_id: int) -> None:
         run_outbox_job_task.delay(job_id)
     except Exception:  # noqa: BLE001 - the broker being down must never fail the request
         log.warning("outbox: could not enqueue job %s; the relay will re-drive it", job_id, exc_info=True)
+        return
+    _mark_kicked([job_id])
+
+
+# A kick is remembered for a lease's length in the cache that lives beside the broker (Redis on the services
+# profile), so that the relay does not queue the same job again every few seconds while a backlog drains (a
+# 30 s outage at 100 incidents/s would otherwise put thousands of duplicate messages in front of the worker).
+# If Redis restarts empty, the queue and these marks are gone together, and the relay kicks everything again.
+def _kick_key(job_id: int) -> str:
+    return f"outbox:kicked:{job_id}"
+
+
+def _mark_kicked(job_ids: list[int]) -> None:
+    with contextlib.suppress(Exception):  # without the mark the relay merely kicks again
+        cache.set_many({_kick_key(i): 1 for i in job_ids}, timeout=settings.OUTBOX_LEASE_SECONDS)
+
+
+def _forget_kick(job_id: int) -> None:
+    with contextlib.suppress(Exception):
+        cache.delete(_kick_key(job_id))
+
+
+def _kicked_recently(job_ids: list[int]) -> set[int]:
+    try:
+        marked = cache.get_many([_kick_key(i) for i in job_ids])
+    except Exception:  # noqa: BLE001 - cache unreachable: treat nothing as kicked
+        return set()
+    return {i for i in job_ids if _kick_key(i) in marked}
 
 
 def _claim(job_id: int) -> bool:
@@ -75,17 +105,21 @@ def outbox_run(job_id: int) -> bool:
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         log.exception("outbox job %s (%s) failed on attempt %s%s", job_id, job.kind, job.attempts, "; parked" if parked else "")
+        _forget_kick(job_id)  # retried by the relay when its backoff ends, not a lease later
         return False
     return True
 
 
 def outbox_relay(*, limit: int = 500) -> int:
-    """Kick every pending job that is due (a lost kick, a dead worker's lease run out). Returns the count."""
+    """Kick every pending job that is due (a lost kick, a dead worker's lease run out) and was not kicked within
+    a lease. Returns how many were kicked."""
     due = list(
         OutboxJob.objects.filter(state=OutboxJob.State.PENDING, available_at__lte=timezone.now())
         .order_by("available_at")
         .values_list("pk", flat=True)[:limit]
     )
+    recent = _kicked_recently(due) if due else set()
     for job_id in due:
-        outbox_kick(job_id)
-    return len(due)
+        if job_id not in recent:
+            outbox_kick(job_id)
+    return len(due) - len(recent)

@@ -34,6 +34,11 @@ def timeline_append(*, incident, kind: str, actor=None, data: dict | None = None
     )
     event.hash = event.compute_hash()
     event.save(force_insert=True)
+    if work_order is not None:
+        # Every work-order event passes here once: the department's webhooks record it in this transaction.
+        from departments.services.webhooks import webhook_deliveries_record
+
+        webhook_deliveries_record(work_order=work_order, kind=kind, data=event.data, at=event.at)
     return event
 
 

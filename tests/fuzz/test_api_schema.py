@@ -349,7 +349,7 @@ def test_summary(fuzz_server, capsys):
         f"{STATEFUL_EXAMPLES} stateful scenarios, personas {', '.join(PERSONAS)}",
         f"operations: {len(every)} in the schema, {len(tested)} tested, {len(SKIPPED_OPERATIONS)} skipped "
         + (f"({'; '.join(f'{k}: {v}' for k, v in SKIPPED_OPERATIONS.items())})" if SKIPPED_OPERATIONS else ""),
-        f"domain rules (a 400/409 expected for schema-valid data): "
+        "domain rules (a 400/409 expected for schema-valid data): "
         + "; ".join(f"{m} {p}" for m, p in DOMAIN_RULES),
         "links: " + (", ".join(f"{p}: {d} declared, {i} inferred" for p, (d, i) in STATS.links.items()) or "-"),
     ]

@@ -128,7 +128,8 @@ class Rule:
     method: str
     # statuses in PERSONAS order: anonymous, dispatcher, supervisor, admin, staff_own, lead_own, staff_other, lead_other
     expect: tuple
-    obj: str | None = None        # the object the URL names: incident, work_order, unit, department, event_type
+    obj: str | None = None        # the object the URL names: incident, work_order, unit, department, event_type,
+    #                               incident_number (the incident, named by its number)
     body: object = None           # a dict, or a callable(persona) -> dict
     listing: str | None = None    # a list: the object must be listed exactly for those who may see it
     reporter_clear: tuple | None = None  # checked when set: who gets the reporter's contact data in clear
@@ -151,6 +152,19 @@ def _new_workflow(persona: str) -> dict:
 
 
 CANCEL = {"transition": "cancel", "note": "permission matrix probe"}  # from responding; dispatcher, supervisor
+
+
+def _open311_request(persona: str) -> dict:
+    """A valid GeoReport v2 request with a fresh Open311 client's api_key (the key, not the session, counts)."""
+    from dispatch.services.clients import api_client_add
+
+    _client, key = api_client_add(name=f"matrix-{persona}", kind="open311")
+    return {"api_key": key, "service_code": "waterlogging", "address_string": "permission matrix probe"}
+
+
+OPEN311_PUBLIC = "GeoReport v2 reads are public by the spec (no key); they never carry reporter data"
+OPEN311_CONSOLE = ("only requests that came in through Open311 are public: the console-reported incident is 404 for "
+                   "everyone, a session grants nothing here")
 
 _RULES = [
     # ---- /api/: authentication and tokens ---------------------------------------------------------------
@@ -188,6 +202,18 @@ _RULES = [
     Rule("incident-reveal-reporter", "POST",        (401, 403, 200, 403, 403, 403, 404, 404), obj="incident",
          body={"reason": "permission matrix probe"},
          why="supervisors reveal reporter data with a logged reason; another department's incident -> 404"),
+    # ---- CAP 1.2 and exports (issue 8) ------------------------------------------------------------------
+    Rule("incident-cap", "GET",                     (401, 200, 200, 200, 200, 200, 404, 404), obj="incident",
+         why="whoever may see the incident reads its CAP alert (a Draft preview before one is issued)"),
+    Rule("incident-public-warning", "POST",         (401, 201, 201, 403, 403, 403, 404, 404), obj="incident",
+         body={"action": "issue", "headline": "permission matrix probe"},
+         why="dispatchers and supervisors issue public warnings; another department's incident -> 404"),
+    Rule("cap-alerts", "GET",                       (401, 200, 200, 200, 200, 200, 200, 200),
+         why="the feed lists only the alerts of incidents the caller may see"),
+    Rule("incident-export", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200),
+         why="streamed; department members get only their incidents, reporter data masked by role"),
+    Rule("timeline-export", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200),
+         why="streamed; department members get only the rows timeline_visible_to gives them"),
     # ---- /api/work-orders/ --------------------------------------------------------------------------------
     Rule("work-order-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200), listing="work_order"),
     Rule("work-order-detail", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="work_order"),
@@ -205,6 +231,25 @@ _RULES = [
     Rule("healthz", "GET",                          (200, 200, 200, 200, 200, 200, 200, 200)),
     Rule("readyz", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="public; 503 would name a dependency that is down, not an access rule"),
+    Rule("metrics", "GET",                          (401, 403, 200, 200, 403, 403, 403, 403),
+         why="supervisors and admins, or a Prometheus scrape job with METRICS_TOKEN (tests/dispatch/test_metrics.py)"),
+    # ---- Open311 GeoReport v2 (/open311/v2/, "page" kind: called with sessions, which play no part) ----------
+    Rule("open311-services", "GET",                 (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),
+    Rule("open311-services-xml", "GET",             (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),
+    Rule("open311-service", "GET",                  (200, 200, 200, 200, 200, 200, 200, 200), obj="event_type",
+         why=OPEN311_PUBLIC),
+    Rule("open311-service-xml", "GET",              (200, 200, 200, 200, 200, 200, 200, 200), obj="event_type",
+         why=OPEN311_PUBLIC),
+    Rule("open311-requests", "GET",                 (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),
+    Rule("open311-requests-xml", "GET",             (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),
+    Rule("open311-requests", "POST",                (201, 201, 201, 201, 201, 201, 201, 201), body=_open311_request,
+         why="an Open311 client's api_key authorizes a new request (403 without one: tests/open311)"),
+    Rule("open311-requests-xml", "POST",            (201, 201, 201, 201, 201, 201, 201, 201), body=_open311_request,
+         why="an Open311 client's api_key authorizes a new request (403 without one: tests/open311)"),
+    Rule("open311-request", "GET",                  (404, 404, 404, 404, 404, 404, 404, 404), obj="incident_number",
+         why=OPEN311_CONSOLE),
+    Rule("open311-request-xml", "GET",              (404, 404, 404, 404, 404, 404, 404, 404), obj="incident_number",
+         why=OPEN311_CONSOLE),
     # ---- pages (session) --------------------------------------------------------------------------------------
     #                                                anon   disp     sup      adm      s_own  l_own  s_oth  l_oth
     Rule("home", "GET",                             (LOGIN, CONSOLE, CONSOLE, CONSOLE, INBOX, INBOX, INBOX, INBOX)),
@@ -273,6 +318,8 @@ class Objects:
             return {}
         if obj == "event_type":
             return {"code": "waterlogging"}
+        if obj == "incident_number":
+            return {"number": self.incident["number"]}
         return {"pk": self.id_of(obj)}
 
 
@@ -410,7 +457,7 @@ def test_every_declared_persona_is_seeded(db):
 # Around the matrix: methods, aliases, OPTIONS, excluded prefixes
 # --------------------------------------------------------------------------------------------------
 
-_DUMMY_KWARGS = {"pk": 999_999_999, "code": "waterlogging"}
+_DUMMY_KWARGS = {"pk": 999_999_999, "code": "waterlogging", "number": "INC-00000000-00000"}
 
 
 def _dummy_path(endpoint: Endpoint, **extra) -> str:

@@ -1,0 +1,50 @@
+"""``Authorization: Token ldk_...``: a department system's API key on /api/."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from dispatch.models.clients import KEY_PREFIX
+
+
+class ApiClientAuthentication(authentication.BaseAuthentication):
+    """Accepts a department client's key (keys start with ``ldk_``; anything else is left to
+    ``TokenAuthentication``). Unknown or inactive keys, and Open311 keys (good only on /open311/), -> 401."""
+
+    keyword = "Token"
+
+    def authenticate(self, request):
+        from dispatch.services.clients import api_client_for_key, api_client_touch
+
+        parts = authentication.get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        try:
+            key = parts[1].decode()
+        except UnicodeError:
+            return None
+        if not key.startswith(KEY_PREFIX):
+            return None
+        client = api_client_for_key(key)
+        if client is None:
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
+        if not client.active or not client.user.is_active:
+            raise exceptions.AuthenticationFailed(_("This API key is disabled."))
+        if client.kind != client.Kind.DEPARTMENT:
+            raise exceptions.AuthenticationFailed(_("This API key works only on the Open311 endpoints."))
+        api_client_touch(client)
+        return client.user, client
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The key in the OpenAPI schema (drf-spectacular finds this extension by ``target_class``)."""
+
+    target_class = "dispatch.api.authentication.ApiClientAuthentication"
+    name = "departmentSystemKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token ldk_...`: a department system's key (manage.py add_api_client)."}

@@ -1,0 +1,237 @@
+"""Integration endpoints: CAP 1.2 out (alert, feed, public-warning action) and streamed exports."""
+
+import csv
+import json
+from xml.etree import ElementTree as ET
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dispatch import access
+from dispatch.api.serializers import NOT_BLANK, TimelineEventSerializer, mask_name, mask_phone
+from dispatch.cap import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
+from dispatch.services.public_warning import ACTIONS, incident_public_warning
+
+EXPORT_CHUNK = 500
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+class _OwnFormatParameter:
+    """``?format=`` is this endpoint's own parameter (jsonl, csv), not DRF's renderer override; errors
+    are still JSON."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type
+
+
+class IncidentCapView(APIView):
+    """The incident's public warning as an OASIS CAP 1.2 alert (its latest message; a Draft preview before
+    one is issued). Whoever may see the incident may read it."""
+
+    @extend_schema(responses={(200, CONTENT_TYPE): OpenApiTypes.STR})
+    def get(self, request, pk: int):
+        incident = access.incidents_visible_to(request.user).select_related("event_type", "district").filter(pk=pk).first()
+        if incident is None:
+            raise NotFound(_("No such incident."))
+        response = HttpResponse(cap_alert_xml(incident), content_type=f"{CONTENT_TYPE}; charset=utf-8")
+        response["Content-Disposition"] = f'inline; filename="{incident.number}.cap.xml"'
+        return response
+
+
+class PublicWarningRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=list(ACTIONS))
+    headline = serializers.CharField(max_length=160, validators=[NOT_BLANK])
+    instruction = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    area = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+                                 help_text=gettext_lazy("areaDesc; default: the incident's address."))
+    radius_km = serializers.FloatField(min_value=0.01, max_value=500, required=False, allow_null=True, default=None)
+    headline_zh = serializers.CharField(max_length=160, required=False, allow_blank=True, default="")
+    instruction_zh = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class PublicWarningView(APIView):
+    """Dispatchers and supervisors issue, update or cancel the incident's public warning (a CAP message)."""
+
+    @extend_schema(request=PublicWarningRequestSerializer, responses={201: TimelineEventSerializer})
+    def post(self, request, pk: int):
+        body = PublicWarningRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = incident_public_warning(actor=request.user, incident_id=int(pk), **body.validated_data)
+        return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class CapFeedView(APIView):
+    """The current public alerts (issued or updated, not cancelled) the caller may see, as an Atom feed
+    whose entries link to each incident's CAP document (the CAP-over-Atom convention)."""
+
+    @extend_schema(responses={(200, "application/atom+xml"): OpenApiTypes.STR})
+    def get(self, request):
+        from dispatch.models import TimelineEvent
+
+        latest: dict[int, TimelineEvent] = {}
+        rows = (
+            TimelineEvent.objects.filter(kind__in=CAP_KINDS, incident__in=access.incidents_visible_to(request.user))
+            .select_related("incident").order_by("incident_id", "seq")
+        )
+        for row in rows.iterator(chunk_size=EXPORT_CHUNK):
+            latest[row.incident_id] = row
+        current = sorted((r for r in latest.values() if r.kind != "cap.cancelled"), key=lambda r: r.at, reverse=True)
+        ET.register_namespace("", ATOM_NS)
+        feed = ET.Element(f"{{{ATOM_NS}}}feed")
+
+        def text(parent, tag, value):
+            ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}").text = value
+
+        text(feed, "id", request.build_absolute_uri(request.path))
+        text(feed, "title", _("Liandong public alerts"))
+        text(feed, "updated", (current[0].at if current else timezone.now()).isoformat())
+        ET.SubElement(feed, f"{{{ATOM_NS}}}link", rel="self", href=request.build_absolute_uri(request.path))
+        for row in current:
+            entry = ET.SubElement(feed, f"{{{ATOM_NS}}}entry")
+            text(entry, "id", f"urn:liandong:cap:{row.data['identifier']}")
+            text(entry, "title", row.data.get("headline") or row.incident.title)
+            text(entry, "updated", row.at.isoformat())
+            text(entry, "summary", row.data.get("instruction") or row.incident.title)
+            ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", type=CONTENT_TYPE,
+                          href=request.build_absolute_uri(f"/api/incidents/{row.incident_id}/cap/"))
+        body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+        return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
+
+
+# ---- exports ----------------------------------------------------------------------------------------------
+
+INCIDENT_COLUMNS = [
+    "id", "number", "event_type", "state", "severity", "urgency", "title", "description", "lat", "lon", "address",
+    "district", "reporter_name", "reporter_phone", "reporter_confidential", "source", "external_id", "created_at",
+    "updated_at",
+]
+TIMELINE_COLUMNS = ["incident", "number", "seq", "at", "kind", "actor", "data", "hash"]
+FORMATS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+EXPORT_PARAMETERS = [
+    OpenApiParameter("format", str, enum=list(FORMATS), required=False, description="jsonl (default) or csv"),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME, required=False),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME, required=False),
+]
+
+
+class _Echo:
+    """csv.writer target that hands each row back instead of buffering it."""
+
+    def write(self, value):
+        return value
+
+
+def _format(request) -> str:
+    fmt = request.query_params.get("format", "jsonl")
+    if fmt not in FORMATS:
+        raise ValidationError({"format": [_("One of: %(f)s.") % {"f": ", ".join(FORMATS)}]})
+    return fmt
+
+
+def _window(request) -> dict:
+    out, errors = {}, {}
+    for name in ("created_after", "created_before"):
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        try:
+            value = parse_datetime(raw.strip())
+        except ValueError:
+            value = None
+        if value is None:
+            errors[name] = [_("An ISO-8601 date and time, e.g. 2026-11-24T08:00:00+08:00.")]
+            continue
+        out[name] = value if timezone.is_aware(value) else timezone.make_aware(value)
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _stream(rows, columns: list[str], fmt: str, filename: str) -> StreamingHttpResponse:
+    if fmt == "csv":
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield "\ufeff" + writer.writerow(columns)  # a BOM, so spreadsheet programs read UTF-8
+            for row in rows:
+                yield writer.writerow([
+                    json.dumps(row[c], ensure_ascii=False, sort_keys=True) if isinstance(row[c], dict)
+                    else ("" if row[c] is None else row[c]) for c in columns
+                ])
+    else:
+        def lines():
+            for row in rows:
+                yield json.dumps(row, ensure_ascii=False, cls=DjangoJSONEncoder) + "\n"
+
+    response = StreamingHttpResponse((line.encode("utf-8") for line in lines()), content_type=FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+class IncidentExportView(_OwnFormatParameter, APIView):
+    """Every incident the caller may see, streamed (``?format=jsonl|csv``, ``created_after``/``created_before``);
+    reporter data masked as in the API for the caller's role."""
+
+    @extend_schema(parameters=EXPORT_PARAMETERS,
+                   responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        fmt, window = _format(request), _window(request)
+        incidents = access.incidents_visible_to(request.user).select_related("event_type", "district").order_by("created_at", "id")
+        if "created_after" in window:
+            incidents = incidents.filter(created_at__gte=window["created_after"])
+        if "created_before" in window:
+            incidents = incidents.filter(created_at__lt=window["created_before"])
+        user = request.user
+
+        def rows():
+            for incident in incidents.iterator(chunk_size=EXPORT_CHUNK):
+                clear = access.can_see_reporter(user, incident)
+                yield {
+                    "id": incident.pk, "number": incident.number, "event_type": incident.event_type.code,
+                    "state": incident.state, "severity": incident.severity, "urgency": incident.urgency,
+                    "title": incident.title, "description": incident.description, "lat": incident.lat,
+                    "lon": incident.lon, "address": incident.address,
+                    "district": incident.district.code if incident.district_id else None,
+                    "reporter_name": incident.reporter_name if clear else mask_name(incident.reporter_name),
+                    "reporter_phone": incident.reporter_phone if clear else mask_phone(incident.reporter_phone),
+                    "reporter_confidential": incident.reporter_confidential, "source": incident.source,
+                    "external_id": incident.external_id, "created_at": incident.created_at.isoformat(),
+                    "updated_at": incident.updated_at.isoformat(),
+                }
+
+        return _stream(rows(), INCIDENT_COLUMNS, fmt, "incidents")
+
+
+class TimelineExportView(_OwnFormatParameter, APIView):
+    """Timeline rows the caller may read, across incidents, streamed oldest first (``?format=jsonl|csv``;
+    ``created_after``/``created_before`` bound the row's time)."""
+
+    @extend_schema(parameters=EXPORT_PARAMETERS,
+                   responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        fmt, window = _format(request), _window(request)
+        events = access.timeline_rows_visible_to(request.user).order_by("at", "incident_id", "seq")
+        if "created_after" in window:
+            events = events.filter(at__gte=window["created_after"])
+        if "created_before" in window:
+            events = events.filter(at__lt=window["created_before"])
+        values = events.values_list("incident_id", "incident__number", "seq", "at", "kind", "actor_label", "data", "hash")
+
+        def rows():
+            for incident_id, number, seq, at, kind, actor, data, digest in values.iterator(chunk_size=EXPORT_CHUNK):
+                yield {"incident": incident_id, "number": number, "seq": seq, "at": at.isoformat(), "kind": kind,
+                       "actor": actor, "data": data, "hash": digest}
+
+        return _stream(rows(), TIMELINE_COLUMNS, fmt, "timeline")

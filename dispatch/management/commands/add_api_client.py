@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from dispatch.models import ApiClient
+from dispatch.services.clients import api_client_add
+from dispatch.services.errors import Invalid
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API client: an Open311 client (citizen apps, the 12345 hotline) or a department's own system. "
+        "Prints its key once; only a hash of it is stored."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--kind", required=True, choices=ApiClient.Kind.values)
+        parser.add_argument("--department", help="the department's code (required for --kind department)")
+
+    def handle(self, *args, name, kind, department, **options):
+        try:
+            client, key = api_client_add(name=name, kind=kind, department_code=department)
+        except Invalid as exc:
+            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())) from exc
+        where = f" of {client.department.code}" if client.department_id else ""
+        self.stdout.write(f"created {kind} client {client.name}{where} (service user {client.user.username})")
+        self.stdout.write(f"key: {key}")
+        self.stdout.write("Store it now: it is not shown again (only its hash is kept).")

@@ -1,0 +1,138 @@
+"""GeoReport v2 endpoints. Public reads (no key, as the spec has it; reporter data is never in them);
+posting needs an Open311 client's ``api_key``. Sessions and /api/ tokens play no part here."""
+
+from __future__ import annotations
+
+from django.utils.dateparse import parse_datetime
+from django.utils.decorators import method_decorator
+from django.utils.timezone import get_current_timezone, is_naive, make_aware
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import ValidationError
+
+from dispatch.open311.serializers import (
+    ServiceRequestForm,
+    error_list,
+    intake_from,
+    render,
+    render_errors,
+    request_fields,
+)
+from dispatch.services import open311 as service
+from dispatch.services.errors import Forbidden, Invalid, ServiceError
+from dispatch.services.idempotency import idempotency_key_check
+from dispatch.throttling import client_address, hit
+
+
+class _Throttled(Exception):
+    def __init__(self, wait: float):
+        self.wait = wait
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # no cookies are read here: the api_key authenticates a POST
+class Open311View(View):
+    fmt = "json"
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except _Throttled as exc:
+            response = render_errors(
+                [{"code": 429, "description": _("Too many requests. Try again in %(s)d seconds.") % {"s": exc.wait}}],
+                fmt=self.fmt, status=429,
+            )
+            response["Retry-After"] = str(int(exc.wait) + 1)
+            return response
+        except ValidationError as exc:
+            return render_errors(error_list(exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}),
+                                 fmt=self.fmt, status=400)
+        except ServiceError as exc:
+            errors = error_list(exc.errors, code=exc.status_code) if exc.errors else [
+                {"code": exc.status_code, "description": exc.detail}]
+            return render_errors(errors, fmt=self.fmt, status=exc.status_code)
+
+    def throttle(self, scope: str = "anon", ident: str | None = None) -> None:
+        allowed, wait = hit(scope, ident or client_address(self.request))
+        if not allowed:
+            raise _Throttled(wait)
+
+
+class ServiceListView(Open311View):
+    """``GET services.[format]``: one service per active event type."""
+
+    def get(self, request):
+        self.throttle()
+        return render(service.open311_services(), fmt=self.fmt, root="services")
+
+
+class ServiceDefinitionView(Open311View):
+    """``GET services/[service_code].[format]``: the attributes a service asks for."""
+
+    def get(self, request, code):
+        self.throttle()
+        return render(service.open311_service_definition(service_code=code), fmt=self.fmt, root="service_definition")
+
+
+def _when(params, name: str):
+    raw = params.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw.strip().replace(" ", "+"))  # a "+" offset arrives as a space when not encoded
+    if value is None:
+        raise Invalid(_("Invalid input."), {name: [_("Not a W3C date-time (2010-01-01T00:00:00Z).")]})
+    return make_aware(value, get_current_timezone()) if is_naive(value) else value
+
+
+def _csv(params, name: str) -> list[str]:
+    return [part.strip() for part in (params.get(name) or "").split(",") if part.strip()]
+
+
+class ServiceRequestsView(Open311View):
+    """``GET requests.[format]`` (public; filters per the spec) and ``POST requests.[format]`` (api_key)."""
+
+    def get(self, request):
+        self.throttle()
+        params = request.GET
+        statuses = [s.lower() for s in _csv(params, "status")]
+        if any(s not in (service.OPEN, service.CLOSED) for s in statuses):
+            raise Invalid(_("Invalid input."), {"status": [_("open or closed.")]})
+        incidents = service.open311_requests_query(
+            ids=_csv(params, "service_request_id"), service_codes=_csv(params, "service_code"),
+            start=_when(params, "start_date"), end=_when(params, "end_date"), statuses=statuses,
+        )
+        return render([service.open311_request_view(i) for i in incidents], fmt=self.fmt, root="service_requests")
+
+    def post(self, request):
+        raw, attributes = request_fields(request)
+        key = str(raw.get("api_key") or "")
+        client = service.open311_client(api_key=key)
+        # A known client is limited per client (an aggregator posts from one address); others per address.
+        if client is not None:
+            self.throttle("user", f"open311:{client.pk}")
+        else:
+            self.throttle()
+        if not key:
+            raise Invalid(_("Invalid input."), {"api_key": [_("api_key is required.")]})
+        if client is None:
+            raise Forbidden(_("Invalid api_key received -- can't proceed with create_request."))
+        form = ServiceRequestForm(data=raw)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        name = service.open311_service_name(service_code=data["service_code"])  # 404 for an unknown service
+        incident = service.open311_request_submit(
+            client=client, intake=intake_from(data, service_name=name), service_code=data["service_code"],
+            media_url=data["media_url"], attributes=attributes,
+            idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
+        )
+        body = [{"service_request_id": incident.number, "service_notice": "", "account_id": None}]
+        return render(body, fmt=self.fmt, root="service_requests", status=201)
+
+
+class ServiceRequestView(Open311View):
+    """``GET requests/[service_request_id].[format]``: one request, in a list as the spec has it."""
+
+    def get(self, request, number):
+        self.throttle()
+        incident = service.open311_request(service_request_id=number)
+        return render([service.open311_request_view(incident)], fmt=self.fmt, root="service_requests")
