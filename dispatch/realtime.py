@@ -73,7 +73,7 @@ def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
     streams = [CONSOLE_GROUP]
     if work_order is not None:
         streams.append(department_group(work_order.department.code))
-    else:  # an incident-level change concerns every department with work on the incident
+    elif event_type != "incident.created":  # an incident-level change concerns every department with work on it
         from departments.models import Department
 
         codes = Department.objects.filter(work_orders__incident=incident).values_list("code", flat=True).distinct()

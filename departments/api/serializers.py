@@ -2,10 +2,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from departments.models import Department, Unit, WorkOrder
+from dispatch.api.fastfields import CachedFieldsMixin
 from workflows.models import localized
 
 
-class WorkOrderSerializer(serializers.ModelSerializer):
+class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True)
     incident_number = serializers.CharField(source="incident.number", read_only=True)

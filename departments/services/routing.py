@@ -74,13 +74,15 @@ def work_order_offer(
         unit_id, why = choice.unit_id, choice.reason
     else:
         unit_id, why = unit.pk, reason or f"{unit.callsign}: assigned"
+    fresh = work_order.attempts == 0  # a new order: no acknowledgement deadline to replace
     work_order.reoffer()  # counts the attempt: a new order starts at 0 and becomes attempt 1
     work_order.unit_id = unit_id
     if unit_id is not None:
         work_order.tried_unit_ids = [*work_order.tried_unit_ids, unit_id]
     work_order.ack_due_at = timezone.now() + timedelta(seconds=work_order.ack_timeout_seconds)
     work_order.save()
-    deadlines_cancel(work_order=work_order, kinds=(Deadline.Kind.ACK,))
+    if not fresh:
+        deadlines_cancel(work_order=work_order, kinds=(Deadline.Kind.ACK,))
     if schedule_ack:
         ack_deadline_schedule(work_order)
     kind = "work_order.offered" if unit_id is not None else "work_order.queued"

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
+from dispatch.api.fastfields import CachedFieldsMixin
 from dispatch.models import Incident, Source, TimelineEvent
 
 # Text that must say something: DRF trims surrounding whitespace and refuses what is left empty; the pattern
@@ -100,7 +101,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         fields = ["seq", "at", "kind", "actor", "data", "hash"]
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     event_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     workflow_version = serializers.IntegerField(source="workflow_version.version", read_only=True)
     location = serializers.SerializerMethodField()
@@ -145,8 +146,10 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(WorkOrderSerializer(many=True))
     def get_work_orders(self, obj):
-        orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
-        orders = orders.select_related("department", "unit", "incident").order_by("id")
+        orders = getattr(obj, "visible_work_orders", None)  # prefetched for a page by IncidentViewSet
+        if orders is None:
+            orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
+            orders = orders.select_related("department", "unit", "incident").order_by("id")
         return WorkOrderSerializer(orders, many=True, context=self.context).data
 
 

@@ -20,8 +20,9 @@ CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; ch
 
 
 class ServiceRequestForm(serializers.Serializer):
-    """``POST requests.[format]``: the spec's arguments (``jurisdiction_id``, ``address_id``, ``device_id``
-    and ``account_id`` are accepted and not used; ``attribute[CODE]`` is collected separately)."""
+    """``POST requests.[format]``: the spec's arguments (``jurisdiction_id``, ``device_id`` and ``account_id``
+    are accepted and not used; ``address_id`` is not a location here; ``attribute[CODE]`` is collected
+    separately)."""
 
     api_key = serializers.CharField(max_length=200, error_messages={"required": _("api_key is required.")})
     service_code = serializers.SlugField(max_length=64, error_messages={"required": _("service_code is required.")})
@@ -35,11 +36,18 @@ class ServiceRequestForm(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     media_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
 
+    address_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
     def validate(self, data):
         has_point = "lat" in data or "long" in data
         if has_point and not ("lat" in data and "long" in data):
             raise serializers.ValidationError({"long" if "lat" in data else "lat": [_("lat and long go together.")]})
         if not has_point and not data["address_string"].strip():
+            # The spec accepts address_id alone as the location; there is no address repository here to look
+            # it up in, so it cannot locate anything on its own.
+            if data["address_id"].strip():
+                raise serializers.ValidationError({"address_id": [
+                    _("address_id cannot be resolved by this server: send lat and long, or address_string.")]})
             raise serializers.ValidationError(
                 {"lat": [_("A location is required: lat and long, or address_string.")]}
             )
@@ -65,7 +73,8 @@ def request_fields(request) -> tuple[dict, dict]:
                 code = key[len("attribute["):key.index("]")]
                 values = request.POST.getlist(key)
                 attributes[code] = values if key.endswith("[]") or len(values) > 1 else values[0]
-    raw = {k: v for k, v in raw.items() if not k.startswith("attribute[")}
+    # "A null parameter should be treated as equivalent to a non-declared parameter", and an empty one alike.
+    raw = {k: v for k, v in raw.items() if not k.startswith("attribute[") and v is not None and v != ""}
     attributes = {str(k)[:64]: v for k, v in list(attributes.items())[:50]}
     return raw, attributes
 
@@ -128,12 +137,23 @@ def to_xml(root: str, document) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="utf-8", xml_declaration=False)
 
 
+def spark(value):
+    """The JSON of a document as the spec's Spark convention maps its XML: an empty element is ``null``
+    (the spec's examples: ``<description></description>`` is ``"description":null``)."""
+    if isinstance(value, dict):
+        return {key: spark(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [spark(item) for item in value]
+    return None if value == "" else value
+
+
 def render(document, *, fmt: str, root: str, status: int = 200) -> HttpResponse:
-    """``document`` as JSON, or as XML under ``root`` (a list's items named by ``ITEM_ELEMENT``)."""
+    """``document`` as JSON (empty text as ``null``), or as XML under ``root`` (a list's items named by
+    ``ITEM_ELEMENT``; ``None`` as an empty element)."""
     if fmt == "xml":
         body = to_xml(root, document)
     else:
-        body = json.dumps(document, ensure_ascii=False).encode()
+        body = json.dumps(spark(document), ensure_ascii=False).encode()
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
 
 

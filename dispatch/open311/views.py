@@ -52,6 +52,13 @@ class Open311View(View):
                 {"code": exc.status_code, "description": exc.detail}]
             return render_errors(errors, fmt=self.fmt, status=exc.status_code)
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        """405 in the spec's error format too (the spec: HTTP error codes, with an ``errors`` body)."""
+        response = render_errors([{"code": 405, "description": _("Method %(m)s not allowed.") % {"m": request.method}}],
+                                 fmt=self.fmt, status=405)
+        response["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
+        return response
+
     def throttle(self, scope: str = "anon", ident: str | None = None) -> None:
         allowed, wait = hit(scope, ident or client_address(self.request))
         if not allowed:
@@ -85,7 +92,8 @@ def _when(params, name: str):
 
 
 def _csv(params, name: str) -> list[str]:
-    return [part.strip() for part in (params.get(name) or "").split(",") if part.strip()]
+    """A comma-delimited argument (the spec's form), also accepted when declared more than once."""
+    return [part.strip() for raw in params.getlist(name) for part in raw.split(",") if part.strip()]
 
 
 class ServiceRequestsView(Open311View):
@@ -94,13 +102,17 @@ class ServiceRequestsView(Open311View):
     def get(self, request):
         self.throttle()
         params = request.GET
-        statuses = [s.lower() for s in _csv(params, "status")]
-        if any(s not in (service.OPEN, service.CLOSED) for s in statuses):
-            raise Invalid(_("Invalid input."), {"status": [_("open or closed.")]})
-        incidents = service.open311_requests_query(
-            ids=_csv(params, "service_request_id"), service_codes=_csv(params, "service_code"),
-            start=_when(params, "start_date"), end=_when(params, "end_date"), statuses=statuses,
-        )
+        ids = _csv(params, "service_request_id")
+        if ids:  # "This overrides all other arguments": the others are not even read
+            incidents = service.open311_requests_query(ids=ids)
+        else:
+            statuses = [s.lower() for s in _csv(params, "status")]
+            if any(s not in (service.OPEN, service.CLOSED) for s in statuses):
+                raise Invalid(_("Invalid input."), {"status": [_("open or closed.")]})
+            incidents = service.open311_requests_query(
+                service_codes=_csv(params, "service_code"), start=_when(params, "start_date"),
+                end=_when(params, "end_date"), statuses=statuses,
+            )
         return render([service.open311_request_view(i) for i in incidents], fmt=self.fmt, root="service_requests")
 
     def post(self, request):
@@ -112,8 +124,9 @@ class ServiceRequestsView(Open311View):
             self.throttle("user", f"open311:{client.pk}")
         else:
             self.throttle()
+        # The spec: "403 for errors because of wrong or missing api_key" ("403 - Missing or Invalid API Key").
         if not key:
-            raise Invalid(_("Invalid input."), {"api_key": [_("api_key is required.")]})
+            raise Forbidden(_("Missing api_key -- can't proceed with create_request."))
         if client is None:
             raise Forbidden(_("Invalid api_key received -- can't proceed with create_request."))
         form = ServiceRequestForm(data=raw)
@@ -125,7 +138,8 @@ class ServiceRequestsView(Open311View):
             media_url=data["media_url"], attributes=attributes,
             idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
         )
-        body = [{"service_request_id": incident.number, "service_notice": "", "account_id": None}]
+        # Every service is "realtime": the service_request_id, never a token (the spec: not both).
+        body = [{"service_request_id": incident.number, "service_notice": None, "account_id": None}]
         return render(body, fmt=self.fmt, root="service_requests", status=201)
 
 

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -31,10 +31,15 @@ SWEEPER = "deadlines"
 
 def deadline_schedule(*, kind: str, key: str, due_at: datetime, incident, work_order=None, data: dict | None = None):
     """Record a deadline in the current transaction (idempotent by ``key``)."""
-    deadline, created = Deadline.objects.get_or_create(
-        key=key,
-        defaults={"kind": kind, "due_at": due_at, "incident": incident, "work_order": work_order, "data": data or {}},
-    )
+    # Insert first (the usual case: a new key), and read the existing row only when the key is taken.
+    try:
+        with transaction.atomic():
+            deadline = Deadline.objects.create(
+                key=key, kind=kind, due_at=due_at, incident=incident, work_order=work_order, data=data or {}
+            )
+        created = True
+    except IntegrityError:
+        deadline, created = Deadline.objects.get(key=key), False
     if created:
         delay = (due_at - timezone.now()).total_seconds()
         if delay <= PROMPT_HORIZON_SECONDS:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
@@ -25,10 +24,16 @@ audit_log = logging.getLogger("liandong.audit")
 
 
 def _next_number() -> str:
+    """The day's next number: one upsert (PostgreSQL and SQLite), the row locked until commit."""
     day = timezone.localdate()
-    IncidentCounter.objects.get_or_create(day=day)
-    IncidentCounter.objects.filter(day=day).update(last=F("last") + 1)
-    last = IncidentCounter.objects.filter(day=day).values_list("last", flat=True).get()
+    table = IncidentCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608 - the table name is ours
+            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [day],
+        )
+        last = cursor.fetchone()[0]
     return f"INC-{day:%Y%m%d}-{last:05d}"
 
 
@@ -93,9 +98,9 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
     )
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
     incident.save(force_insert=True)
-    sla_schedule(incident=incident)
+    sla_schedule(incident=incident, new=True)
     timeline_append(
-        incident=incident, kind="incident.created", actor=actor,
+        incident=incident, kind="incident.created", actor=actor, first=True,
         data={
             "event_type": event_type.code, "workflow_version": version.version, "state": state,
             "severity": incident.severity, "source": incident.source,

@@ -38,9 +38,11 @@ def sla_enter_state(*, incident: Incident, previous: StateSpec | None, state: St
     incident.sla_clock = clock
 
 
-def sla_schedule(*, incident: Incident) -> None:
-    """Replace the incident's pending SLA deadline with one for its current state (if any)."""
-    deadlines_cancel(incident=incident, kinds=(Deadline.Kind.SLA,))
+def sla_schedule(*, incident: Incident, new: bool = False) -> None:
+    """Replace the incident's pending SLA deadline with one for its current state (if any). ``new``: the
+    incident was created in this transaction, so it has none to replace."""
+    if not new:
+        deadlines_cancel(incident=incident, kinds=(Deadline.Kind.SLA,))
     if incident.sla_due_at is None or incident.sla_breached_at is not None:
         return
     deadline_schedule(

@@ -9,15 +9,18 @@ SYSTEM = "system"
 GENESIS_HASH = "0" * 64
 
 
-def timeline_append(*, incident, kind: str, actor=None, data: dict | None = None, work_order=None) -> TimelineEvent:
-    """Append one row, hash-chained to the previous one.
+def timeline_append(
+    *, incident, kind: str, actor=None, data: dict | None = None, work_order=None, first: bool = False
+) -> TimelineEvent:
+    """Append one row, hash-chained to the previous one. ``first``: the incident was created in this
+    transaction and this is its first row (no read of the previous one; the unique ``seq`` still guards it).
 
     Must run inside the transaction of the change it records, with the incident row locked (or, on
     SQLite, inside an IMMEDIATE transaction), so that ``seq`` has no gaps and no duplicates.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("timeline_append must run inside the transaction of the change it records")
-    last = (
+    last = None if first else (
         TimelineEvent.objects.filter(incident_id=incident.pk).order_by("-seq").values_list("seq", "hash").first()
     )
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)

@@ -17,7 +17,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 @pytest.mark.timeout(900)
 def test_storm_all_profiles_tiny(tmp_path, capsys):
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/13" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/13"
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/12" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/12"
     report_path = tmp_path / "storm.json"
     result = subprocess.run(
         [PYTHON, "manage.py", "storm", "--profile", "all", "--rate", "5", "--duration", "5", "--consoles", "4",
