@@ -128,3 +128,15 @@ def demo_server(tmp: Path, password: str, **env_overrides: str):
         yield base, server
     finally:
         server.stop()
+
+
+# The listen backlog daphne's -b/-p gives Twisted is 50: a thousand clients connecting at once overflowed it and
+# were reset (measured in tests/faults). Production and the tests use an endpoint string with a deeper one.
+LISTEN_BACKLOG = 2048
+# As deployed: no gossip, mingle or heartbeat (Celery 5.7 can hang restarting gossip after a broker loss).
+WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def daphne_argv(port: int, host: str = "127.0.0.1") -> list[str]:
+    return [PYTHON, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog={LISTEN_BACKLOG}",
+            "dispatch.asgi:application"]

@@ -80,7 +80,7 @@ class Stack:
         import psycopg
         import redis
 
-        from benchmarks.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
+        from benchmarks.procs import BIN, WORKER_FLAGS, Proc, clean_env, daphne_argv, free_port, manage, wait_http
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
@@ -94,11 +94,11 @@ class Stack:
         manage("seed_demo", "--password", self.password, env=env)
         port = free_port()
         self.procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
-                                               "--concurrency", "2", "-n", f"{self.name}@%h"], env, self.tmp)
+                                               "--concurrency", "2", *WORKER_FLAGS, "-n", f"{self.name}@%h"],
+                                    env, self.tmp)
         self.procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
                                            "-s", str(self.tmp / "beat-schedule")], env, self.tmp)
-        self.procs["daphne"] = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                               "dispatch.asgi:application"], env, self.tmp)
+        self.procs["daphne"] = Proc("daphne", daphne_argv(port), env, self.tmp)
         self.base_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.base_url}/healthz", self.procs["daphne"])
         time.sleep(2)  # the worker's pool children are up (their pids count in the CPU figures)

@@ -11,12 +11,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
 
+from django.conf import settings  # noqa: E402
+
+from dispatch.concurrency import ConcurrencyLimit  # noqa: E402
 from dispatch.routing import websocket_urlpatterns  # noqa: E402
 from dispatch.ws_auth import LiveAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY),
         # The consumers check the Origin themselves, so that a refusal reaches the client as close code 4403.
         "websocket": LiveAuthStack(URLRouter(websocket_urlpatterns)),
     }

@@ -8,12 +8,14 @@ order without gaps: a message the channel layer lost is replayed from the databa
 """
 
 import asyncio
+import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dispatch import access, realtime
+from dispatch.livehub import hub_for
 from dispatch.ws_auth import origin_allowed, query_param
 
 log = logging.getLogger(__name__)
@@ -24,23 +26,33 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_BIG = 1009  # RFC 6455: message too big
 MAX_CLIENT_FRAME = 4096
 FLUSH_SECONDS = 0.25
-REJOIN_SECONDS = 3600  # channels-redis forgets group members after group_expiry (24 h): re-join well before
 
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     stream: str | None = None
+    hub = None
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the connection's task is cancelled without a disconnect (server shutdown, a test's end):
+            # the hub must not keep a socket that is gone, nor its subscription when it was the last one.
+            if self.hub is not None and self.stream:
+                await self.hub.unsubscribe(self.stream, self)
 
     async def connect(self):
-        self.stream, self.pending, self.last_sent = None, {}, 0
-        self._flush_handle, self._last_flush, self._rejoin = None, 0.0, None
+        # pending: seq -> the event's JSON text (encoded once per process by the hub, or here when replayed)
+        self.stream, self.pending, self.last_sent, self.hub = None, {}, 0, None
+        self._flush_handle, self._last_flush = None, 0.0
         refusal = await self._refusal()
         if refusal is not None:
             await self.accept()  # accept first, so that the close code reaches the client
             await self.close(code=refusal)
             return
         # Subscribed before the client sees the socket open: nothing committed after this is missed.
-        await self.channel_layer.group_add(self.stream, self.channel_name)
-        self._rejoin = asyncio.ensure_future(self._keep_membership())
+        self.hub = hub_for(self.channel_layer)
+        await self.hub.subscribe(self.stream, self)
         since = query_param(self.scope, "since")
         head = await database_sync_to_async(realtime.stream_head)(self.stream)
         if since is None:
@@ -77,10 +89,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        if self._rejoin is not None:
-            self._rejoin.cancel()
-        if self.stream:
-            await self.channel_layer.group_discard(self.stream, self.channel_name)
+        if self.hub is not None and self.stream:
+            await self.hub.unsubscribe(self.stream, self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Clients send only small JSON commands: anything else closes the socket cleanly."""
@@ -102,11 +112,11 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._fill_from_database()
             await self._flush()
 
-    async def live_event(self, message):
-        event = message["event"]
-        if event["seq"] <= self.last_sent or event["seq"] in self.pending:
+    def deliver(self, seq: int, text: str) -> None:
+        """An event of the stream, from this process's hub (``dispatch.livehub``)."""
+        if seq <= self.last_sent or seq in self.pending:
             return
-        self.pending[event["seq"]] = event
+        self.pending[seq] = text
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
@@ -114,7 +124,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _fill_from_database(self):
         for event in await database_sync_to_async(realtime.events_since)(self.stream, self.last_sent):
-            self.pending.setdefault(event["seq"], event)
+            if event["seq"] not in self.pending:
+                self.pending[event["seq"]] = json.dumps(event)
 
     async def _flush(self):
         self._flush_handle = None
@@ -126,12 +137,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             self.last_sent += 1
             batch.append(self.pending.pop(self.last_sent))
         if batch:
-            await self.send_json(batch[0] if len(batch) == 1 else batch)
-
-    async def _keep_membership(self):
-        while True:
-            await asyncio.sleep(REJOIN_SECONDS)
-            await self.channel_layer.group_add(self.stream, self.channel_name)
+            # The texts are JSON already: a batch is their array, with no decoding or encoding per socket.
+            await self.send(text_data=batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]")
 
     def stream_for(self, user) -> str | None:
         raise NotImplementedError

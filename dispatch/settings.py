@@ -127,7 +127,7 @@ elif env.bool("DB_POOL", default=False):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=60.0),
     }
 else:
     # Celery workers (one thread per process) and commands keep their connection between tasks.
@@ -209,6 +209,8 @@ RATE_LIMITS = {
     "anon": env.str("RATE_LIMIT_ANON", default="120/min"),  # per client address
     "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),  # per address and username, API and page
 }
+# HTTP requests run at once per ASGI server process (dispatch/concurrency.py); 0: no limit.
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
 # GET /metrics: a Prometheus scrape job sends "Authorization: Bearer <METRICS_TOKEN>" (supervisors and admins
 # may read it signed in).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -8,7 +8,7 @@ from workflows.models import localized
 
 class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True)
+    unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True, allow_null=True)
     incident_number = serializers.CharField(source="incident.number", read_only=True)
     available_actions = serializers.SerializerMethodField()
 

@@ -5,6 +5,8 @@ Transactional: the consumer reads the database from its own thread. Only users, 
 events are written, so the flush after each test is allowed on SQLite too.
 """
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -209,3 +211,30 @@ async def test_streams_are_scoped(people):
     assert await transit.receive_nothing(timeout=0.1)
     await console.disconnect()
     await transit.disconnect()
+
+
+async def _group_size(layer, group: str) -> int:
+    """Members of a channel-layer group (in-memory layer, or channels-redis' sorted set)."""
+    if hasattr(layer, "groups"):
+        return len(layer.groups.get(group, {}))
+    connection = layer.connection(layer.consistent_hash(group))
+    return await connection.zcard(layer._group_key(group))
+
+
+async def test_sockets_of_one_process_share_one_group_membership_and_one_encoding(people):
+    """The fan-out happens in the process (dispatch.livehub): an event crosses the channel layer once per
+    process and stream, whatever the number of sockets, and every socket gets the same frame."""
+    layer = get_channel_layer()
+    consoles = [await _open("/ws/console/", user=people[name]) for name in ("dispatcher", "supervisor", "dispatcher")]
+    for communicator in consoles:
+        await _frames(communicator)  # stream.opened
+    assert await _group_size(layer, CONSOLE_GROUP) == 1
+    [one] = await sync_to_async(_events)(CONSOLE_GROUP, [1])
+    await layer.group_send(CONSOLE_GROUP, {"type": "live.event", "event": one.message()})
+    frames = [await communicator.receive_from() for communicator in consoles]
+    assert len(set(frames)) == 1 and [m["seq"] for m in _messages([json.loads(frames[0])])] == [1]
+    for communicator in consoles[:2]:
+        await communicator.disconnect()
+    assert await _group_size(layer, CONSOLE_GROUP) == 1  # one socket left
+    await consoles[2].disconnect()
+    assert await _group_size(layer, CONSOLE_GROUP) == 0  # the last one leaves the group

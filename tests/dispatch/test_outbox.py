@@ -105,17 +105,22 @@ def test_a_claimed_job_is_not_run_by_a_second_worker_until_its_lease_ends(lost_k
 
 
 def test_the_relay_does_not_queue_a_job_again_while_its_kick_is_in_flight(lost_kick, settings, queued_not_run):
+    import time
+
     from dispatch.services.outbox import outbox_kick
 
     incident, job = lost_kick
+    # The relay's memory of a kick expires with the lease, in the cache's own clock (Redis on the services
+    # profile): a short lease, and real time passing.
+    settings.OUTBOX_LEASE_SECONDS = 1
     queued_not_run.conf.task_always_eager = False
     outbox_kick(job.pk)  # queued, not yet run
     # A backlog drains: the relay runs every few seconds and must not pile duplicates in front of the worker.
     assert [outbox_relay() for _ in range(3)] == [0, 0, 0]
     # The message was lost after all (no worker took it within a lease): the relay kicks the job again.
-    with time_machine.travel(timezone.now() + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1), tick=False):
-        assert outbox_relay() == 1
-        assert outbox_relay() == 0
+    time.sleep(1.5)
+    assert outbox_relay() == 1
+    assert outbox_relay() == 0
 
 
 def test_a_poison_job_backs_off_then_is_parked_with_its_error(settings):

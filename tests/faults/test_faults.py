@@ -46,7 +46,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.e2e.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
+from benchmarks.procs import WORKER_FLAGS, daphne_argv
+from tests.e2e.procs import BIN, Proc, clean_env, free_port, manage, wait_http
 from tests.e2e.walkthrough import PASSWORD, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -56,9 +57,6 @@ RATE = float(os.environ.get("LIANDONG_FAULT_RATE", "4"))  # incidents per second
 PRE_SECONDS = 4  # stream before each fault
 RECOVERY_LIMIT = 30  # an incident not routed this long after the fault ended is stuck
 CLIENT_RETRY_SECONDS = 90  # how long the client keeps retrying one request (same key)
-# As the README deploys it: no gossip, mingle or heartbeat (Redis broker; Celery 5.7 hangs restarting gossip after
-# a broker connection loss, measured here: the worker neither exits nor consumes).
-WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 MIX = [  # (event type, severity): a realistic spread, expected departments learned in the calm phase
     ("waterlogging", 3), ("waterlogging", 4), ("traffic_accident", 2), ("traffic_accident", 3),
     ("air_pollution", 2), ("air_pollution", 4), ("road_collapse", 3), ("hazmat_spill", 4),
@@ -195,8 +193,7 @@ class Stack:
                                            "-s", str(self.tmp / "beat-schedule")], self.env, self.tmp, restart_after=3)
 
     def start_daphne(self) -> None:
-        self.procs["daphne"] = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                               "dispatch.asgi:application"], self.env, self.tmp, restart_after=2)
+        self.procs["daphne"] = Proc("daphne", daphne_argv(self.port), self.env, self.tmp, restart_after=2)
         wait_http(f"{self.base}/healthz", self.procs["daphne"])
 
     def query(self, sql: str, params=()) -> list[tuple]:

@@ -38,7 +38,8 @@ class Command(BaseCommand):
         )
         Server(
             application=application,
-            endpoints=build_endpoint_description_strings(host=host, port=port),
+            # Twisted's default listen backlog (50) resets clients when many connect at once.
+            endpoints=[e + ":backlog=2048" for e in build_endpoint_description_strings(host=host, port=port)],
             signal_handlers=True,
             action_logger=self.log_action,
             verbosity=1,
