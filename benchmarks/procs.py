@@ -119,7 +119,7 @@ def demo_server(tmp: Path, password: str, **env_overrides: str):
     ``(base_url, proc)`` and stops the server afterwards."""
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp), **env_overrides)
     manage("migrate", "--noinput", env=env)
-    manage("seed_demo", "--password", password, env=env)
+    manage("seed_demo", f"--password={password}", env=env)
     port = free_port()
     server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
     base = f"http://127.0.0.1:{port}"

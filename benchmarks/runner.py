@@ -91,7 +91,7 @@ class Stack:
                         LOG_LEVEL="WARNING")
         self.log(f"storm: database {self.name}, logs in {self.tmp}; migrate + seed_demo ...")
         manage("migrate", "--noinput", env=env)
-        manage("seed_demo", "--password", self.password, env=env)
+        manage("seed_demo", f"--password={self.password}", env=env)  # a password may start with "-"
         port = free_port()
         self.procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
                                                "--concurrency", "2", *WORKER_FLAGS, "-n", f"{self.name}@%h"],

@@ -113,6 +113,12 @@ def can_add_note(user, incident) -> bool:
     return is_command(user) or is_department_member(user)
 
 
+def can_add_public_note(user, incident) -> bool:
+    """A note the public reads (Open311 ``status_notes``) speaks for the command center: dispatchers,
+    supervisors and admins."""
+    return is_command(user)
+
+
 def role_allows(user, roles: tuple[str, ...], *, incident_departments: set[int]) -> bool:
     """Whether ``user`` holds one of a workflow transition's ``roles``.
 

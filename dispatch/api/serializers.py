@@ -81,6 +81,9 @@ class RevealedReporterSerializer(serializers.Serializer):
 
 class NoteRequestSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=4000, validators=[NOT_BLANK])
+    public = serializers.BooleanField(
+        default=False, help_text="Shown to the public as the request's status notes (Open311); command center only."
+    )
 
 
 class SLASerializer(serializers.Serializer):

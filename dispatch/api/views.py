@@ -175,7 +175,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def notes(self, request, pk=None):
         body = NoteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        event = incident_note_add(actor=request.user, incident_id=int(pk), text=body.validated_data["text"])
+        event = incident_note_add(
+            actor=request.user, incident_id=int(pk), text=body.validated_data["text"], public=body.validated_data["public"]
+        )
         return Response(TimelineEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 

@@ -215,12 +215,16 @@ def incident_transition(
     return incident
 
 
-def incident_note_add(*, actor, incident_id: int, text: str):
+def incident_note_add(*, actor, incident_id: int, text: str, public: bool = False):
+    """A note on the timeline; ``public``: also shown to the reporter and the public (Open311 ``status_notes``)."""
     with transaction.atomic():
         incident = _lock_visible(actor=actor, incident_id=incident_id)
         if not access.can_add_note(actor, incident):
             raise Forbidden(_("You may not add notes."))
-        event = timeline_append(incident=incident, kind="incident.note", actor=actor, data={"text": text})
+        if public and not access.can_add_public_note(actor, incident):
+            raise Forbidden(_("Only the command center may publish notes."))
+        data = {"text": text, "public": True} if public else {"text": text}
+        event = timeline_append(incident=incident, kind="incident.note", actor=actor, data=data)
         Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now())
         realtime.publish("incident.noted", incident=incident)
     return event

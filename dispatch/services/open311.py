@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -109,9 +109,15 @@ def open311_request_submit(
 
 def _public_requests():
     from departments.models import WorkOrder
+    from dispatch.models import TimelineEvent
 
+    latest_public_note = (
+        TimelineEvent.objects.filter(incident=OuterRef("pk"), kind="incident.note", data__public=True)
+        .order_by("-seq").values("data__text")[:1]
+    )
     return (
         Incident.objects.filter(source=Source.OPEN311)
+        .annotate(public_note=Subquery(latest_public_note))
         .select_related("event_type", "workflow_version", "open311")
         .prefetch_related(Prefetch("work_orders", queryset=WorkOrder.objects.select_related("department")))
     )
@@ -167,7 +173,7 @@ def open311_request_view(incident: Incident) -> dict:
     return {
         "service_request_id": incident.number,
         "status": CLOSED if state is not None and state.final else OPEN,
-        "status_notes": "",  # notes have no "public" flag: none of them is shown to the public
+        "status_notes": getattr(incident, "public_note", None) or "",  # the latest note marked public
         "service_name": incident.event_type.display_name,
         "service_code": incident.event_type.code,
         "description": incident.description,

@@ -489,3 +489,33 @@ def test_csrf_does_not_apply(open311_key):
 def test_unknown_path_is_a_spec_error(web):
     assert web.get(f"{BASE}/nothing-here.json").json() == [{"code": 404, "description": "Not found."}]
     assert parse_xml(web.get(f"{BASE}/nothing-here.xml")).findtext("error/code") == "404"
+
+
+def test_status_notes_are_the_latest_public_note(post_request, web, api_as):
+    number = post_request().json()[0]["service_request_id"]
+    from dispatch.models import Incident
+
+    incident_id = Incident.objects.get(number=number).pk
+    dispatcher = api_as("dispatcher")
+    assert dispatcher.post(f"/api/incidents/{incident_id}/notes/", {"text": "Internal: pump truck 2 sent"}).status_code == 201
+    assert web.get(f"{BASE}/requests/{number}.json").json()[0]["status_notes"] is None  # internal notes stay inside
+    published = dispatcher.post(f"/api/incidents/{incident_id}/notes/", {"text": "Crews on site; avoid the underpass.",
+                                                                          "public": True})
+    assert published.status_code == 201 and published.json()["data"] == {
+        "text": "Crews on site; avoid the underpass.", "public": True}
+    assert web.get(f"{BASE}/requests/{number}.json").json()[0]["status_notes"] == "Crews on site; avoid the underpass."
+    assert parse_xml(web.get(f"{BASE}/requests/{number}.xml")).findtext("request/status_notes") == (
+        "Crews on site; avoid the underpass.")
+    listed = {r["service_request_id"]: r for r in web.get(f"{BASE}/requests.json").json()}
+    assert listed[number]["status_notes"] == "Crews on site; avoid the underpass."
+
+
+def test_only_the_command_center_publishes_notes(report, api_as):
+    incident = report()
+    assert "city_management" in {o["department"] for o in incident["work_orders"]}
+    staff = api_as("city_management_staff")
+    refused = staff.post(f"/api/incidents/{incident['id']}/notes/", {"text": "We are there", "public": True})
+    assert refused.status_code == 403
+    assert staff.post(f"/api/incidents/{incident['id']}/notes/", {"text": "We are there"}).status_code == 201
+    assert api_as("supervisor").post(f"/api/incidents/{incident['id']}/notes/",
+                                     {"text": "Road reopened", "public": True}).status_code == 201
