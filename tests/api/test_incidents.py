@@ -395,3 +395,21 @@ def test_page_size_that_is_not_a_positive_whole_number_is_refused(dispatcher, si
     response = dispatcher.get("/api/incidents/", {"page_size": size})
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["page_size"]
+
+
+@pytest.mark.parametrize("query", [{"state": ""}, {"district": "  "}, {"open": "maybe"}, {"open": ""}, {"page": ""}])
+def test_blank_or_unknown_filter_values_are_refused_naming_the_parameter(dispatcher, query):
+    response = dispatcher.get("/api/incidents/", query)
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == list(query)
+
+
+@pytest.mark.parametrize("value, expected", [("true", {"open"}), ("false", {"closed"})])
+def test_open_filter(dispatcher, report, value, expected):
+    from dispatch.models import Incident
+
+    made = report()
+    Incident.objects.filter(pk=report()["id"]).update(state="closed")
+    states = {"open" if i["state"] != "closed" else "closed"
+              for i in dispatcher.get("/api/incidents/", {"open": value}).json()["results"]}
+    assert states == expected and made
