@@ -15,19 +15,23 @@ def district_at(*, lat: float, lon: float) -> District | None:
     return None
 
 
-def unit_candidates(*, department_id: int) -> list[Candidate]:
+def unit_candidates(*, department_ids) -> tuple[dict[int, list[Candidate]], dict[int, Unit]]:
+    """The candidates of each department (by department id), and the units behind them (by unit id): two
+    queries for any number of departments."""
     units = (
-        Unit.objects.filter(department_id=department_id)
+        Unit.objects.filter(department_id__in=department_ids)
         .annotate(open_orders=Count("work_orders", filter=Q(work_orders__state__in=WorkOrder.OPEN_STATES)))
         .prefetch_related("districts")
     )
-    return [
-        Candidate(
+    candidates: dict[int, list[Candidate]] = {department_id: [] for department_id in department_ids}
+    by_id = {}
+    for u in units:
+        by_id[u.pk] = u
+        candidates[u.department_id].append(Candidate(
             unit_id=u.pk, callsign=u.callsign, status=u.status,
             district_ids=frozenset(d.pk for d in u.districts.all()), open_orders=u.open_orders, lat=u.lat, lon=u.lon,
-        )
-        for u in units
-    ]
+        ))
+    return candidates, by_id
 
 
 def routing_rules() -> list[Rule]:

@@ -52,24 +52,25 @@ def work_order_payload(work_order) -> dict:
     }
 
 
-def _next_seq(stream: str) -> int:
+def _reserve_seqs(counts: dict[str, int]) -> dict[str, int]:
+    """Advance each stream's counter by its count in one statement; returns each stream's new last ``seq``.
+
+    The counter rows stay locked until commit (so ``seq`` is gap-free and in commit order); they are
+    taken in name order, so two transactions never wait on each other crosswise.
+    """
+    streams = sorted(counts)
+    values = ", ".join(["(%s, %s)"] * len(streams))
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO dispatch_streamcounter (stream, last) VALUES (%s, 1) "
-            "ON CONFLICT (stream) DO UPDATE SET last = dispatch_streamcounter.last + 1 RETURNING last",
-            [stream],
+            f"INSERT INTO dispatch_streamcounter (stream, last) VALUES {values} "  # noqa: S608 - placeholders only
+            "ON CONFLICT (stream) DO UPDATE SET last = dispatch_streamcounter.last + excluded.last "
+            "RETURNING stream, last",
+            [v for stream in streams for v in (stream, counts[stream])],
         )
-        return cursor.fetchone()[0]
+        return dict(cursor.fetchall())
 
 
-def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
-    """Record the event on every stream it belongs to and send it after commit.
-
-    Must run inside the transaction of the change: the counter row of each stream stays locked until
-    commit, so ``seq`` is gap-free and in commit order.
-    """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("publish must run inside the transaction of the change")
+def _streams(event_type: str, incident, work_order) -> list[str]:
     streams = [CONSOLE_GROUP]
     if work_order is not None:
         streams.append(department_group(work_order.department.code))
@@ -78,14 +79,40 @@ def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
 
         codes = Department.objects.filter(work_orders__incident=incident).values_list("code", flat=True).distinct()
         streams += [department_group(code) for code in sorted(codes)]
-    payload = json.loads(json.dumps({
-        "incident": incident_payload(incident),
-        "work_order": work_order_payload(work_order) if work_order is not None else None,
-    }, cls=DjangoJSONEncoder))
+    return streams
+
+
+def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
+    """Record the event on every stream it belongs to and send it after commit (see ``publish_many``)."""
+    return publish_many([(event_type, incident, work_order)])
+
+
+def publish_many(changes: list[tuple]) -> list[LiveEvent]:
+    """Record each ``(event_type, incident, work_order or None)`` on every stream it belongs to, in order,
+    and send them after commit: one counter statement and one insert for the whole batch.
+
+    Must run inside the transaction of the change: the counter row of each stream stays locked until
+    commit, so ``seq`` is gap-free and in commit order.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("publish must run inside the transaction of the change")
     now = timezone.now()
-    events = [
-        LiveEvent(stream=stream, seq=_next_seq(stream), type=event_type, at=now, payload=payload) for stream in streams
-    ]
+    pending = []  # (stream, type, payload) in the order of the changes
+    for event_type, incident, work_order in changes:
+        payload = json.loads(json.dumps({
+            "incident": incident_payload(incident),
+            "work_order": work_order_payload(work_order) if work_order is not None else None,
+        }, cls=DjangoJSONEncoder))
+        pending += [(stream, event_type, payload) for stream in _streams(event_type, incident, work_order)]
+    counts: dict[str, int] = {}
+    for stream, _type, _payload in pending:
+        counts[stream] = counts.get(stream, 0) + 1
+    last = _reserve_seqs(counts)
+    next_seq = {stream: last[stream] - counts[stream] + 1 for stream in counts}
+    events = []
+    for stream, event_type, payload in pending:
+        events.append(LiveEvent(stream=stream, seq=next_seq[stream], type=event_type, at=now, payload=payload))
+        next_seq[stream] += 1
     LiveEvent.objects.bulk_create(events)
     transaction.on_commit(lambda: _send(events))
     return events

@@ -23,5 +23,6 @@ def sweep_deadlines_task() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def fire_deadline_task(deadline_id: int) -> str | None:
-    """A prompt firing at the due time; the sweep fires it anyway if this message is lost."""
+    """Fire one deadline. Nothing sends this any more (the sweep fires every deadline); kept so that messages
+    queued by an earlier version are still consumed."""
     return deadline_fire(deadline_id)

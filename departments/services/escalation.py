@@ -18,12 +18,16 @@ def _lock(deadline: Deadline) -> WorkOrder:
     )
 
 
+def ack_deadline(order: WorkOrder) -> dict:
+    """The acknowledgement deadline of the order's current offer (attempt), as ``deadline_schedule`` takes it."""
+    return {
+        "kind": Deadline.Kind.ACK, "key": f"ack:{order.pk}:{order.attempts}", "due_at": order.ack_due_at,
+        "incident": order.incident, "work_order": order, "data": {"attempt": order.attempts},
+    }
+
+
 def ack_deadline_schedule(order: WorkOrder) -> None:
-    """The acknowledgement deadline of the order's current offer (attempt)."""
-    deadline_schedule(
-        kind=Deadline.Kind.ACK, key=f"ack:{order.pk}:{order.attempts}", due_at=order.ack_due_at,
-        incident=order.incident, work_order=order, data={"attempt": order.attempts},
-    )
+    deadline_schedule(**ack_deadline(order))
 
 
 def on_ack_timeout(deadline: Deadline) -> str:

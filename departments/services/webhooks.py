@@ -46,32 +46,47 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def webhook_deliveries_record(*, work_order, kind: str, data: dict, at) -> list[WebhookDelivery]:
-    """Record one delivery per active webhook of the order's department (inside the change's transaction)."""
-    hooks = list(DepartmentWebhook.objects.filter(department_id=work_order.department_id, active=True))
-    if not hooks:
+def webhook_deliveries_record(*, events) -> list[WebhookDelivery]:
+    """Record one delivery per active webhook of each event's department (inside the change's transaction).
+
+    ``events`` are timeline rows of work orders, in order; one read of the webhooks for all of them.
+    """
+    from collections import defaultdict
+
+    hooks_of = defaultdict(list)
+    for hook in DepartmentWebhook.objects.filter(
+        department_id__in={event.work_order.department_id for event in events}, active=True
+    ):
+        hooks_of[hook.department_id].append(hook)
+    if not hooks_of:
         return []
     from dispatch.realtime import incident_payload, work_order_payload
 
-    body = json.loads(json.dumps({
-        "event": kind, "at": at, "incident": incident_payload(work_order.incident),
-        "work_order": work_order_payload(work_order), "data": data,
-    }, cls=DjangoJSONEncoder))
-    last = dict(
-        WebhookDelivery.objects.filter(webhook__in=hooks, work_order=work_order)
-        .values("webhook_id").annotate(last=Max("seq")).values_list("webhook_id", "last")
-    )
     now = timezone.now()
-    rows = [
-        WebhookDelivery(
-            webhook=hook, work_order=work_order, event=kind, seq=last.get(hook.pk, 0) + 1, payload=body,
-            next_attempt_at=now,
-        )
-        for hook in hooks
-    ]
+    rows, last = [], {}
+    for event in events:
+        work_order = event.work_order
+        hooks = hooks_of.get(work_order.department_id)
+        if not hooks:
+            continue
+        if work_order.pk not in last:
+            last[work_order.pk] = dict(
+                WebhookDelivery.objects.filter(webhook__in=hooks, work_order=work_order)
+                .values("webhook_id").annotate(last=Max("seq")).values_list("webhook_id", "last")
+            )
+        body = json.loads(json.dumps({
+            "event": event.kind, "at": event.at, "incident": incident_payload(work_order.incident),
+            "work_order": work_order_payload(work_order), "data": event.data,
+        }, cls=DjangoJSONEncoder))
+        for hook in hooks:
+            seq = last[work_order.pk].get(hook.pk, 0) + 1
+            last[work_order.pk][hook.pk] = seq
+            rows.append(WebhookDelivery(
+                webhook=hook, work_order=work_order, event=event.kind, seq=seq, payload=body, next_attempt_at=now,
+            ))
     WebhookDelivery.objects.bulk_create(rows)
-    order_id = work_order.pk
-    transaction.on_commit(lambda: webhooks_kick(order_id))
+    for order_id in sorted({row.work_order_id for row in rows}):
+        transaction.on_commit(lambda order_id=order_id: webhooks_kick(order_id))
     return rows
 
 

@@ -1,8 +1,9 @@
 """Deadlines: rows with a due time, fired by a periodic sweep, exactly once, re-checking state.
 
-``deadline_schedule`` records a deadline in the caller's transaction (and, after commit, asks a worker
-to fire it on time when it is near: a prompt, never needed for correctness). ``deadlines_sweep`` (Celery
-beat, every ``DEADLINE_SWEEP_SECONDS``) fires every due deadline. ``deadline_fire`` claims the row with
+``deadline_schedule`` records a deadline in the caller's transaction. ``deadlines_sweep`` (Celery beat,
+every ``DEADLINE_SWEEP_SECONDS``, 2 s by default) fires every due deadline: a deadline fires at most one
+sweep interval late, and costs no message of its own (an ETA task per deadline used to: one broker
+message per offer, held in the worker's memory until due, for a precision the sweep already gives). ``deadline_fire`` claims the row with
 a conditional UPDATE inside the handler's transaction: a racing second sweep or worker waits for the
 row, then finds it no longer pending. A handler that fails rolls its claim back; the next sweep retries.
 """
@@ -25,35 +26,29 @@ HANDLERS = {
     Deadline.Kind.SLA: "dispatch.services.sla.on_sla_due",
 }
 MAX_FAILURES = 5  # a handler that raises this often parks its deadline (state "failed") instead of looping
-PROMPT_HORIZON_SECONDS = 300  # below the broker's visibility timeout: an ETA task never runs twice for it
 SWEEPER = "deadlines"
 
 
-def deadline_schedule(*, kind: str, key: str, due_at: datetime, incident, work_order=None, data: dict | None = None):
-    """Record a deadline in the current transaction (idempotent by ``key``)."""
+def deadline_schedule(
+    *, kind: str, key: str, due_at: datetime, incident, work_order=None, data: dict | None = None, fresh: bool = False
+) -> Deadline:
+    """Record a deadline in the current transaction (idempotent by ``key``). ``fresh``: the key names something
+    created in this transaction, so it cannot exist yet (a plain insert, no savepoint)."""
+    fields = {"key": key, "kind": kind, "due_at": due_at, "incident": incident, "work_order": work_order,
+              "data": data or {}}
+    if fresh:
+        return Deadline.objects.create(**fields)
     # Insert first (the usual case: a new key), and read the existing row only when the key is taken.
     try:
         with transaction.atomic():
-            deadline = Deadline.objects.create(
-                key=key, kind=kind, due_at=due_at, incident=incident, work_order=work_order, data=data or {}
-            )
-        created = True
+            return Deadline.objects.create(**fields)
     except IntegrityError:
-        deadline, created = Deadline.objects.get(key=key), False
-    if created:
-        delay = (due_at - timezone.now()).total_seconds()
-        if delay <= PROMPT_HORIZON_SECONDS:
-            transaction.on_commit(lambda: _prompt(deadline.pk, max(0.0, delay)))
-    return deadline
+        return Deadline.objects.get(key=key)
 
 
-def _prompt(deadline_id: int, countdown: float) -> None:
-    from dispatch.tasks import fire_deadline_task
-
-    try:
-        fire_deadline_task.apply_async((deadline_id,), countdown=countdown)
-    except Exception:  # noqa: BLE001 - the sweep fires it anyway
-        log.warning("deadline %s: could not schedule a prompt firing; the sweep will fire it", deadline_id)
+def deadlines_schedule_fresh(deadlines: list[dict]) -> list[Deadline]:
+    """Record several deadlines whose keys name things created in this transaction: one insert."""
+    return Deadline.objects.bulk_create([Deadline(**{**fields, "data": fields.get("data") or {}}) for fields in deadlines])
 
 
 def deadlines_cancel(*, work_order=None, incident=None, kinds: tuple[str, ...] | None = None) -> int:

@@ -97,6 +97,8 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
         urgency=data.get("severity", 3),
     )
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
+    if _dispatches(spec.states[state]):
+        incident.dispatch_round = 1  # the routing job is recorded by _enter_state below
     incident.save(force_insert=True)
     sla_schedule(incident=incident, new=True)
     timeline_append(
@@ -107,24 +109,33 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
             "district": incident.district.code if incident.district_id else None,
         },
     )
-    _enter_state(incident=incident, state=spec.states[state], actor=actor)
+    _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True)
     realtime.publish("incident.created", incident=incident)
     return incident
 
 
-def _enter_state(*, incident: Incident, state: StateSpec, actor) -> None:
-    """Follow-up work of entering ``state``, recorded in the current transaction."""
+def _dispatches(state: StateSpec) -> bool:
     from departments.models import RoutingRule
+
+    return bool(state.dispatch) or RoutingRule.objects.filter(state=state.name).exists()
+
+
+def _enter_state(*, incident: Incident, state: StateSpec, actor, created: bool = False) -> None:
+    """Follow-up work of entering ``state``, recorded in the current transaction. ``created``: the incident
+    was inserted in this transaction, already with its first dispatch round when its state dispatches."""
     from departments.services.work_orders import work_orders_cancel_open
 
-    if state.dispatch or RoutingRule.objects.filter(state=state.name).exists():
-        incident.dispatch_round += 1
-        Incident.objects.filter(pk=incident.pk).update(dispatch_round=incident.dispatch_round)
+    if created and incident.dispatch_round or not created and _dispatches(state):
+        if not created:
+            incident.dispatch_round += 1
+            Incident.objects.filter(pk=incident.pk).update(dispatch_round=incident.dispatch_round)
         outbox_enqueue(
             kind="incident.route",
             payload={"incident_id": incident.pk, "dispatch_round": incident.dispatch_round, "state": state.name},
-            dedupe_key=f"route:{incident.pk}:{incident.dispatch_round}",
+            dedupe_key=f"route:{incident.pk}:{incident.dispatch_round}", fresh=created,
         )
+    if created:
+        return  # no work orders to stand down yet
     if state.final:
         work_orders_cancel_open(incident=incident, actor=actor, reason=_("Incident %(state)s.") % {"state": state.name})
     elif state.stand_down:

@@ -27,15 +27,19 @@ HANDLERS = {
 }
 
 
-def outbox_enqueue(*, kind: str, payload: dict, dedupe_key: str | None = None) -> OutboxJob | None:
-    """Record a job in the current transaction; ``None`` if a job with ``dedupe_key`` already exists."""
+def outbox_enqueue(*, kind: str, payload: dict, dedupe_key: str | None = None, fresh: bool = False) -> OutboxJob | None:
+    """Record a job in the current transaction; ``None`` if a job with ``dedupe_key`` already exists.
+    ``fresh``: the key names something created in this transaction, so it cannot exist (no savepoint)."""
     if kind not in HANDLERS:
         raise ValueError(f"unknown outbox job kind {kind!r}")
-    try:
-        with transaction.atomic():
-            job = OutboxJob.objects.create(kind=kind, payload=payload, dedupe_key=dedupe_key)
-    except IntegrityError:
-        return None
+    if fresh:
+        job = OutboxJob.objects.create(kind=kind, payload=payload, dedupe_key=dedupe_key)
+    else:
+        try:
+            with transaction.atomic():
+                job = OutboxJob.objects.create(kind=kind, payload=payload, dedupe_key=dedupe_key)
+        except IntegrityError:
+            return None
     transaction.on_commit(lambda: outbox_kick(job.pk))
     return job
 

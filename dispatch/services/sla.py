@@ -48,7 +48,7 @@ def sla_schedule(*, incident: Incident, new: bool = False) -> None:
     deadline_schedule(
         kind=Deadline.Kind.SLA, key=f"sla:{incident.pk}:{uuid.uuid4().hex}",  # a new one per state entry
         due_at=incident.sla_due_at, incident=incident,
-        data={"state": incident.state, "due_at": incident.sla_due_at.isoformat()},
+        data={"state": incident.state, "due_at": incident.sla_due_at.isoformat()}, fresh=True,
     )
 
 

@@ -12,8 +12,16 @@ GENESIS_HASH = "0" * 64
 def timeline_append(
     *, incident, kind: str, actor=None, data: dict | None = None, work_order=None, first: bool = False
 ) -> TimelineEvent:
-    """Append one row, hash-chained to the previous one. ``first``: the incident was created in this
-    transaction and this is its first row (no read of the previous one; the unique ``seq`` still guards it).
+    """Append one row, hash-chained to the previous one (see ``timeline_append_many``)."""
+    return timeline_append_many(
+        incident=incident, entries=[{"kind": kind, "actor": actor, "data": data, "work_order": work_order}], first=first
+    )[0]
+
+
+def timeline_append_many(*, incident, entries: list[dict], first: bool = False) -> list[TimelineEvent]:
+    """Append rows (``kind``, ``actor``, ``data``, ``work_order``), in order, hash-chained: one read of the last
+    row and one insert. ``first``: the incident was created in this transaction and these are its first rows
+    (no read at all; the unique ``seq`` still guards it).
 
     Must run inside the transaction of the change it records, with the incident row locked (or, on
     SQLite, inside an IMMEDIATE transaction), so that ``seq`` has no gaps and no duplicates.
@@ -24,25 +32,30 @@ def timeline_append(
         TimelineEvent.objects.filter(incident_id=incident.pk).order_by("-seq").values_list("seq", "hash").first()
     )
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    event = TimelineEvent(
-        incident_id=incident.pk,
-        seq=seq,
-        kind=kind,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor.username if actor is not None else SYSTEM,
-        work_order=work_order,
-        data=data or {},
-        at=timezone.now(),
-        prev_hash=prev_hash,
-    )
-    event.hash = event.compute_hash()
-    event.save(force_insert=True)
-    if work_order is not None:
+    events = []
+    for entry in entries:
+        actor = entry.get("actor")
+        event = TimelineEvent(
+            incident_id=incident.pk,
+            seq=seq,
+            kind=entry["kind"],
+            actor=actor if actor is not None and actor.pk else None,
+            actor_label=actor.username if actor is not None else SYSTEM,
+            work_order=entry.get("work_order"),
+            data=entry.get("data") or {},
+            at=timezone.now(),
+            prev_hash=prev_hash,
+        )
+        event.hash = event.compute_hash()
+        events.append(event)
+        seq, prev_hash = seq + 1, event.hash
+    TimelineEvent.objects.bulk_create(events)
+    if any(event.work_order is not None for event in events):
         # Every work-order event passes here once: the department's webhooks record it in this transaction.
         from departments.services.webhooks import webhook_deliveries_record
 
-        webhook_deliveries_record(work_order=work_order, kind=kind, data=event.data, at=event.at)
-    return event
+        webhook_deliveries_record(events=[event for event in events if event.work_order is not None])
+    return events
 
 
 def timeline_verify(incident_id: int) -> int | None:
