@@ -75,7 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dispatch.staticfiles.StaticFilesMiddleware",  # WhiteNoise, asynchronous too (see the module)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -197,7 +197,9 @@ SPECTACULAR_SETTINGS = {
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}},
+                    # one pool per process, not one per request (dispatch/cache.py)
+                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
+                                "pool_class": "dispatch.cache.SharedConnectionPool"}},
         "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
     }
 else:
