@@ -15,21 +15,25 @@ def district_at(*, lat: float, lon: float) -> District | None:
     return None
 
 
-def unit_candidates(*, department_ids) -> tuple[dict[int, list[Candidate]], dict[int, Unit]]:
-    """The candidates of each department (by department id), and the units behind them (by unit id): two
-    queries for any number of departments."""
-    units = (
-        Unit.objects.filter(department_id__in=department_ids)
-        .annotate(open_orders=Count("work_orders", filter=Q(work_orders__state__in=WorkOrder.OPEN_STATES)))
-        .prefetch_related("districts")
+def unit_candidates(*, department_ids, district_id: int | None = None) -> tuple[dict[int, list[Candidate]], dict[int, Unit]]:
+    """The candidates of each department (by department id), and the units behind them (by unit id).
+
+    With ``district_id`` only the units whose jurisdiction covers that district are read (the others cannot
+    be chosen): one query. Without it, every unit with its districts: two queries, for any number of
+    departments.
+    """
+    units = Unit.objects.filter(department_id__in=department_ids).annotate(
+        open_orders=Count("work_orders", filter=Q(work_orders__state__in=WorkOrder.OPEN_STATES), distinct=True)
     )
+    units = units.filter(districts=district_id) if district_id is not None else units.prefetch_related("districts")
     candidates: dict[int, list[Candidate]] = {department_id: [] for department_id in department_ids}
     by_id = {}
     for u in units:
         by_id[u.pk] = u
+        districts = frozenset({district_id}) if district_id is not None else frozenset(d.pk for d in u.districts.all())
         candidates[u.department_id].append(Candidate(
-            unit_id=u.pk, callsign=u.callsign, status=u.status,
-            district_ids=frozenset(d.pk for d in u.districts.all()), open_orders=u.open_orders, lat=u.lat, lon=u.lon,
+            unit_id=u.pk, callsign=u.callsign, status=u.status, district_ids=districts, open_orders=u.open_orders,
+            lat=u.lat, lon=u.lon,
         ))
     return candidates, by_id
 

@@ -47,7 +47,9 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
     targets = [t for t in plan if t.department in departments and departments[t.department].pk not in existing]
     if not targets:
         return []
-    candidates, units = unit_candidates(department_ids=[departments[t.department].pk for t in targets])
+    candidates, units = unit_candidates(
+        department_ids=[departments[t.department].pk for t in targets], district_id=incident.district_id
+    )
     due_at = incident.state_entered_at + timedelta(seconds=spec.sla_seconds) if spec.sla_seconds else None
     offers = []
     for target in targets:
@@ -88,7 +90,9 @@ def work_order_offer(
     offer (unless an escalation chain is driving the order) and pushes the change after commit.
     """
     if unit is None:
-        candidates, units = unit_candidates(department_ids=[work_order.department_id])
+        candidates, units = unit_candidates(
+            department_ids=[work_order.department_id], district_id=work_order.incident.district_id
+        )
         choice = _choose(work_order, candidates[work_order.department_id])
         offer = _Offer(work_order, units.get(choice.unit_id), choice.reason, rule_id)
     else:

@@ -1,7 +1,7 @@
 """Incident endpoints: thin adapters between HTTP and ``dispatch.services.incidents``."""
 
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -72,15 +72,15 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = IncidentFilter
 
     def get_queryset(self):
+        return access.incidents_visible_to(self.request.user).select_related(
+            "event_type", "workflow_version", "district"
+        ).prefetch_related(*self._prefetches())
+
+    def _prefetches(self) -> list:
         # Two prefetches for a whole page: every order's department (roles on transitions), and the orders the
         # caller may see, as the response lists them (one query, not one per incident).
         visible = access.work_orders_visible_to(self.request.user).select_related("department", "unit", "incident")
-        return access.incidents_visible_to(self.request.user).select_related(
-            "event_type", "workflow_version", "district"
-        ).prefetch_related(
-            "work_orders",
-            Prefetch("work_orders", queryset=visible.order_by("id"), to_attr="visible_work_orders"),
-        )
+        return ["work_orders", Prefetch("work_orders", queryset=visible.order_by("id"), to_attr="visible_work_orders")]
 
     @extend_schema(
         request=IncidentCreateSerializer,
@@ -94,7 +94,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         intake.is_valid(raise_exception=True)
         key = idempotency_key_check(request.headers.get("Idempotency-Key"))
         incident, created = incident_report(actor=request.user, data=intake.validated_data, idempotency_key=key)
-        incident = self.get_queryset().filter(pk=incident.pk).first() or incident
+        if created:  # the instance in hand has its event type, version and district: only its orders to read
+            prefetch_related_objects([incident], *self._prefetches())
+        else:
+            incident = self.get_queryset().filter(pk=incident.pk).first() or incident
         body = IncidentSerializer(incident, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

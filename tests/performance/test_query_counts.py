@@ -41,7 +41,7 @@ def test_incident_detail_and_intake_query_counts(api_as, waterlogging_payload):
         app.control.purge()
     assert created.status_code == 201
     intake = len(ctx.captured_queries)
-    assert intake <= 17, intake  # 29 before the optimisations of issue 7, 22 after session 2's
+    assert intake <= 16, intake  # 29 before the optimisations of issue 7, 22 after session 2's
     detail = _queries(lambda: api.get(f"/api/incidents/{created.json()['id']}/"))
     assert detail <= 8, detail
 
