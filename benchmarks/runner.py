@@ -267,6 +267,7 @@ class Bench:
         self.password, self.log = password, log
         self.mix = IncidentMix(seed=options.seed)
         self.tokens: dict[str, str] = {}
+        self._token_locks: dict[str, asyncio.Lock] = {}
         self.consoles: list[Console] = []
         self.notes: list[str] = []
         self.phase = Phase("", "idle", "idle", [])
@@ -279,10 +280,12 @@ class Bench:
 
     # -- helpers
     async def token(self, username: str) -> str:
-        if username not in self.tokens:
-            r = await self.http.post("/api/auth/token/", json={"username": username, "password": self.password})
-            r.raise_for_status()
-            self.tokens[username] = r.json()["token"]
+        # One login per user, however many consoles ask at once (the login rate limit would refuse the rest).
+        async with self._token_locks.setdefault(username, asyncio.Lock()):
+            if username not in self.tokens:
+                r = await self.http.post("/api/auth/token/", json={"username": username, "password": self.password})
+                r.raise_for_status()
+                self.tokens[username] = r.json()["token"]
         return self.tokens[username]
 
     async def ticket(self, username: str) -> str:

@@ -13,6 +13,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from dispatch import access, realtime
 from dispatch.livehub import hub_for
@@ -31,6 +32,10 @@ FLUSH_SECONDS = 0.25
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     stream: str | None = None
     hub = None
+    # No channel of its own on the layer: events come from this process's hub (dispatch.livehub). With one, every
+    # socket kept a receive pending on Redis for nothing; with a thousand sockets connecting at once, a read
+    # timeout on that shared receive loop closed the socket it happened to run under with 1011.
+    channel_layer_alias = None
 
     async def __call__(self, scope, receive, send):
         try:
@@ -51,7 +56,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=refusal)
             return
         # Subscribed before the client sees the socket open: nothing committed after this is missed.
-        self.hub = hub_for(self.channel_layer)
+        self.hub = hub_for(get_channel_layer())
         await self.hub.subscribe(self.stream, self)
         since = query_param(self.scope, "since")
         head = await database_sync_to_async(realtime.stream_head)(self.stream)
