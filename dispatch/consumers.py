@@ -8,7 +8,6 @@ order without gaps: a message the channel layer lost is replayed from the databa
 """
 
 import asyncio
-import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -68,7 +67,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "stream.opened", "stream": self.stream, "head": head})
         if since is not None:
             self.last_sent = int(since)
-            await self._fill_from_database()
+            await self._fill(upto=head)
             await self._flush()
 
     async def _refusal(self) -> int | None:
@@ -114,7 +113,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "replay" and isinstance(content.get("since"), int):
             self.last_sent = min(self.last_sent, max(0, content["since"]))
             self.pending = {}
-            await self._fill_from_database()
+            await self._fill(upto=None)
             await self._flush()
 
     def deliver(self, seq: int, text: str) -> None:
@@ -127,16 +126,20 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
             self._flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
-    async def _fill_from_database(self):
-        for event in await database_sync_to_async(realtime.events_since)(self.stream, self.last_sent):
-            if event["seq"] not in self.pending:
-                self.pending[event["seq"]] = json.dumps(event)
+    async def _fill(self, upto: int | None):
+        """What this socket lacks after ``last_sent`` (at least up to ``upto``), from the hub's memory or the
+        database (one read for every socket of the process asking at once)."""
+        for seq, text in (await self.hub.events_after(self.stream, self.last_sent, upto, self._load)).items():
+            self.pending.setdefault(seq, text)
+
+    async def _load(self, after: int) -> list[dict]:
+        return await database_sync_to_async(realtime.events_since)(self.stream, after)
 
     async def _flush(self):
         self._flush_handle = None
         self._last_flush = asyncio.get_running_loop().time()
         if self.pending and min(self.pending) != self.last_sent + 1:
-            await self._fill_from_database()  # the layer lost something: the database has it
+            await self._fill(upto=min(self.pending) - 1)  # lost or still on its way: the database has it
         batch = []
         while self.last_sent + 1 in self.pending:
             self.last_sent += 1

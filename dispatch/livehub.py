@@ -8,6 +8,13 @@ once, is encoded to JSON once, and each socket receives the same text.
 
 A hub belongs to an event loop (the ASGI server's; each test's). Subscribing awaits the group membership, so a
 consumer that subscribes before reading the stream's head misses nothing committed afterwards.
+
+The hub also keeps the stream's recent events (``RECENT`` texts), from the layer and from database reads. A
+socket that reconnects with ``?since=``, or finds a gap, asks the hub (``events_after``): from memory when it
+has them all, else one database read shared by every socket asking at once. Without it a console storm (every
+console reconnecting at once) was a database read and a JSON encoding of each missed event per socket, and
+an event that merely arrived out of order (two transactions committing together) a read per socket: measured,
+a third of the consoles still catching up 30 s after reconnecting with 100 consoles at 10 incidents/s.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 REJOIN_SECONDS = 3600  # channels-redis forgets group members after group_expiry (24 h): re-join well before
+RECENT = 2000  # event texts kept per stream for sockets that reconnect or find a gap
 
 
 @dataclass
@@ -29,6 +37,17 @@ class _Stream:
     subscribers: set = field(default_factory=set)
     pump: asyncio.Task | None = None
     rejoin: asyncio.Task | None = None
+    recent: dict = field(default_factory=dict)  # seq -> the event's JSON text
+    loading: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def remember(self, seq: int, text: str) -> None:
+        self.recent.setdefault(seq, text)
+        if len(self.recent) > RECENT + RECENT // 4:  # trimmed in batches: no sort per event
+            for old in sorted(self.recent)[: len(self.recent) - RECENT]:
+                del self.recent[old]
+
+    def covers(self, after: int, upto: int | None) -> bool:
+        return upto is not None and all(seq in self.recent for seq in range(after + 1, upto + 1))
 
 
 class StreamHub:
@@ -65,6 +84,20 @@ class StreamHub:
             except Exception:  # noqa: BLE001 - the layer forgets the member at group_expiry anyway
                 log.warning("live hub: could not leave %s", stream, exc_info=True)
 
+    async def events_after(self, stream: str, after: int, upto: int | None, load) -> dict[int, str]:
+        """The texts of ``stream``'s events after ``after`` that the hub has, having made sure of those up to
+        ``upto`` (``None``: read anyway) with one ``await load(after)`` (-> messages, oldest first) shared by
+        every caller waiting at the same time."""
+        entry = self.streams.get(stream)
+        if entry is None:  # not subscribed (should not happen): read for this caller alone
+            return {message["seq"]: json.dumps(message) for message in await load(after)}
+        if not entry.covers(after, upto):
+            async with entry.loading:
+                if not entry.covers(after, upto):  # another caller may have read them meanwhile
+                    for message in await load(after):
+                        entry.remember(message["seq"], json.dumps(message))
+        return {seq: text for seq, text in entry.recent.items() if seq > after}
+
     async def _pump(self, stream: str, entry: _Stream) -> None:
         while True:
             try:
@@ -79,6 +112,7 @@ class StreamHub:
                 continue
             event = message["event"]
             text = json.dumps(event)  # once per process, whatever the number of sockets
+            entry.remember(event["seq"], text)
             for subscriber in list(entry.subscribers):
                 try:
                     subscriber.deliver(event["seq"], text)
