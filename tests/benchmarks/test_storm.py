@@ -51,3 +51,22 @@ def test_storm_all_profiles_tiny(tmp_path, capsys):
     assert report["profiles"]["surge"]["phases"]["load"]["backlog"]
     assert report["profiles"]["console-storm"]["figures"]["not_caught_up"] == 0
     assert report["profiles"]["console-storm"]["figures"]["catchup_p99_ms"] is not None
+
+
+def test_storm_refuses_a_redis_database_another_client_uses():
+    """A worker of another stack on the same Redis database would take this stack's jobs: refused, by name."""
+    import redis
+
+    from benchmarks.runner import refuse_shared_redis
+
+    url = REDIS_URL.rsplit("/", 1)[0] + "/13" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/13"
+    ours = redis.Redis.from_url(url)
+    refuse_shared_redis(ours)  # nobody else there
+    stranger = redis.Redis.from_url(url, client_name="stale-worker")
+    stranger.ping()
+    try:
+        with pytest.raises(RuntimeError, match="another stack's worker") as refused:
+            refuse_shared_redis(ours)
+        assert "stale-worker" in str(refused.value)
+    finally:
+        stranger.close()
