@@ -59,10 +59,14 @@ def test_storm_refuses_a_redis_database_another_client_uses():
 
     from benchmarks.runner import refuse_shared_redis
 
-    url = REDIS_URL.rsplit("/", 1)[0] + "/13" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/13"
-    ours = redis.Redis.from_url(url)
+    server = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
+    probe = redis.Redis.from_url(server + "/0")
+    busy = {int(c.get("db", -1)) for c in probe.client_list()}
+    probe.close()
+    free = next(db for db in range(15, -1, -1) if db not in busy)  # other suites use some databases meanwhile
+    ours = redis.Redis.from_url(f"{server}/{free}")
     refuse_shared_redis(ours)  # nobody else there
-    stranger = redis.Redis.from_url(url, client_name="stale-worker")
+    stranger = redis.Redis.from_url(f"{server}/{free}", client_name="stale-worker")
     stranger.ping()
     try:
         with pytest.raises(RuntimeError, match="another stack's worker") as refused:
