@@ -105,6 +105,10 @@ class StreamHub:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the layer hiccuped (Redis restart): retry; sockets replay gaps
+                if asyncio.current_task().cancelling():
+                    # Cancelled while redis-py's read timeout fired too: asyncio.timeout (3.11) turned the
+                    # cancellation into a TimeoutError. Retrying would never end (a loop's shutdown hung on it).
+                    raise asyncio.CancelledError from None
                 log.warning("live hub: receive on %s failed; retrying", stream, exc_info=True)
                 await asyncio.sleep(1)
                 continue
