@@ -106,3 +106,20 @@ def test_a_deadline_whose_handler_keeps_failing_is_parked_not_retried_forever(cl
     sweep()
     broken.refresh_from_db()
     assert (broken.state, broken.failures) == ("failed", MAX_FAILURES)
+
+
+def test_scheduling_a_deadline_sends_no_message(report, django_capture_on_commit_callbacks):
+    """Near deadlines used to get an ETA task each (one broker message per offer, held in the worker until due);
+    the sweep fires them instead, so recording one leaves nothing to do after commit."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from dispatch.models import Incident
+    from dispatch.services.deadlines import deadline_schedule
+
+    report()
+    incident = Incident.objects.first()
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        deadline_schedule(kind=Deadline.Kind.SLA, key="sla:test:near", due_at=timezone.now(), incident=incident)
+    assert callbacks == []
+    assert Deadline.objects.filter(key="sla:test:near", state=Deadline.State.PENDING).exists()

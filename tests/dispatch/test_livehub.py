@@ -69,3 +69,24 @@ async def test_events_from_the_layer_are_remembered_and_memory_is_bounded():
         assert max(entry.recent) == 3 * RECENT - 1  # the oldest go first
     finally:
         await hub.unsubscribe("console", socket)
+
+
+class _LayerThatSwallowsCancellation(InMemoryChannelLayer):
+    """As redis-py does when its read timeout fires while the task is cancelled (asyncio.timeout, Python 3.11):
+    the cancellation surfaces as a TimeoutError."""
+
+    async def receive(self, channel):
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise TimeoutError("Timeout reading from redis") from None
+
+
+async def test_pump_ends_when_cancelled_even_if_the_layer_turns_the_cancellation_into_an_error():
+    hub, socket = StreamHub(_LayerThatSwallowsCancellation()), _Socket()
+    await hub.subscribe("console", socket)
+    pump = hub.streams["console"].pump
+    await asyncio.sleep(0)
+    await hub.unsubscribe("console", socket)  # the last socket: the pump is cancelled
+    await asyncio.wait({pump}, timeout=2)
+    assert pump.done() and pump.cancelled()  # it used to log the error and retry forever
