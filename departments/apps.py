@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class DepartmentsConfig(AppConfig):
     name = "departments"
     verbose_name = _("Departments")
+
+    def ready(self):
+        # Imported here, not at module level: an app's models and services load only once the registry is ready.
+        from departments import tasks  # noqa: F401 - gives webhooks their Celery task
+        from departments.services import escalation, guards, routing  # noqa: F401 - register handlers and guards
+        from departments.services.webhooks import webhook_deliveries_record
+        from dispatch.core.changes import subscribe
+
+        subscribe(webhook_deliveries_record)  # every recorded work-order change goes to the department's hooks

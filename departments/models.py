@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from workflows.models import localized
+from dispatch.core.i18n import localized
 
 PRIORITY_CHOICES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")), ("critical", _("Critical"))]
 
@@ -168,7 +168,8 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
-    OPEN_STATES = (State.OFFERED, State.ACCEPTED, State.EN_ROUTE, State.ON_SCENE)
+    WORKING_STATES = (State.ACCEPTED, State.EN_ROUTE, State.ON_SCENE)  # a unit is on it
+    OPEN_STATES = (State.OFFERED, *WORKING_STATES)  # the one list of open states
 
     incident = models.ForeignKey("dispatch.Incident", on_delete=models.PROTECT, related_name="work_orders")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="work_orders")
@@ -204,6 +205,23 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self):
         return f"WO-{self.pk} {self.department_id} {self.state}"
+
+    def event_payload(self) -> dict:
+        """The order as live events and webhooks show it (``dispatch.core.changes.Change.payload``)."""
+        return {
+            "id": self.pk, "incident": self.incident_id, "department": self.department.code,
+            "unit": self.unit.callsign if self.unit_id else None, "state": self.state,
+            "priority": self.priority, "attempts": self.attempts, "ack_due_at": self.ack_due_at,
+            "escalated": bool(self.escalation and not self.escalation.get("stopped")),
+        }
+
+    def event_data(self, **extra) -> dict:
+        """The timeline data of a change to this order: which order, where it stands, plus ``extra``."""
+        return {
+            "work_order": self.pk, "department": self.department.code, "state": self.state,
+            "unit": self.unit.callsign if self.unit_id else None,
+            **extra,
+        }
 
     # Each transition changes only this row; the service layer does everything around it.
     @transition(field=state, source=State.OFFERED, target=State.ACCEPTED)

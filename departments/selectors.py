@@ -2,9 +2,9 @@
 
 from django.db.models import Count, Q
 
-from .geo import point_in_polygon
-from .models import District, RoutingRule, Unit, WorkOrder
-from .selection import Candidate, Rule
+from departments.models import District, RoutingRule, Unit, WorkOrder
+from departments.services.geo import point_in_polygon
+from departments.services.selection import Candidate, Rule
 
 
 def district_at(*, lat: float, lon: float) -> District | None:

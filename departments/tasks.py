@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from departments.services.webhooks import webhooks_deliver, webhooks_relay
+from departments.services.webhooks import webhooks_deliver, webhooks_relay, webhooks_sender
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -13,3 +13,6 @@ def deliver_webhooks_task(work_order_id: int) -> dict:
 @shared_task(acks_late=True, ignore_result=True)
 def relay_webhooks_task() -> int:
     return webhooks_relay()
+
+
+webhooks_sender(deliver_webhooks_task.delay)

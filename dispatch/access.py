@@ -91,7 +91,7 @@ def timeline_rows_visible_to(user) -> QuerySet:
 
 def can_report_incident(user) -> bool:
     """Dispatchers, admins, and department systems (contract: "dispatcher, admin, or a department system's
-    token"). Open311 clients report through ``dispatch.services.open311`` only."""
+    token"). Open311 clients report through ``dispatch.interop.open311.services`` only."""
     if not user.is_authenticated:
         return False
     return user.role in REPORTER_ROLES or (user.role == Role.STAFF and is_department_system(user))

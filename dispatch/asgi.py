@@ -13,9 +13,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs
 
 from django.conf import settings  # noqa: E402
 
-from dispatch.concurrency import ConcurrencyLimit  # noqa: E402
-from dispatch.routing import websocket_urlpatterns  # noqa: E402
-from dispatch.ws_auth import LiveAuthStack  # noqa: E402
+from dispatch.runtime.concurrency import ConcurrencyLimit  # noqa: E402
+from dispatch.live.routing import websocket_urlpatterns  # noqa: E402
+from dispatch.live.auth import LiveAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -75,7 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "dispatch.staticfiles.StaticFilesMiddleware",  # WhiteNoise, asynchronous too (see the module)
+    "dispatch.runtime.staticfiles.StaticFilesMiddleware",  # WhiteNoise, asynchronous too (see the module)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,7 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["dispatch.throttling.UserRateLimit"],
+    "DEFAULT_THROTTLE_CLASSES": ["dispatch.runtime.throttling.UserRateLimit"],
     # The API speaks JSON only (the workflow endpoint adds YAML); form bodies get 415.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
@@ -199,7 +199,7 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                     # one pool per process, not one per request (dispatch/cache.py)
                     "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
-                                "pool_class": "dispatch.cache.SharedConnectionPool"}},
+                                "pool_class": "dispatch.runtime.cache.SharedConnectionPool"}},
         "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
     }
 else:
@@ -229,7 +229,7 @@ if REDIS_URL:
 else:
     # The in-memory layer is not thread-safe; this subclass hands sends from worker threads to the
     # server's event loop (dispatch/embedded.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "dispatch.embedded.ThreadSafeInMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "dispatch.runtime.embedded.ThreadSafeInMemoryChannelLayer"}}
 
 # --- Celery ---------------------------------------------------------------------------------------
 # Settings that held up under SIGKILL of workers and restarts of Redis (../shared/DESIGN-NOTES.md).
@@ -307,7 +307,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "dispatch.logs.JsonFormatter"},
+        "json": {"()": "dispatch.runtime.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from dispatch.services.deadlines import deadline_fire, deadlines_sweep
-from dispatch.services.outbox import outbox_relay, outbox_run
+from dispatch.core.deadlines import deadline_fire, deadlines_sweep
+from dispatch.core.outbox import outbox_relay, outbox_run, outbox_sender
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -26,3 +26,6 @@ def fire_deadline_task(deadline_id: int) -> str | None:
     """Fire one deadline. Nothing sends this any more (the sweep fires every deadline); kept so that messages
     queued by an earlier version are still consumed."""
     return deadline_fire(deadline_id)
+
+
+outbox_sender(run_outbox_job_task.delay)

@@ -6,10 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
-from dispatch import health, metrics
-from dispatch.api import integrations
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
-from dispatch.auth_views import TokenLoginView
+from dispatch.interop import views as integrations
+from dispatch.runtime import health, metrics
+from dispatch.web.auth_views import TokenLoginView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 # SimpleRouter: no root view and no ".json" format-suffix aliases (one URL per resource).
@@ -41,7 +41,7 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
-    path("open311/v2/", include("dispatch.open311.urls")),
+    path("open311/v2/", include("dispatch.interop.open311.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
@@ -59,7 +59,7 @@ def handler404(request, exception):
     if request.path.startswith("/open311/"):
         from django.utils.translation import gettext as _
 
-        from dispatch.open311.serializers import render_errors
+        from dispatch.interop.open311.serializers import render_errors
 
         fmt = "xml" if request.path.endswith(".xml") else "json"
         return render_errors([{"code": 404, "description": _("Not found.")}], fmt=fmt, status=404)

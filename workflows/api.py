@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dispatch.api.parsers import YAMLParser
+from dispatch.core.i18n import localized
 from dispatch.models import Role
-from workflows.models import EventType, WorkflowVersion, localized
+from workflows.models import EventType, WorkflowVersion
 from workflows.services import workflow_publish
 
 

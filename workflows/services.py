@@ -1,16 +1,22 @@
 """Publishing workflow definitions as new immutable versions."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from dispatch.services.errors import Invalid
+from dispatch.core.errors import Invalid
 from workflows.definition import Definition, DefinitionInvalid, load_yaml, parse_definition
 from workflows.models import EventType, WorkflowVersion
+
+if TYPE_CHECKING:
+    from dispatch.models import User
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
@@ -26,7 +32,7 @@ def definition_checksum(definition: Definition) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def workflow_publish(*, actor, raw: dict | str, source: str = "") -> tuple[WorkflowVersion, bool]:
+def workflow_publish(*, actor: User | None, raw: dict | str, source: str = "") -> tuple[WorkflowVersion, bool]:
     """Validate and publish a definition (YAML text or a loaded mapping) as the active version.
 
     Returns ``(version, created)``; a definition identical to the active version publishes nothing.
@@ -64,7 +70,8 @@ def workflows_load_directory(*, directory: Path = DEFINITIONS_DIR) -> list[tuple
 
     All files are validated before any is published, so a bad file leaves the database untouched.
     """
-    problems, texts = [], []
+    problems: list[str] = []
+    texts: list[str] = []
     departments = known_departments()
     for path in sorted(directory.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from departments.models import Department, Unit, WorkOrder
 from dispatch.api.fastfields import CachedFieldsMixin
-from workflows.models import localized
+from dispatch.core.i18n import localized
 
 
 class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):

@@ -19,8 +19,8 @@ from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
 from dispatch.api.filters import IdFilter, StrictFilterSet
-from dispatch.services.idempotency import idempotency_key_check
-from workflows.models import localized
+from dispatch.core.i18n import localized
+from dispatch.core.idempotency import idempotency_key_check
 
 
 class WorkOrderFilter(StrictFilterSet):

@@ -5,10 +5,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from departments.models import DEFAULT_ESCALATION, EscalationChain, WorkOrder
-from dispatch import realtime
+from departments.services.offers import work_order_offer
+from dispatch.core.changes import record_change
+from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlines_cancel
 from dispatch.models import Deadline, Incident
-from dispatch.services.deadlines import deadline_schedule, deadlines_cancel
-from dispatch.services.timeline import timeline_append
 
 
 def _lock(deadline: Deadline) -> WorkOrder:
@@ -18,34 +18,18 @@ def _lock(deadline: Deadline) -> WorkOrder:
     )
 
 
-def ack_deadline(order: WorkOrder) -> dict:
-    """The acknowledgement deadline of the order's current offer (attempt), as ``deadline_schedule`` takes it."""
-    return {
-        "kind": Deadline.Kind.ACK, "key": f"ack:{order.pk}:{order.attempts}", "due_at": order.ack_due_at,
-        "incident": order.incident, "work_order": order, "data": {"attempt": order.attempts},
-    }
-
-
-def ack_deadline_schedule(order: WorkOrder) -> None:
-    deadline_schedule(**ack_deadline(order))
-
-
+@deadline_handler(Deadline.Kind.ACK)
 def on_ack_timeout(deadline: Deadline) -> str:
     """The offer was not accepted in time: expire it, offer it to the next unit, or start escalating."""
-    from departments.services.routing import work_order_offer
-
     order = _lock(deadline)
     if order.state != WorkOrder.State.OFFERED or order.attempts != deadline.data.get("attempt"):
         return "stale"
     order.expire()
     order.save()
-    timeline_append(
-        incident=order.incident, kind="work_order.expired", actor=None, work_order=order,
-        data={"work_order": order.pk, "department": order.department.code, "state": order.state,
-              "unit": order.unit.callsign if order.unit_id else None, "attempt": order.attempts,
-              "reason": f"not acknowledged within {order.ack_timeout_seconds} s"},
+    record_change(
+        incident=order.incident, kind="work_order.expired", work_order=order, live="work_order.updated",
+        data=order.event_data(attempt=order.attempts, reason=f"not acknowledged within {order.ack_timeout_seconds} s"),
     )
-    realtime.publish("work_order.updated", incident=order.incident, work_order=order)
     if order.attempts < order.max_attempts:
         work_order_offer(work_order=order, actor=None)
         return "reoffered"
@@ -55,8 +39,6 @@ def on_ack_timeout(deadline: Deadline) -> str:
 
 def escalation_start(order: WorkOrder) -> None:
     """Copy the department's chain onto the order, offer it again, and run the first step now."""
-    from departments.services.routing import work_order_offer
-
     chain = EscalationChain.objects.filter(department_id=order.department_id).first()
     snapshot = chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
     run = (order.escalation or {}).get("run", 0) + 1  # an order can escalate again after a reassignment
@@ -72,6 +54,7 @@ def escalation_start(order: WorkOrder) -> None:
     _run_step(order)
 
 
+@deadline_handler(Deadline.Kind.ESCALATION)
 def on_escalation_step(deadline: Deadline) -> str:
     order = _lock(deadline)
     progress = order.escalation or {}
@@ -87,8 +70,6 @@ def on_escalation_step(deadline: Deadline) -> str:
 
 def _run_step(order: WorkOrder) -> None:
     """Carry out the current step, record it, and schedule the next one (or end the chain)."""
-    from departments.services.routing import work_order_offer
-
     progress = dict(order.escalation)
     steps, loop, index = progress["steps"], progress["loop"], progress["step"]
     step = steps[index]
@@ -99,12 +80,6 @@ def _run_step(order: WorkOrder) -> None:
         work_order_offer(work_order=order, actor=None, schedule_ack=False)
         detail = {"from_unit": previous, "to_unit": order.unit.callsign if order.unit_id else None}
     notify = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}[step["action"]]
-    timeline_append(
-        incident=order.incident, kind="work_order.escalated", actor=None, work_order=order,
-        data={"work_order": order.pk, "department": order.department.code, "action": step["action"],
-              "notify": notify, "step": index + 1, "of_steps": len(steps), "loop": loop, "repeat": progress["repeat"],
-              **detail},
-    )
     if index + 1 < len(steps):
         progress.update(step=index + 1)
     elif loop < progress["repeat"]:
@@ -113,7 +88,11 @@ def _run_step(order: WorkOrder) -> None:
         progress.update(stopped="exhausted")
     order.escalation = progress
     order.save()
-    realtime.publish("work_order.escalated", incident=order.incident, work_order=order)
+    record_change(
+        incident=order.incident, kind="work_order.escalated", work_order=order, live="work_order.escalated",
+        data=order.event_data(action=step["action"], notify=notify, step=index + 1, of_steps=len(steps), loop=loop,
+                              repeat=progress["repeat"], **detail),
+    )
     if not progress["stopped"]:
         deadline_schedule(
             kind=Deadline.Kind.ESCALATION,

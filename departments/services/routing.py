@@ -1,21 +1,20 @@
-"""Routing: turning an incident's dispatching state into offered work orders."""
+"""Routing: turning an incident's dispatching state into offered work orders (the ``incident.route`` outbox job)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.utils import timezone
+from django.db.models import Q
 
-from departments.models import Department, Unit, WorkOrder
-from departments.selection import DispatchTarget, plan_dispatch, select_unit
+from departments.models import Department, RoutingRule, WorkOrder
 from departments.selectors import routing_rules, unit_candidates
-from dispatch import realtime
-from dispatch.models import Deadline, Incident
-from dispatch.services.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
-from dispatch.services.timeline import timeline_append_many
+from departments.services.offers import Offer, choose_unit, offers_make
+from departments.services.selection import DispatchTarget, plan_dispatch
+from dispatch.core.outbox import outbox_handler
+from dispatch.models import Incident
 
 
+@outbox_handler("incident.route")
 def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list[WorkOrder]:
     """Create one work order per target department of this dispatch round and offer each to a unit.
 
@@ -59,86 +58,22 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
             priority=target.priority, ack_timeout_seconds=target.ack_timeout_seconds, due_at=due_at, attempts=0,
             max_attempts=target.max_attempts,
         )
-        choice = _choose(order, candidates[department.pk])
-        offers.append(_Offer(order, units.get(choice.unit_id), choice.reason, target.rule_id))
-    _offer(offers, actor=None, new=True)
+        choice = choose_unit(order, candidates[department.pk])
+        offers.append(Offer(order, units.get(choice.unit_id), choice.reason, target.rule_id))
+    offers_make(offers, actor=None, new=True)
     return [offer.order for offer in offers]
 
 
-@dataclass
-class _Offer:
-    order: WorkOrder
-    unit: Unit | None
-    reason: str
-    rule_id: int | None = None
-
-
-def _choose(order: WorkOrder, candidates):
-    incident = order.incident
-    return select_unit(
-        candidates, district_id=incident.district_id, lat=incident.lat, lon=incident.lon,
-        exclude_unit_ids=set(order.tried_unit_ids),
-    )
-
-
-def work_order_offer(
-    *, work_order: WorkOrder, actor, rule_id: int | None = None, unit=None, reason: str = "", schedule_ack: bool = True
-) -> None:
-    """Offer ``work_order`` to ``unit``, or to the best candidate, or leave it in the department queue.
-
-    Writes the timeline row with the reason for the choice, sets the acknowledgement deadline of this
-    offer (unless an escalation chain is driving the order) and pushes the change after commit.
-    """
-    if unit is None:
-        candidates, units = unit_candidates(
-            department_ids=[work_order.department_id], district_id=work_order.incident.district_id
+def state_routes(*, incident: Incident, state: str) -> bool:
+    """Whether a routing rule for this incident names ``state`` and sends a department there (its event type,
+    severity and district match, blank meaning any): entering a state the definition does not dispatch from
+    starts a dispatch round only then. One query."""
+    return (
+        RoutingRule.objects.filter(
+            state=state, action=RoutingRule.Action.DISPATCH,
+            min_severity__lte=incident.severity, max_severity__gte=incident.severity,
         )
-        choice = _choose(work_order, candidates[work_order.department_id])
-        offer = _Offer(work_order, units.get(choice.unit_id), choice.reason, rule_id)
-    else:
-        offer = _Offer(work_order, unit, reason or f"{unit.callsign}: assigned", rule_id)
-    _offer([offer], actor=actor, new=False, schedule_ack=schedule_ack)
-
-
-def _offer(offers: list[_Offer], *, actor, new: bool, schedule_ack: bool = True) -> None:
-    """Make the offers of one incident: each order's attempt counted, its unit set, the acknowledgement
-    deadline of this attempt (unless an escalation chain drives it), a timeline row with the reason for
-    the choice, and a push after commit. ``new``: the orders are not in the database yet (one insert)."""
-    incident = offers[0].order.incident
-    now = timezone.now()
-    for offer in offers:
-        order = offer.order
-        order.reoffer()  # counts the attempt: a new order starts at 0 and becomes attempt 1
-        order.unit = offer.unit
-        if offer.unit is not None:
-            order.tried_unit_ids = [*order.tried_unit_ids, offer.unit.pk]
-        order.ack_due_at = now + timedelta(seconds=order.ack_timeout_seconds)
-    orders = [offer.order for offer in offers]
-    if new:
-        WorkOrder.objects.bulk_create(orders)
-    else:
-        for order in orders:
-            order.save()
-            deadlines_cancel(work_order=order, kinds=(Deadline.Kind.ACK,))  # the previous attempt's
-    if schedule_ack:
-        from departments.services.escalation import ack_deadline
-
-        if new:
-            deadlines_schedule_fresh([ack_deadline(order) for order in orders])
-        else:
-            for order in orders:
-                deadline_schedule(**ack_deadline(order))
-    entries = []
-    for offer in offers:
-        order = offer.order
-        data = {
-            "work_order": order.pk, "department": order.department.code, "priority": order.priority,
-            "unit": offer.unit.callsign if offer.unit is not None else None, "attempt": order.attempts,
-            "reason": offer.reason,
-        }
-        if offer.rule_id is not None:
-            data["routing_rule"] = offer.rule_id
-        kind = "work_order.offered" if offer.unit is not None else "work_order.queued"
-        entries.append({"kind": kind, "actor": actor, "data": data, "work_order": order})
-    timeline_append_many(incident=incident, entries=entries)
-    realtime.publish_many([("work_order.offered", incident, order) for order in orders])
+        .filter(Q(event_type__isnull=True) | Q(event_type_id=incident.event_type_id))
+        .filter(Q(districts__isnull=True) | Q(districts__id=incident.district_id))
+        .exists()
+    )

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 
 from departments.models import Unit
 from dispatch import access
-from dispatch.services.errors import Forbidden, NotFound
+from dispatch.core.errors import Forbidden, NotFound
 
 
 def unit_status_set(*, actor, unit_id: int, status: str) -> Unit:

@@ -1,8 +1,8 @@
 """Outbound webhooks: every event of a department's work orders, POSTed to the department's own system.
 
-Recording (``webhook_deliveries_record``) is called once, by ``timeline_append``, for every timeline row
-that belongs to a work order, so each event becomes a ``WebhookDelivery`` row in the transaction of the
-change (nothing is lost if the process dies after commit). After commit a Celery task is kicked for the
+Recording (``webhook_deliveries_record``) subscribes to recorded changes (``dispatch.core.changes``, from
+``DepartmentsConfig.ready``): each change of a work order becomes a ``WebhookDelivery`` row per active hook
+in the transaction of the change (nothing is lost if the process dies after commit). After commit a Celery task is kicked for the
 work order; beat re-drives due deliveries whose kick was lost (``webhooks_relay``).
 
 Sending (``webhooks_deliver``) happens outside any database transaction (an HTTP call must never hold a
@@ -22,15 +22,17 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from departments.models import DepartmentWebhook, WebhookDelivery
+from dispatch.core.changes import Change, json_ready
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +48,23 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def webhook_deliveries_record(*, events) -> list[WebhookDelivery]:
-    """Record one delivery per active webhook of each event's department (inside the change's transaction).
-
-    ``events`` are timeline rows of work orders, in order; one read of the webhooks for all of them.
-    """
-    from collections import defaultdict
-
+def webhook_deliveries_record(changes: list[Change]) -> list[WebhookDelivery]:
+    """Record one delivery per active webhook of each work-order change's department (inside the change's
+    transaction). One read of the webhooks for the whole batch."""
+    changes = [change for change in changes if change.work_order is not None]
+    if not changes:
+        return []
     hooks_of = defaultdict(list)
     for hook in DepartmentWebhook.objects.filter(
-        department_id__in={event.work_order.department_id for event in events}, active=True
+        department_id__in={change.work_order.department_id for change in changes}, active=True
     ):
         hooks_of[hook.department_id].append(hook)
     if not hooks_of:
         return []
-    from dispatch.realtime import incident_payload, work_order_payload
-
     now = timezone.now()
     rows, last = [], {}
-    for event in events:
-        work_order = event.work_order
+    for change in changes:
+        work_order, event = change.work_order, change.event
         hooks = hooks_of.get(work_order.department_id)
         if not hooks:
             continue
@@ -74,10 +73,7 @@ def webhook_deliveries_record(*, events) -> list[WebhookDelivery]:
                 WebhookDelivery.objects.filter(webhook__in=hooks, work_order=work_order)
                 .values("webhook_id").annotate(last=Max("seq")).values_list("webhook_id", "last")
             )
-        body = json.loads(json.dumps({
-            "event": event.kind, "at": event.at, "incident": incident_payload(work_order.incident),
-            "work_order": work_order_payload(work_order), "data": event.data,
-        }, cls=DjangoJSONEncoder))
+        body = {**json_ready({"event": event.kind, "at": event.at}), **change.payload, "data": json_ready(event.data)}
         for hook in hooks:
             seq = last[work_order.pk].get(hook.pk, 0) + 1
             last[work_order.pk][hook.pk] = seq
@@ -90,12 +86,18 @@ def webhook_deliveries_record(*, events) -> list[WebhookDelivery]:
     return rows
 
 
+_send: dict[str, Callable[[int], object]] = {}
+
+
+def webhooks_sender(send: Callable[[int], object]) -> None:
+    """Set how a work order's deliveries reach a worker (``departments.tasks`` gives its task's ``delay``)."""
+    _send["order"] = send
+
+
 def webhooks_kick(work_order_id: int) -> None:
     """Ask a worker to send the order's pending deliveries. Best effort: beat re-drives lost kicks."""
-    from departments.tasks import deliver_webhooks_task
-
     try:
-        deliver_webhooks_task.delay(work_order_id)
+        _send["order"](work_order_id)
     except Exception:  # noqa: BLE001 - the broker being down must never fail the request
         log.warning("webhooks: could not enqueue work order %s; the relay will re-drive it", work_order_id, exc_info=True)
 

@@ -6,12 +6,12 @@ from django_fsm import ConcurrentTransition, can_proceed
 
 from departments.models import Unit, WorkOrder
 from departments.services.escalation import escalation_stop
-from departments.services.routing import work_order_offer
-from dispatch import access, realtime
+from departments.services.offers import work_order_offer
+from dispatch import access
+from dispatch.core.changes import record_change
+from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.core.idempotency import idempotent, request_fingerprint
 from dispatch.models import Incident
-from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.services.idempotency import idempotent, request_fingerprint
-from dispatch.services.timeline import timeline_append
 
 ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
 # action -> (FSM method, timeline kind)
@@ -40,7 +40,7 @@ def work_order_act(
     """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input.
 
     With an ``idempotency_key``, a retry of the same request by the same caller acts no second time and
-    returns the order; the same key with another request is a conflict (``dispatch.services.idempotency``).
+    returns the order; the same key with another request is a conflict (``dispatch.core.idempotency``).
     """
     def act() -> WorkOrder:
         return _act(actor=actor, work_order_id=work_order_id, action=action, note=note, reason=reason, unit=unit)
@@ -134,12 +134,9 @@ def _reassign(order: WorkOrder, *, actor, unit: str | int | None, reason: str) -
 
 
 def _record(order: WorkOrder, *, actor, kind: str, extra: dict) -> None:
-    data = {
-        "work_order": order.pk, "department": order.department.code, "state": order.state,
-        "unit": order.unit.callsign if order.unit_id else None, **{k: v for k, v in extra.items() if v},
-    }
-    timeline_append(incident=order.incident, kind=kind, actor=actor, data=data, work_order=order)
-    realtime.publish("work_order.updated", incident=order.incident, work_order=order)
+    extra = {key: value for key, value in extra.items() if value}
+    record_change(incident=order.incident, kind=kind, actor=actor, data=order.event_data(**extra), work_order=order,
+                  live="work_order.updated")
 
 
 def work_orders_cancel_open(*, incident: Incident, actor, reason: str, only_unaccepted: bool = False) -> None:

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from dispatch.services.errors import ServiceError
+from dispatch.core.errors import ServiceError
 
 audit_log = logging.getLogger("liandong.audit")
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from dispatch.api.serializers import (
     TransitionRequestSerializer,
     WsTicketSerializer,
 )
+from dispatch.core.idempotency import idempotency_key_check
 from dispatch.models import Incident
-from dispatch.services.idempotency import idempotency_key_check
 from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
 
 
@@ -50,7 +50,7 @@ class IncidentFilter(StrictFilterSet):
         ]
 
     def filter_open(self, queryset, name, value):
-        from dispatch.selectors import final_states
+        from dispatch.services.selectors import final_states
 
         finals = final_states()
         return queryset.exclude(state__in=finals) if value == "true" else queryset.filter(state__in=finals)
@@ -123,7 +123,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], url_path="timeline/verify", pagination_class=None)
     def timeline_verify(self, request, pk=None):
         """Whether the incident's hash chain verifies, and the first row that does not."""
-        from dispatch.services.timeline import timeline_verify
+        from dispatch.core.timeline import timeline_verify
 
         incident = self.get_object()
         broken = timeline_verify(incident.pk)
@@ -189,7 +189,7 @@ class ConsoleFiguresView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        from dispatch.selectors import console_figures
+        from dispatch.services.selectors import console_figures
 
         if not access.is_command(request.user):
             raise PermissionDenied()
@@ -203,6 +203,6 @@ class WsTicketView(APIView):
     def post(self, request):
         from django.conf import settings
 
-        from dispatch.ws_auth import ticket_issue
+        from dispatch.live.auth import ticket_issue
 
         return Response({"ticket": ticket_issue(request.user), "expires_in": settings.WS_TICKET_SECONDS})

@@ -1,10 +1,9 @@
+from dispatch.core.models import Deadline, IdempotencyRecord, OutboxJob, SweeperHeartbeat, TimelineEvent
+
 from .accounts import Role, User
 from .clients import ApiClient, Open311Request
-from .deadlines import Deadline, SweeperHeartbeat
-from .incidents import IdempotencyRecord, Incident, IncidentCounter, Source
+from .incidents import Incident, IncidentCounter, Source
 from .live import LiveEvent, StreamCounter
-from .outbox import OutboxJob
-from .timeline import TimelineEvent
 
 __all__ = [
     "ApiClient",

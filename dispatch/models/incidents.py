@@ -2,7 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from dispatch.crypto import EncryptedTextField
+from dispatch.core.crypto import EncryptedTextField
 
 
 class Source(models.TextChoices):
@@ -73,6 +73,21 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         """Move to ``target_state``; the caller has resolved it from the pinned definition."""
         return target_state
 
+    def event_payload(self) -> dict:
+        """The incident as live events and webhooks show it (``dispatch.core.changes.Change.payload``)."""
+        return {
+            "id": self.pk, "number": self.number, "event_type": self.event_type.code,
+            "state": self.state, "severity": self.severity, "urgency": self.urgency, "title": self.title,
+            "district": self.district.code if self.district_id else None,
+            "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
+            "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+        }
+
+    def department_codes(self) -> list[str]:
+        """Codes of the departments with a work order on this incident (any state), sorted."""
+        return sorted(set(self.work_orders.values_list("department__code", flat=True)))
+
 
 class IncidentCounter(models.Model):
     """Per-day counter behind human-readable incident numbers (INC-YYYYMMDD-NNNNN)."""
@@ -82,23 +97,3 @@ class IncidentCounter(models.Model):
 
     def __str__(self):
         return f"{self.day}: {self.last}"
-
-
-class IdempotencyRecord(models.Model):
-    """An ``Idempotency-Key`` seen on a write (intake, work-order action), with the fingerprint of its body and
-    what it made or acted on (``dispatch.services.idempotency``)."""
-
-    owner = models.ForeignKey("dispatch.User", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
-    work_order = models.ForeignKey(
-        "departments.WorkOrder", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key")]
-
-    def __str__(self):
-        return f"{self.key} -> {self.incident_id}"

@@ -15,7 +15,7 @@ class StreamCounter(models.Model):
 class LiveEvent(models.Model):
     """One live event on one stream, numbered without gaps in the transaction of the change.
 
-    Sent after commit by ``dispatch.realtime``; a client that missed some (a dropped connection, the
+    Sent after commit by ``dispatch.live.publish``; a client that missed some (a dropped connection, the
     at-most-once channel layer) gets them again from here with ``?since=<seq>``.
     """
 

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dispatch.core.errors import Invalid
 from dispatch.models import ApiClient, Role, User
 from dispatch.models.clients import KEY_PREFIX, LOOKUP_CHARS, key_hash
-from dispatch.services.errors import Invalid
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SERVICE_USER_PREFIX = "api."

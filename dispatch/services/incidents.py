@@ -9,16 +9,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
-from dispatch import access, realtime
+from departments.selectors import district_at
+from departments.services.routing import state_routes
+from departments.services.work_orders import work_orders_cancel_open
+from dispatch import access
+from dispatch.core.changes import record_change
+from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.core.idempotency import idempotent, request_fingerprint
+from dispatch.core.outbox import outbox_enqueue
 from dispatch.models import Incident, IncidentCounter
-from dispatch.services.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.services.idempotency import idempotent, request_fingerprint
-from dispatch.services.outbox import outbox_enqueue
 from dispatch.services.sla import sla_enter_state, sla_schedule
-from dispatch.services.timeline import timeline_append
 from workflows.definition import StateSpec
-from workflows.guards import GUARDS
 from workflows.models import EventType
+from workflows.runtime import transition_check, transitions_available
 
 audit_log = logging.getLogger("liandong.audit")
 
@@ -38,8 +41,6 @@ def _next_number() -> str:
 
 
 def _district_for(lat, lon):
-    from departments.selectors import district_at
-
     return district_at(lat=lat, lon=lon) if lat is not None and lon is not None else None
 
 
@@ -97,35 +98,32 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
         urgency=data.get("severity", 3),
     )
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
-    if _dispatches(spec.states[state]):
+    if _dispatches(incident, spec.states[state]):
         incident.dispatch_round = 1  # the routing job is recorded by _enter_state below
     incident.save(force_insert=True)
     sla_schedule(incident=incident, new=True)
-    timeline_append(
-        incident=incident, kind="incident.created", actor=actor, first=True,
+    record_change(
+        incident=incident, kind="incident.created", actor=actor, first=True, live="incident.created",
         data={
             "event_type": event_type.code, "workflow_version": version.version, "state": state,
             "severity": incident.severity, "source": incident.source,
             "district": incident.district.code if incident.district_id else None,
         },
+        consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )
-    _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True)
-    realtime.publish("incident.created", incident=incident)
     return incident
 
 
-def _dispatches(state: StateSpec) -> bool:
-    from departments.models import RoutingRule
-
-    return bool(state.dispatch) or RoutingRule.objects.filter(state=state.name).exists()
+def _dispatches(incident: Incident, state: StateSpec) -> bool:
+    """Whether entering ``state`` starts a dispatch round: the definition dispatches there, or a routing rule
+    for this incident names the state."""
+    return bool(state.dispatch) or state_routes(incident=incident, state=state.name)
 
 
 def _enter_state(*, incident: Incident, state: StateSpec, actor, created: bool = False) -> None:
     """Follow-up work of entering ``state``, recorded in the current transaction. ``created``: the incident
     was inserted in this transaction, already with its first dispatch round when its state dispatches."""
-    from departments.services.work_orders import work_orders_cancel_open
-
-    if created and incident.dispatch_round or not created and _dispatches(state):
+    if created and incident.dispatch_round or not created and _dispatches(incident, state):
         if not created:
             incident.dispatch_round += 1
             Incident.objects.filter(pk=incident.pk).update(dispatch_round=incident.dispatch_round)
@@ -158,23 +156,23 @@ def _lock_visible(*, actor, incident_id: int) -> Incident:
     return incident
 
 
+def _role_check(user, incident: Incident):
+    departments = _incident_department_ids(incident)
+    return lambda roles: access.role_allows(user, roles, incident_departments=departments)
+
+
 def available_transitions(*, incident: Incident, user) -> list[str]:
     """Names of the transitions ``user`` may fire now (role and source state; guards are checked on firing)."""
-    spec = incident.workflow_version.spec
-    departments = _incident_department_ids(incident)
-    return [
-        t.name for t in spec.transitions_from(incident.state)
-        if access.role_allows(user, t.roles, incident_departments=departments)
-    ]
+    return transitions_available(
+        spec=incident.workflow_version.spec, state=incident.state, role_allows=_role_check(user, incident)
+    )
 
 
 def _incident_department_ids(incident: Incident) -> set[int]:
-    from departments.models import WorkOrder
-
     cached = getattr(incident, "_prefetched_objects_cache", {}).get("work_orders")
     if cached is not None:
         return {wo.department_id for wo in cached}
-    return set(WorkOrder.objects.filter(incident=incident).values_list("department_id", flat=True))
+    return set(incident.work_orders.values_list("department_id", flat=True))
 
 
 def incident_transition(
@@ -184,29 +182,10 @@ def incident_transition(
     with transaction.atomic():
         incident = _lock_visible(actor=actor, incident_id=incident_id)
         spec = incident.workflow_version.spec
-        t = spec.transition(transition)
-        if t is None:
-            raise Invalid(
-                _("Unknown transition."),
-                {"transition": [_("%(name)s is not a transition of this workflow.") % {"name": transition}]},
-            )
-        if expected_state and expected_state != incident.state:
-            raise Conflict(
-                _("The incident is no longer in state %(expected)s (now %(state)s).")
-                % {"expected": expected_state, "state": incident.state},
-                {"expected_state": [_("No longer holds.")]},
-            )
-        if not access.role_allows(actor, t.roles, incident_departments=_incident_department_ids(incident)):
-            raise Forbidden(_("Your role may not fire %(name)s.") % {"name": t.name})
-        if incident.state not in t.sources:
-            raise Conflict(
-                _("%(name)s is not available from state %(state)s.") % {"name": t.name, "state": incident.state},
-                {"transition": [_("Not available now.")]},
-            )
-        if t.guard:
-            refusal = GUARDS[t.guard](incident, note)
-            if refusal:
-                raise Conflict(refusal, {"note": [refusal]} if t.guard == "note_required" else None)
+        t = transition_check(
+            spec=spec, subject=incident, name=transition, note=note, expected_state=expected_state,
+            role_allows=_role_check(actor, incident),
+        )
         from_state = incident.state
         now = timezone.now()
         sla_enter_state(incident=incident, previous=spec.states[from_state], state=spec.states[t.target], now=now)
@@ -217,12 +196,11 @@ def incident_transition(
         except ConcurrentTransition as exc:
             raise Conflict(_("Another operator changed this incident first.")) from exc
         sla_schedule(incident=incident)
-        timeline_append(
-            incident=incident, kind="incident.transitioned", actor=actor,
+        record_change(
+            incident=incident, kind="incident.transitioned", actor=actor, live="incident.transitioned",
             data={"transition": t.name, "from": from_state, "to": t.target, "note": note},
+            consequences=lambda: _enter_state(incident=incident, state=spec.states[t.target], actor=actor),
         )
-        _enter_state(incident=incident, state=spec.states[t.target], actor=actor)
-        realtime.publish("incident.transitioned", incident=incident)
     return incident
 
 
@@ -235,9 +213,8 @@ def incident_note_add(*, actor, incident_id: int, text: str, public: bool = Fals
         if public and not access.can_add_public_note(actor, incident):
             raise Forbidden(_("Only the command center may publish notes."))
         data = {"text": text, "public": True} if public else {"text": text}
-        event = timeline_append(incident=incident, kind="incident.note", actor=actor, data=data)
+        event = record_change(incident=incident, kind="incident.note", actor=actor, data=data, live="incident.noted")
         Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now())
-        realtime.publish("incident.noted", incident=incident)
     return event
 
 
@@ -249,7 +226,7 @@ def incident_reporter_reveal(*, actor, incident_id: int, reason: str) -> dict:
             raise Forbidden(_("Only supervisors may reveal reporter data."))
         if not reason.strip():
             raise Invalid(_("Say why you need the reporter's contact data."), {"reason": [_("This field is required.")]})
-        timeline_append(
+        record_change(  # not pushed: the console learns of a reveal from the timeline
             incident=incident, kind="pii.revealed", actor=actor,
             data={"reason": reason, "fields": ["name", "phone"], "confidential": incident.reporter_confidential},
         )

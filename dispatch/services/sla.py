@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from dispatch import realtime
+from dispatch.core.changes import record_change
+from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlines_cancel
 from dispatch.models import Deadline, Incident
-from dispatch.services.deadlines import deadline_schedule, deadlines_cancel
-from dispatch.services.timeline import timeline_append
 from workflows.definition import StateSpec
 
 SLA_FIELDS = ["sla_due_at", "sla_clock", "sla_breached_at"]
@@ -52,6 +51,7 @@ def sla_schedule(*, incident: Incident, new: bool = False) -> None:
     )
 
 
+@deadline_handler(Deadline.Kind.SLA)
 def on_sla_due(deadline: Deadline) -> str:
     incident = Incident.objects.select_for_update(of=("self",)).select_related("event_type", "district").get(
         pk=deadline.incident_id
@@ -68,13 +68,12 @@ def on_sla_due(deadline: Deadline) -> str:
     incident.sla_breached_at = now
     incident.urgency = min(5, incident.urgency + 1)
     Incident.objects.filter(pk=incident.pk).update(sla_breached_at=now, urgency=incident.urgency, updated_at=now)
-    timeline_append(
-        incident=incident, kind="sla.breached", actor=None,
+    record_change(
+        incident=incident, kind="sla.breached", live="sla.breached",
         data={"state": incident.state, "sla_seconds": spec.sla_seconds, "due_at": incident.sla_due_at,
               "overdue_seconds": round((now - incident.sla_due_at).total_seconds(), 3), "urgency": incident.urgency,
               "notify": "supervisors"},
     )
-    realtime.publish("sla.breached", incident=incident)
     return "breached"
 
 

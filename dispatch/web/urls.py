@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dispatch.auth_views import LoginView
 from dispatch.web import views
+from dispatch.web.auth_views import LoginView
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -27,7 +27,7 @@ def _snapshot(incident_id: int) -> list[tuple]:
 
 
 def test_model_save_of_an_existing_row_is_refused(rows):
-    from dispatch.models.timeline import AppendOnlyError
+    from dispatch.core.models.timeline import AppendOnlyError
 
     event = rows[0]
     before = _snapshot(event.incident_id)
@@ -40,7 +40,7 @@ def test_model_save_of_an_existing_row_is_refused(rows):
 
 
 def test_model_delete_is_refused(rows):
-    from dispatch.models.timeline import AppendOnlyError
+    from dispatch.core.models.timeline import AppendOnlyError
 
     before = _snapshot(rows[0].incident_id)
     with pytest.raises(AppendOnlyError):
@@ -52,8 +52,8 @@ def test_model_delete_is_refused(rows):
 
 
 def test_queryset_update_and_delete_are_refused(rows):
+    from dispatch.core.models.timeline import AppendOnlyError
     from dispatch.models import TimelineEvent
-    from dispatch.models.timeline import AppendOnlyError
 
     incident_id = rows[0].incident_id
     before = _snapshot(incident_id)
@@ -123,7 +123,7 @@ def _copy(event):
 
 
 def test_stored_hashes_verify(rows):
-    from dispatch.services.timeline import timeline_verify
+    from dispatch.core.timeline import timeline_verify
 
     for event in rows:
         assert event.compute_hash() == event.hash

@@ -23,7 +23,7 @@ def _state_snapshot(incident_id: int) -> tuple:
 
 
 def test_full_walk_through(api_as, dispatcher, reported_incident, act, transition):
-    from dispatch.services.timeline import timeline_verify
+    from dispatch.core.timeline import timeline_verify
 
     incident_id = reported_incident["id"]
     cm = order_for(reported_incident, "city_management")
@@ -106,8 +106,8 @@ def test_full_walk_through(api_as, dispatcher, reported_incident, act, transitio
 
 
 def test_timeline_hash_chain_links_each_row_to_the_previous(reported_incident):
+    from dispatch.core.timeline import GENESIS_HASH
     from dispatch.models import TimelineEvent
-    from dispatch.services.timeline import GENESIS_HASH
 
     rows = list(TimelineEvent.objects.filter(incident_id=reported_incident["id"]).order_by("seq"))
     assert rows[0].prev_hash == GENESIS_HASH
@@ -238,7 +238,7 @@ def test_supervisor_may_close_but_not_resolve(reported_incident, complete_order,
 
 
 def test_rework_with_a_note_redispatches(verifying_incident, transition, dispatcher):
-    from dispatch.services.timeline import timeline_verify
+    from dispatch.core.timeline import timeline_verify
 
     incident_id = verifying_incident["id"]
     response = transition("dispatcher", incident_id, "rework", note="water is back", expected_state="verifying")

@@ -29,7 +29,7 @@ def clock():
 @pytest.fixture
 def sweep(db, django_capture_on_commit_callbacks):
     """``sweep()`` -> how many deadlines fired; the after-commit work (pushes, prompts) runs too."""
-    from dispatch.services.deadlines import deadlines_sweep
+    from dispatch.core.deadlines import deadlines_sweep
 
     def run() -> int:
         with django_capture_on_commit_callbacks(execute=True):
@@ -41,7 +41,7 @@ def sweep(db, django_capture_on_commit_callbacks):
 @pytest.fixture
 def fire(db, django_capture_on_commit_callbacks):
     """``fire(deadline_id)`` -> the outcome of ``deadline_fire`` (None: nothing fired)."""
-    from dispatch.services.deadlines import deadline_fire
+    from dispatch.core.deadlines import deadline_fire
 
     def run(deadline_id: int):
         with django_capture_on_commit_callbacks(execute=True):

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from departments.models import DEFAULT_ESCALATION, EscalationChain, WorkOrder
+from dispatch.live.publish import CONSOLE_GROUP, department_group
 from dispatch.models import Deadline
-from dispatch.realtime import CONSOLE_GROUP, department_group
 from tests.deadlines.conftest import CM_ACK, START, covering_units, deadlines, order_of, rows, seconds
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from dispatch.live.publish import CONSOLE_GROUP
 from dispatch.models import Deadline, Incident
-from dispatch.realtime import CONSOLE_GROUP
 from tests.deadlines.conftest import START, deadlines, order_of, rows, seconds
 
 pytestmark = pytest.mark.django_db

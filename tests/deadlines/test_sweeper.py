@@ -5,8 +5,8 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
+from dispatch.core.deadlines import SWEEPER
 from dispatch.models import Deadline, SweeperHeartbeat
-from dispatch.services.deadlines import SWEEPER
 from tests.deadlines.conftest import CM_ACK, START, order_of, rows, seconds
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_a_failing_handler_stays_pending_and_the_sweep_goes_on(clock, report, sw
     )
     clock.shift(CM_ACK)
 
-    with caplog.at_level(logging.ERROR, logger="dispatch.services.deadlines"):
+    with caplog.at_level(logging.ERROR, logger="dispatch.core.deadlines"):
         assert sweep() == 1
 
     broken.refresh_from_db()
@@ -89,7 +89,7 @@ def test_a_failing_handler_stays_pending_and_the_sweep_goes_on(clock, report, sw
 
 
 def test_a_deadline_whose_handler_keeps_failing_is_parked_not_retried_forever(clock, report, sweep):
-    from dispatch.services.deadlines import MAX_FAILURES
+    from dispatch.core.deadlines import MAX_FAILURES
 
     incident = report()
     broken = Deadline.objects.create(
@@ -114,8 +114,8 @@ def test_scheduling_a_deadline_sends_no_message(report, django_capture_on_commit
     from django.db import transaction
     from django.utils import timezone
 
+    from dispatch.core.deadlines import deadline_schedule
     from dispatch.models import Incident
-    from dispatch.services.deadlines import deadline_schedule
 
     report()
     incident = Incident.objects.first()

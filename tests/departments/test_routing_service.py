@@ -163,3 +163,25 @@ def test_incident_outside_every_district_goes_to_any_available_unit(report):
     assert incident.district_id is None
     orders = orders_of(incident)
     assert len(orders) == 3 and all(o.unit_id for o in orders.values())
+
+
+def test_a_rule_for_another_event_type_does_not_make_a_state_dispatch(report, actor, django_capture_on_commit_callbacks):
+    """A routing rule naming state "verifying" for traffic accidents must not bump a waterlogging incident's
+    dispatch round when it enters "verifying": nothing would be routed, and the round's completed work would
+    no longer count for the ``work_orders_done`` guard."""
+    from departments.models import Department
+    from departments.services.guards import work_orders_done
+    from workflows.models import EventType
+
+    RoutingRule.objects.create(
+        event_type=EventType.objects.get(code="traffic_accident"), state="verifying",
+        department=Department.objects.get(code="environment"),
+    )
+    incident = report()
+    WorkOrder.objects.filter(incident=incident).update(state="completed")
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_transition(actor=actor, incident_id=incident.pk, transition="resolve")
+    incident.refresh_from_db()
+    assert (incident.state, incident.dispatch_round) == ("verifying", 1)
+    assert not OutboxJob.objects.filter(dedupe_key=f"route:{incident.pk}:2").exists()
+    assert work_orders_done(incident, "") is None

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from departments.geo import haversine_km, point_in_polygon
-from departments.selection import (
+from departments.services.geo import haversine_km, point_in_polygon
+from departments.services.selection import (
     DEFAULT_ACK_TIMEOUT_SECONDS,
     Candidate,
     DispatchTarget,

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from dispatch.core.errors import Conflict
 from dispatch.models import Incident, TimelineEvent, User
-from dispatch.services.errors import Conflict
 from dispatch.services.incidents import incident_report, incident_transition
 from tests.conftest import PASSWORD, WATERLOGGING
 

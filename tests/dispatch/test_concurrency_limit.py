@@ -1,9 +1,9 @@
-"""``dispatch.concurrency.ConcurrencyLimit``: at most N HTTP requests inside the application at once, the rest
+"""``dispatch.runtime.concurrency.ConcurrencyLimit``: at most N HTTP requests inside the application at once, the rest
 waiting in the event loop in arrival order; WebSockets pass untouched."""
 
 import asyncio
 
-from dispatch.concurrency import ConcurrencyLimit
+from dispatch.runtime.concurrency import ConcurrencyLimit
 
 
 class _CountingApp:

@@ -15,9 +15,9 @@ from django.test import Client
 from django.utils import timezone
 
 from dispatch.asgi import application
+from dispatch.live.auth import ticket_issue
+from dispatch.live.publish import CONSOLE_GROUP, department_group
 from dispatch.models import LiveEvent, User
-from dispatch.realtime import CONSOLE_GROUP, department_group
-from dispatch.ws_auth import ticket_issue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -222,7 +222,7 @@ async def _group_size(layer, group: str) -> int:
 
 
 async def test_sockets_of_one_process_share_one_group_membership_and_one_encoding(people):
-    """The fan-out happens in the process (dispatch.livehub): an event crosses the channel layer once per
+    """The fan-out happens in the process (dispatch.live.hub): an event crosses the channel layer once per
     process and stream, whatever the number of sockets, and every socket gets the same frame."""
     layer = get_channel_layer()
     channels_before = set(getattr(layer, "channels", {}))

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from dispatch.throttling import hit
+from dispatch.runtime.throttling import hit
 from tests.conftest import PASSWORD
 from tests.e2e.procs import ROOT, clean_env
 
@@ -64,7 +64,7 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_login_limit(db, settings):
     (2, "203.0.113.9", "127.0.0.1"),  # fewer entries than proxies: the chain is not what was configured
 ])
 def test_proxy_headers_are_trusted_only_as_configured(settings, rf, proxies, forwarded, client):
-    from dispatch.throttling import client_address
+    from dispatch.runtime.throttling import client_address
 
     settings.TRUSTED_PROXY_COUNT = proxies
     request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="127.0.0.1")
@@ -117,8 +117,8 @@ async def test_hostile_websocket_frames_close_the_socket_cleanly(frame, code):
     from asgiref.sync import sync_to_async
 
     from dispatch.asgi import application
+    from dispatch.live.auth import ticket_issue
     from dispatch.models import User
-    from dispatch.ws_auth import ticket_issue
 
     user, _ = await sync_to_async(User.objects.get_or_create)(username="dispatcher", defaults={"role": "dispatcher"})
     ticket = await sync_to_async(ticket_issue)(user)

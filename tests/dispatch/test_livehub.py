@@ -1,4 +1,4 @@
-"""The process hub's memory of recent events (dispatch.livehub): sockets that reconnect at once, or find the
+"""The process hub's memory of recent events (dispatch.live.hub): sockets that reconnect at once, or find the
 same gap, share one read, and what the hub already has is never read again."""
 
 import asyncio
@@ -6,7 +6,7 @@ import json
 
 from channels.layers import InMemoryChannelLayer
 
-from dispatch.livehub import RECENT, StreamHub
+from dispatch.live.hub import RECENT, StreamHub
 
 
 class _Socket:

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from departments.models import WorkOrder
+from dispatch.core.outbox import outbox_enqueue, outbox_relay, outbox_run
 from dispatch.models import OutboxJob
-from dispatch.services.outbox import outbox_enqueue, outbox_relay, outbox_run
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def test_a_claimed_job_is_not_run_by_a_second_worker_until_its_lease_ends(lost_k
 def test_the_relay_does_not_queue_a_job_again_while_its_kick_is_in_flight(lost_kick, settings, queued_not_run):
     import time
 
-    from dispatch.services.outbox import outbox_kick
+    from dispatch.core.outbox import outbox_kick
 
     incident, job = lost_kick
     # The relay's memory of a kick expires with the lease, in the cache's own clock (Redis on the services

@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from dispatch.crypto import reset_keys
+from dispatch.core.crypto import reset_keys
 from dispatch.models import Incident, LiveEvent, TimelineEvent, User
 
 PHONE = "13812341234"

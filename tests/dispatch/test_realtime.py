@@ -3,7 +3,7 @@ after commit, to the console and to the departments concerned only, and never fo
 
 import pytest
 
-from dispatch.realtime import CONSOLE_GROUP, department_group
+from dispatch.live.publish import CONSOLE_GROUP, department_group
 
 
 @pytest.fixture
@@ -48,8 +48,8 @@ def test_a_failed_transition_pushes_nothing(api_as, reported_incident, listeners
 
 def test_each_stream_numbers_its_events_without_gaps_and_keeps_them_for_replay(dispatcher, waterlogging_payload,
                                                                               listeners):
+    from dispatch.live.publish import events_since
     from dispatch.models import LiveEvent
-    from dispatch.realtime import events_since
 
     head = {stream: LiveEvent.objects.filter(stream=stream).count() for stream in ("console", "department.transit")}
     incident = dispatcher.post("/api/incidents/", waterlogging_payload).json()

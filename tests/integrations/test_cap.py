@@ -84,7 +84,7 @@ def test_every_event_type_renders_valid_cap(report, dispatcher, cap_schema, even
 
 
 def test_polygon_of_the_district_when_there_is_no_location(dispatcher, reported_incident, cap_schema):
-    from dispatch.cap import cap_alert_xml
+    from dispatch.interop.cap.documents import cap_alert_xml
     from dispatch.models import Incident
 
     incident = Incident.objects.select_related("event_type", "district").get(pk=reported_incident["id"])

@@ -108,7 +108,7 @@ EXAMPLES = [  # (JSON, XML, the XML root)
 def test_the_spec_examples_agree_and_render_as_published(json_text, xml_text, root):
     """Each published JSON example is the Spark mapping of its XML one; our renderer, given the JSON example,
     writes the XML example (element names, nesting, order, text) and the JSON example back."""
-    from dispatch.open311.serializers import render
+    from dispatch.interop.open311.serializers import render
 
     document = spec.parse_json(json_text)
     published = ET.fromstring(xml_text.encode())
@@ -420,8 +420,8 @@ def test_default_window_is_90_days_and_at_most_1000(post_request, web, monkeypat
 
     from django.utils import timezone
 
+    from dispatch.interop.open311 import services as service
     from dispatch.models import Incident
-    from dispatch.services import open311 as service
 
     assert service.DEFAULT_WINDOW == timedelta(days=spec.DEFAULT_DAYS) and service.MAX_REQUESTS == spec.MAX_REQUESTS
     old, recent, new = (post_request().json()[0]["service_request_id"] for _ in range(3))

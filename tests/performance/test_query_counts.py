@@ -47,8 +47,8 @@ def test_incident_detail_and_intake_query_counts(api_as, waterlogging_payload):
 
 
 def test_routing_job_query_count(report):
+    from dispatch.core.outbox import outbox_run
     from dispatch.models import OutboxJob
-    from dispatch.services.outbox import outbox_run
 
     incident = report()
     job = OutboxJob.objects.get(kind="incident.route", payload__incident_id=incident["id"])
@@ -65,8 +65,8 @@ def _routing_queries(dispatcher, payload) -> tuple[int, int]:
     """(queries of the routing job, work orders it made) for one new incident."""
     from departments.models import WorkOrder
     from dispatch.celery import app
+    from dispatch.core.outbox import outbox_run
     from dispatch.models import OutboxJob
-    from dispatch.services.outbox import outbox_run
 
     app.conf.task_always_eager = False
     try:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dispatch.core.errors import Invalid
 from dispatch.models import ApiClient
 from dispatch.services.clients import api_client_add
-from dispatch.services.errors import Invalid
 
 
 class Command(BaseCommand):

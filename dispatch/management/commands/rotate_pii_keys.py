@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from dispatch.crypto import rotate
+from dispatch.core.crypto import rotate
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
         embedded = settings.EMBEDDED_WORKER and not no_embedded_worker
         if embedded:
-            from dispatch.embedded import EmbeddedCelery, set_server_loop
+            from dispatch.runtime.embedded import EmbeddedCelery, set_server_loop
 
             set_server_loop(reactor._asyncioEventloop)
             celery = EmbeddedCelery()

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from dispatch.core.timeline import timeline_verify
 from dispatch.models import Incident
-from dispatch.services.timeline import timeline_verify
 
 
 class Command(BaseCommand):

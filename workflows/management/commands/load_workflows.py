@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from dispatch.services.errors import Invalid
+from dispatch.core.errors import Invalid
 from workflows.services import DEFINITIONS_DIR, workflows_load_directory
 
 

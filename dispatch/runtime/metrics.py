@@ -30,9 +30,9 @@ class DatabaseCollector:
 
     def collect(self):
         from departments.models import WorkOrder
+        from dispatch.core.deadlines import sweeper_status
         from dispatch.models import Deadline, Incident, OutboxJob
-        from dispatch.selectors import final_states
-        from dispatch.services.deadlines import sweeper_status
+        from dispatch.services.selectors import final_states
 
         now = timezone.now()
         finals = final_states()
@@ -85,7 +85,7 @@ class DatabaseCollector:
 
         up = GaugeMetricFamily("liandong_up", "1 when the dependency answers (as /readyz checks it).",
                                labels=["dependency"])
-        from dispatch.health import _check_broker, _check_channel_layer
+        from dispatch.runtime.health import _check_broker, _check_channel_layer
 
         up.add_metric(["database"], 1)  # the queries above ran
         for name, check in (("broker", _check_broker), ("channel_layer", _check_channel_layer)):

@@ -1,9 +1,10 @@
-"""Appending to an incident's timeline: the only writer of ``TimelineEvent``."""
+"""Appending to an incident's timeline: the only writer of ``TimelineEvent``. Services record changes with
+``dispatch.core.changes.record_change``, which writes here and then tells the subscribers."""
 
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.models import TimelineEvent
+from dispatch.core.models import TimelineEvent
 
 SYSTEM = "system"
 GENESIS_HASH = "0" * 64
@@ -50,11 +51,6 @@ def timeline_append_many(*, incident, entries: list[dict], first: bool = False) 
         events.append(event)
         seq, prev_hash = seq + 1, event.hash
     TimelineEvent.objects.bulk_create(events)
-    if any(event.work_order is not None for event in events):
-        # Every work-order event passes here once: the department's webhooks record it in this transaction.
-        from departments.services.webhooks import webhook_deliveries_record
-
-        webhook_deliveries_record(events=[event for event in events if event.work_order is not None])
     return events
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from dispatch.open311 import views
+from dispatch.interop.open311 import views
 
 REQUEST_ID = r"(?P<number>[A-Za-z0-9_-]{1,40})"
 SERVICE_CODE = r"(?P<code>[-a-zA-Z0-9_]{1,64})"

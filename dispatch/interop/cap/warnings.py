@@ -1,14 +1,14 @@
-"""Public warnings (CAP 1.2): issue, update and cancel, recorded as timeline rows (``dispatch.cap``)."""
+"""Public warnings (CAP 1.2): issue, update and cancel, recorded as timeline rows (``dispatch.interop.cap.documents``)."""
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dispatch import access, realtime
-from dispatch.cap import CAP_KINDS, cap_identifier, cap_time
+from dispatch import access
+from dispatch.core.changes import record_change
+from dispatch.core.errors import Conflict, Forbidden, NotFound
+from dispatch.interop.cap.documents import CAP_KINDS, cap_identifier, cap_time
 from dispatch.models import Incident, Role, TimelineEvent
-from dispatch.services.errors import Conflict, Forbidden, NotFound
-from dispatch.services.timeline import timeline_append
 
 ACTIONS = {"issue": "cap.issued", "update": "cap.updated", "cancel": "cap.cancelled"}
 ISSUER_ROLES = {Role.DISPATCHER, Role.SUPERVISOR}
@@ -47,6 +47,5 @@ def incident_public_warning(*, actor, incident_id: int, action: str, headline: s
             **({"headline_zh": headline_zh} if headline_zh else {}),
             **({"instruction_zh": instruction_zh} if instruction_zh else {}),
         }
-        event = timeline_append(incident=incident, kind=kind, actor=actor, data=data)
-        realtime.publish(kind, incident=incident)
+        event = record_change(incident=incident, kind=kind, actor=actor, data=data, live=kind)
     return event

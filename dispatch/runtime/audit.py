@@ -9,7 +9,7 @@ audit_log = logging.getLogger("liandong.audit")
 
 
 def _address(request) -> str | None:
-    from dispatch.throttling import client_address
+    from dispatch.runtime.throttling import client_address
 
     return client_address(request) if request is not None else None
 

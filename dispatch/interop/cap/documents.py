@@ -1,6 +1,6 @@
 """OASIS CAP 1.2 documents derived from an incident and its ``cap.*`` timeline rows (no model of its own).
 
-A public warning is issued, updated and cancelled by ``dispatch.services.public_warning``, which writes
+A public warning is issued, updated and cancelled by ``dispatch.interop.cap.warnings``, which writes
 one timeline row per message (``cap.issued`` / ``cap.updated`` / ``cap.cancelled``) carrying the message's
 identifier, sent time, msgType and texts. The alert served for an incident is its latest message, with
 ``references`` to every earlier one; an incident with no message yet is served as a ``Draft`` preview.
@@ -61,7 +61,7 @@ def _area(info, incident, message: dict) -> None:
 
 
 def _info(alert, incident, message: dict, lang: str, key: str) -> None:
-    from workflows.models import localized
+    from dispatch.core.i18n import localized
 
     info = ET.SubElement(alert, f"{{{CAP_NS}}}info")
     _text(info, "language", lang)

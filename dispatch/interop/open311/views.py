@@ -11,7 +11,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import ValidationError
 
-from dispatch.open311.serializers import (
+from dispatch.core.errors import Forbidden, Invalid, ServiceError
+from dispatch.core.idempotency import idempotency_key_check
+from dispatch.interop.open311 import services as service
+from dispatch.interop.open311.serializers import (
     ServiceRequestForm,
     error_list,
     intake_from,
@@ -19,10 +22,7 @@ from dispatch.open311.serializers import (
     render_errors,
     request_fields,
 )
-from dispatch.services import open311 as service
-from dispatch.services.errors import Forbidden, Invalid, ServiceError
-from dispatch.services.idempotency import idempotency_key_check
-from dispatch.throttling import client_address, hit
+from dispatch.runtime.throttling import client_address, hit
 
 
 class _Throttled(Exception):

@@ -1,6 +1,6 @@
 """Open311 GeoReport v2: the service list, and service requests as incidents (``source=open311``).
 
-Only the domain side lives here; ``dispatch.open311`` parses requests and renders JSON / XML. What the public
+Only the domain side lives here; ``dispatch.interop.open311`` parses requests and renders JSON / XML. What the public
 may read is decided here too: requests that came in through Open311, never the reporter's contact data.
 """
 
@@ -13,11 +13,12 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dispatch.core.errors import Invalid, NotFound
+from dispatch.core.i18n import localized
 from dispatch.models import ApiClient, Incident, Open311Request, Source
 from dispatch.services.clients import api_client_for_key, api_client_touch
-from dispatch.services.errors import Invalid, NotFound
 from dispatch.services.incidents import incident_report
-from workflows.models import EventType, localized
+from workflows.models import EventType
 
 MAX_REQUESTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
@@ -143,7 +144,7 @@ def open311_requests_query(
     if service_codes:
         qs = qs.filter(event_type__code__in=service_codes)
     if statuses and set(statuses) != {OPEN, CLOSED}:
-        from dispatch.selectors import final_states
+        from dispatch.services.selectors import final_states
 
         finals = final_states()
         qs = qs.filter(state__in=finals) if CLOSED in statuses else qs.exclude(state__in=finals)

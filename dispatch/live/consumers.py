@@ -1,6 +1,6 @@
 """Live streams (``/ws/console/``, ``/ws/departments/<code>/``): authorize, replay, then stream.
 
-Authorization is decided in ``dispatch.access``; events are recorded and sent by ``dispatch.realtime``.
+Authorization is decided in ``dispatch.access``; events are recorded and sent by ``dispatch.live.publish``.
 The first frame is ``{"type": "stream.opened", "stream", "head"}`` (the last seq on the stream; not an
 event). Each later frame carries one message, or a JSON array of messages when several arrived within
 ``FLUSH_SECONDS`` (a surge is coalesced into at most a few frames a second). Messages go out in ``seq``
@@ -14,9 +14,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from dispatch import access, realtime
-from dispatch.livehub import hub_for
-from dispatch.ws_auth import origin_allowed, query_param
+from dispatch import access
+from dispatch.live import publish as realtime
+from dispatch.live.auth import origin_allowed, query_param
+from dispatch.live.hub import hub_for
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ FLUSH_SECONDS = 0.25
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     stream: str | None = None
     hub = None
-    # No channel of its own on the layer: events come from this process's hub (dispatch.livehub). With one, every
+    # No channel of its own on the layer: events come from this process's hub (dispatch.live.hub). With one, every
     # socket kept a receive pending on Redis for nothing; with a thousand sockets connecting at once, a read
     # timeout on that shared receive loop closed the socket it happened to run under with 1011.
     channel_layer_alias = None
@@ -117,7 +118,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self._flush()
 
     def deliver(self, seq: int, text: str) -> None:
-        """An event of the stream, from this process's hub (``dispatch.livehub``)."""
+        """An event of the stream, from this process's hub (``dispatch.live.hub``)."""
         if seq <= self.last_sent or seq in self.pending:
             return
         self.pending[seq] = text

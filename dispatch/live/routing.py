@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch.consumers import ConsoleConsumer, DepartmentConsumer
+from dispatch.live.consumers import ConsoleConsumer, DepartmentConsumer
 
 websocket_urlpatterns = [
     path("ws/console/", ConsoleConsumer.as_asgi()),

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.views import ObtainAuthToken
 
-from dispatch.throttling import LoginRateLimit, UserRateLimit, client_address, hit
+from dispatch.runtime.throttling import LoginRateLimit, UserRateLimit, client_address, hit
 
 audit_log = logging.getLogger("liandong.audit")
 

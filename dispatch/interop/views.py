@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 
 from dispatch import access
 from dispatch.api.serializers import NOT_BLANK, TimelineEventSerializer, mask_name, mask_phone
-from dispatch.cap import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
-from dispatch.services.public_warning import ACTIONS, incident_public_warning
+from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
+from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
 
 EXPORT_CHUNK = 500
 ATOM_NS = "http://www.w3.org/2005/Atom"

@@ -1,14 +1,14 @@
 """Live push: the only module that talks to the channel layer.
 
 Streams: ``console`` (every event, for dispatchers and supervisors) and ``department.<code>`` (events of
-that department's work orders and the incidents behind them). ``publish`` records one ``LiveEvent`` per
-stream with the stream's next ``seq`` in the transaction that made the change, and sends them to the
-channel layer only after commit. The layer delivers at most once; ``seq`` without gaps lets consumers
-notice a loss and replay from the database (``events_since``).
+that department's work orders and the incidents behind them). ``publish_changes`` subscribes to recorded
+changes (``dispatch.core.changes``): it records one ``LiveEvent`` per stream with the stream's next ``seq`` in
+the transaction that made the change, and sends them to the channel layer only after commit. The layer
+delivers at most once; ``seq`` without gaps lets consumers notice a loss and replay from the database
+(``events_since``).
 """
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -16,10 +16,10 @@ import threading
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from dispatch.core.changes import Change
 from dispatch.models import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -30,26 +30,6 @@ REPLAY_LIMIT = 1000  # a client further behind than this reloads its state from 
 
 def department_group(code: str) -> str:
     return f"department.{code}"
-
-
-def incident_payload(incident) -> dict:
-    return {
-        "id": incident.pk, "number": incident.number, "event_type": incident.event_type.code,
-        "state": incident.state, "severity": incident.severity, "urgency": incident.urgency, "title": incident.title,
-        "district": incident.district.code if incident.district_id else None,
-        "location": {"lat": incident.lat, "lon": incident.lon} if incident.lat is not None else None,
-        "sla_due_at": incident.sla_due_at, "sla_breached_at": incident.sla_breached_at,
-        "created_at": incident.created_at, "updated_at": incident.updated_at,
-    }
-
-
-def work_order_payload(work_order) -> dict:
-    return {
-        "id": work_order.pk, "incident": work_order.incident_id, "department": work_order.department.code,
-        "unit": work_order.unit.callsign if work_order.unit_id else None, "state": work_order.state,
-        "priority": work_order.priority, "attempts": work_order.attempts, "ack_due_at": work_order.ack_due_at,
-        "escalated": bool(work_order.escalation and not work_order.escalation.get("stopped")),
-    }
 
 
 def _reserve_seqs(counts: dict[str, int]) -> dict[str, int]:
@@ -70,40 +50,30 @@ def _reserve_seqs(counts: dict[str, int]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def _streams(event_type: str, incident, work_order) -> list[str]:
+def _streams(change: Change) -> list[str]:
     streams = [CONSOLE_GROUP]
-    if work_order is not None:
-        streams.append(department_group(work_order.department.code))
-    elif event_type != "incident.created":  # an incident-level change concerns every department with work on it
-        from departments.models import Department
-
-        codes = Department.objects.filter(work_orders__incident=incident).values_list("code", flat=True).distinct()
-        streams += [department_group(code) for code in sorted(codes)]
+    if change.work_order is not None:
+        streams.append(department_group(change.work_order.department.code))
+    elif change.live != "incident.created":  # an incident-level change concerns every department with work on it
+        streams += [department_group(code) for code in change.incident.department_codes()]
     return streams
 
 
-def publish(event_type: str, *, incident, work_order=None) -> list[LiveEvent]:
-    """Record the event on every stream it belongs to and send it after commit (see ``publish_many``)."""
-    return publish_many([(event_type, incident, work_order)])
+def publish_changes(changes: list[Change]) -> list[LiveEvent]:
+    """Subscriber of recorded changes (``dispatch.core.changes``): each change with a ``live`` type becomes one
+    event on every stream it belongs to, in order, sent after commit: one counter statement and one insert
+    for the whole batch.
 
-
-def publish_many(changes: list[tuple]) -> list[LiveEvent]:
-    """Record each ``(event_type, incident, work_order or None)`` on every stream it belongs to, in order,
-    and send them after commit: one counter statement and one insert for the whole batch.
-
-    Must run inside the transaction of the change: the counter row of each stream stays locked until
-    commit, so ``seq`` is gap-free and in commit order.
+    Runs inside the transaction of the change: the counter row of each stream stays locked until commit, so
+    ``seq`` is gap-free and in commit order.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("publish must run inside the transaction of the change")
+    pushed = [change for change in changes if change.live]
+    if not pushed:
+        return []
     now = timezone.now()
     pending = []  # (stream, type, payload) in the order of the changes
-    for event_type, incident, work_order in changes:
-        payload = json.loads(json.dumps({
-            "incident": incident_payload(incident),
-            "work_order": work_order_payload(work_order) if work_order is not None else None,
-        }, cls=DjangoJSONEncoder))
-        pending += [(stream, event_type, payload) for stream in _streams(event_type, incident, work_order)]
+    for change in pushed:
+        pending += [(stream, change.live, change.payload) for stream in _streams(change)]
     counts: dict[str, int] = {}
     for stream, _type, _payload in pending:
         counts[stream] = counts.get(stream, 0) + 1

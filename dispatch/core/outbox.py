@@ -9,6 +9,7 @@ handler's own transaction. Handlers are idempotent and re-check state.
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,15 +17,21 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from dispatch.models import OutboxJob
 
 log = logging.getLogger(__name__)
 
-HANDLERS = {
-    "incident.route": "departments.services.routing.incident_route",
-}
+HANDLERS: dict[str, Callable[..., object]] = {}  # kind -> handler(**payload), filled by ``outbox_handler``
+
+
+def outbox_handler(kind: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    """Register the decorated function as the handler of outbox jobs of ``kind`` (the app that owns the work
+    registers it; its module is imported in that app's ``AppConfig.ready``)."""
+    def register(handler: Callable[..., object]) -> Callable[..., object]:
+        HANDLERS[kind] = handler
+        return handler
+    return register
 
 
 def outbox_enqueue(*, kind: str, payload: dict, dedupe_key: str | None = None, fresh: bool = False) -> OutboxJob | None:
@@ -44,12 +51,19 @@ def outbox_enqueue(*, kind: str, payload: dict, dedupe_key: str | None = None, f
     return job
 
 
+_send: dict[str, Callable[[int], object]] = {}
+
+
+def outbox_sender(send: Callable[[int], object]) -> None:
+    """Set how a job id reaches a worker: ``dispatch.tasks`` gives its Celery task's ``delay`` when it is
+    imported (``DispatchConfig.ready``), so this module imports no task module."""
+    _send["job"] = send
+
+
 def outbox_kick(job_id: int) -> None:
     """Ask a worker to run the job now. Best effort: the relay re-drives it if this is lost."""
-    from dispatch.tasks import run_outbox_job_task
-
     try:
-        run_outbox_job_task.delay(job_id)
+        _send["job"](job_id)
     except Exception:  # noqa: BLE001 - the broker being down must never fail the request
         log.warning("outbox: could not enqueue job %s; the relay will re-drive it", job_id, exc_info=True)
         return
@@ -95,7 +109,7 @@ def outbox_run(job_id: int) -> bool:
     if not _claim(job_id):
         return False
     job = OutboxJob.objects.get(pk=job_id)
-    handler = import_string(HANDLERS[job.kind])
+    handler = HANDLERS[job.kind]
     try:
         with transaction.atomic():
             handler(**job.payload)

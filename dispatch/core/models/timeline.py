@@ -21,7 +21,7 @@ class TimelineQuerySet(models.QuerySet):
 class TimelineEvent(models.Model):
     """One step in an incident's history: append-only, numbered per incident, hash-chained.
 
-    Written only by ``dispatch.services.timeline.timeline_append`` inside the transaction of the change
+    Written only by ``dispatch.core.timeline.timeline_append`` inside the transaction of the change
     it records. The database refuses UPDATE and DELETE (a trigger on PostgreSQL and on SQLite).
     """
 

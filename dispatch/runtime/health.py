@@ -36,7 +36,7 @@ def _check_channel_layer() -> None:
 
 
 def _check_sweeper() -> str:
-    from dispatch.services.deadlines import sweeper_status
+    from dispatch.core.deadlines import sweeper_status
 
     status = sweeper_status()
     if status["stale"]:
@@ -59,7 +59,7 @@ def readyz(request):
             down.append(name)
     body = {"status": "ok" if not down else "unavailable", "profile": settings.PROFILE, "checks": results}
     if "database" not in down:
-        from dispatch.services.deadlines import sweeper_status
+        from dispatch.core.deadlines import sweeper_status
 
         body["deadline_sweep"] = sweeper_status()
     if down:

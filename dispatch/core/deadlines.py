@@ -9,24 +9,30 @@ row, then finds it no longer pending. A handler that fails rolls its claim back;
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from dispatch.models import Deadline, SweeperHeartbeat
+from dispatch.core.models import Deadline, SweeperHeartbeat
 
 log = logging.getLogger(__name__)
 
-HANDLERS = {
-    Deadline.Kind.ACK: "departments.services.escalation.on_ack_timeout",
-    Deadline.Kind.ESCALATION: "departments.services.escalation.on_escalation_step",
-    Deadline.Kind.SLA: "dispatch.services.sla.on_sla_due",
-}
+Handler = Callable[[Deadline], str | None]
+HANDLERS: dict[str, Handler] = {}  # kind -> handler(deadline), filled by ``deadline_handler``
 MAX_FAILURES = 5  # a handler that raises this often parks its deadline (state "failed") instead of looping
 SWEEPER = "deadlines"
+
+
+def deadline_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of deadlines of ``kind``; it runs in the claiming
+    transaction, re-checks state and returns its outcome ("stale", "escalated" ...)."""
+    def register(handler: Handler) -> Handler:
+        HANDLERS[kind] = handler
+        return handler
+    return register
 
 
 def deadline_schedule(
@@ -74,7 +80,7 @@ def deadline_fire(deadline_id: int) -> str | None:
             if not claimed:
                 return None
             deadline = Deadline.objects.select_related("incident", "work_order").get(pk=deadline_id)
-            outcome = import_string(HANDLERS[deadline.kind])(deadline) or "fired"
+            outcome = HANDLERS[deadline.kind](deadline) or "fired"
             Deadline.objects.filter(pk=deadline_id).update(outcome=outcome[:64])
             return outcome
     except Exception as exc:

@@ -16,8 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
+from dispatch.core.errors import Conflict, Invalid
 from dispatch.models import IdempotencyRecord
-from dispatch.services.errors import Conflict, Invalid
 
 KEY_MAX = 200
 T = TypeVar("T")

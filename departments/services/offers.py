@@ -1,0 +1,101 @@
+"""Offering a work order: choosing the unit (or the department queue), counting the attempt, the
+acknowledgement deadline of the offer, and recording the change. Used by routing (new orders), by
+acknowledgement timeouts and escalation (re-offers) and by staff actions (decline, reassign)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from departments.models import Unit, WorkOrder
+from departments.selectors import unit_candidates
+from departments.services.selection import Candidate, Choice, select_unit
+from dispatch.core.changes import Change, record_changes
+from dispatch.core.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
+from dispatch.models import Deadline
+
+
+@dataclass
+class Offer:
+    order: WorkOrder
+    unit: Unit | None
+    reason: str
+    rule_id: int | None = None
+
+
+def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
+    incident = order.incident
+    return select_unit(
+        candidates, district_id=incident.district_id, lat=incident.lat, lon=incident.lon,
+        exclude_unit_ids=set(order.tried_unit_ids),
+    )
+
+
+def work_order_offer(
+    *, work_order: WorkOrder, actor, rule_id: int | None = None, unit=None, reason: str = "", schedule_ack: bool = True
+) -> None:
+    """Offer ``work_order`` to ``unit``, or to the best candidate, or leave it in the department queue.
+
+    Writes the timeline row with the reason for the choice, sets the acknowledgement deadline of this
+    offer (unless an escalation chain is driving the order) and pushes the change after commit.
+    """
+    if unit is None:
+        candidates, units = unit_candidates(
+            department_ids=[work_order.department_id], district_id=work_order.incident.district_id
+        )
+        choice = choose_unit(work_order, candidates[work_order.department_id])
+        offer = Offer(work_order, units.get(choice.unit_id), choice.reason, rule_id)
+    else:
+        offer = Offer(work_order, unit, reason or f"{unit.callsign}: assigned", rule_id)
+    offers_make([offer], actor=actor, new=False, schedule_ack=schedule_ack)
+
+
+def offers_make(offers: list[Offer], *, actor, new: bool, schedule_ack: bool = True) -> None:
+    """Make the offers of one incident: each order's attempt counted, its unit set, the acknowledgement
+    deadline of this attempt (unless an escalation chain drives it), a timeline row with the reason for
+    the choice, and a push after commit. ``new``: the orders are not in the database yet (one insert)."""
+    incident = offers[0].order.incident
+    now = timezone.now()
+    for offer in offers:
+        order = offer.order
+        order.reoffer()  # counts the attempt: a new order starts at 0 and becomes attempt 1
+        order.unit = offer.unit
+        if offer.unit is not None:
+            order.tried_unit_ids = [*order.tried_unit_ids, offer.unit.pk]
+        order.ack_due_at = now + timedelta(seconds=order.ack_timeout_seconds)
+    orders = [offer.order for offer in offers]
+    if new:
+        WorkOrder.objects.bulk_create(orders)
+    else:
+        for order in orders:
+            order.save()
+            deadlines_cancel(work_order=order, kinds=(Deadline.Kind.ACK,))  # the previous attempt's
+    if schedule_ack:
+        if new:
+            deadlines_schedule_fresh([ack_deadline(order) for order in orders])
+        else:
+            for order in orders:
+                deadline_schedule(**ack_deadline(order))
+    changes = []
+    for offer in offers:
+        order = offer.order
+        data = order.event_data(
+            priority=order.priority, unit=offer.unit.callsign if offer.unit is not None else None,
+            attempt=order.attempts, reason=offer.reason,
+        )
+        if offer.rule_id is not None:
+            data["routing_rule"] = offer.rule_id
+        kind = "work_order.offered" if offer.unit is not None else "work_order.queued"
+        changes.append(Change(incident=incident, kind=kind, actor=actor, data=data, work_order=order,
+                              live="work_order.offered"))
+    record_changes(changes)
+
+
+def ack_deadline(order: WorkOrder) -> dict:
+    """The acknowledgement deadline of the order's current offer (attempt), as ``deadline_schedule`` takes it."""
+    return {
+        "kind": Deadline.Kind.ACK, "key": f"ack:{order.pk}:{order.attempts}", "due_at": order.ack_due_at,
+        "incident": order.incident, "work_order": order, "data": {"attempt": order.attempts},
+    }

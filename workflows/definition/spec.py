@@ -1,0 +1,110 @@
+"""The parsed form of a workflow definition: constants, the error type and the frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_DURATION_SECONDS = 30 * 24 * 3600
+PRIORITIES = ("low", "normal", "high", "critical")
+BASE_ROLES = ("dispatcher", "supervisor", "admin", "staff", "lead")
+DEPARTMENT_ROLES = ("staff", "lead")
+SOURCES = ("console", "api", "open311", "sensor", "hotline")
+
+TOP_KEYS = {
+    "code", "name", "description", "initial_state", "initial_state_by_source", "ack_timeouts", "states", "transitions",
+}
+STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
+DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts"}
+DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
+DEFAULT_MAX_ATTEMPTS = 3
+TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard"}
+
+
+class DefinitionInvalid(Exception):
+    """A definition with problems; ``errors`` lists every one of them."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class DispatchSpec:
+    department: str
+    priority: str
+    ack_timeout_seconds: int
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # offers (to successive units) before the order escalates
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: dict[str, str]
+    final: bool = False
+    sla_seconds: int | None = None
+    sla_paused: bool = False
+    dispatch: tuple[DispatchSpec, ...] = ()
+    stand_down: bool = False  # entering it cancels work orders offered and never accepted
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    label: dict[str, str]
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...]
+    guard: str | None = None
+
+
+@dataclass(frozen=True)
+class Definition:
+    code: str
+    name: dict[str, str]
+    description: dict[str, str]
+    initial_state: str
+    initial_state_by_source: dict[str, str]
+    states: dict[str, StateSpec] = field(default_factory=dict)
+    transitions: tuple[TransitionSpec, ...] = ()
+    ack_timeouts: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ACK_TIMEOUTS))  # per priority, seconds
+
+    def initial_state_for(self, source: str) -> str:
+        return self.initial_state_by_source.get(source, self.initial_state)
+
+    def transition(self, name: str) -> TransitionSpec | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+    def transitions_from(self, state: str) -> list[TransitionSpec]:
+        return [t for t in self.transitions if state in t.sources]
+
+    def to_normalized(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["states"] = [asdict(s) for s in self.states.values()]
+        return data
+
+    @classmethod
+    def from_normalized(cls, data: dict[str, Any]) -> Definition:
+        states = {
+            s["name"]: StateSpec(
+                name=s["name"], label=s["label"], final=s["final"], sla_seconds=s["sla_seconds"],
+                sla_paused=s["sla_paused"], dispatch=tuple(DispatchSpec(**d) for d in s["dispatch"]),
+                stand_down=s.get("stand_down", False),
+            )
+            for s in data["states"]
+        }
+        transitions = tuple(
+            TransitionSpec(
+                name=t["name"], label=t["label"], sources=tuple(t["sources"]), target=t["target"],
+                roles=tuple(t["roles"]), guard=t["guard"],
+            )
+            for t in data["transitions"]
+        )
+        return cls(
+            code=data["code"], name=data["name"], description=data["description"],
+            initial_state=data["initial_state"], initial_state_by_source=data["initial_state_by_source"],
+            states=states, transitions=transitions, ack_timeouts=data.get("ack_timeouts", dict(DEFAULT_ACK_TIMEOUTS)),
+        )
