@@ -38,6 +38,7 @@ test: venv
 ## make lint: ruff, Django's system checks, migrations up to date
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

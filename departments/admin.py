@@ -13,6 +13,7 @@ from departments.models import (
     WebhookDelivery,
     WorkOrder,
 )
+from departments.services.webhooks import webhooks_replay
 
 
 class EscalationStepInline(admin.TabularInline):
@@ -80,8 +81,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Replay the selected parked deliveries"))
     def replay_parked(self, request, queryset):
-        from departments.services.webhooks import webhooks_replay
-
         count = webhooks_replay(queryset)
         self.message_user(request, ngettext(
             "%(n)d parked delivery queued again.", "%(n)d parked deliveries queued again.", count) % {"n": count},

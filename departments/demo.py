@@ -7,6 +7,7 @@ from django.db import transaction
 
 from departments.models import Department, District, EscalationChain, EscalationStep, RoutingRule, Unit
 from workflows.definition import parse_duration
+from workflows.models import EventType
 
 CITY_FILE = Path(__file__).resolve().parent / "demo" / "city.yaml"
 
@@ -32,8 +33,6 @@ def city_load(path: Path = CITY_FILE) -> dict:
         if created:
             unit.districts.set([districts[c] for c in u["districts"]])
     if not RoutingRule.objects.exists():
-        from workflows.models import EventType
-
         for position, r in enumerate(data.get("routing_rules", []), start=1):
             event_type = None
             if r.get("event_type"):

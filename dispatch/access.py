@@ -6,7 +6,8 @@ department's work orders and the incidents behind them; for anything else they g
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from dispatch.models import Incident, Role
+from departments.models import Unit, WorkOrder
+from dispatch.models import ApiClient, Incident, Role, TimelineEvent
 
 COMMAND_ROLES = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 REPORTER_ROLES = {Role.DISPATCHER, Role.ADMIN}
@@ -26,8 +27,6 @@ def incidents_visible_to(user) -> QuerySet:
     if is_command(user):
         return qs
     if is_department_member(user):
-        from departments.models import WorkOrder
-
         return qs.filter(
             Exists(WorkOrder.objects.filter(incident=OuterRef("pk"), department_id=user.department_id))
         )
@@ -35,8 +34,6 @@ def incidents_visible_to(user) -> QuerySet:
 
 
 def work_orders_visible_to(user) -> QuerySet:
-    from departments.models import WorkOrder
-
     qs = WorkOrder.objects.all()
     if is_command(user):
         return qs
@@ -48,7 +45,6 @@ def work_orders_visible_to(user) -> QuerySet:
 def timeline_visible_to(user, incident) -> QuerySet:
     """An incident's timeline as ``user`` may read it: department members see the incident's own rows and
     their department's work-order rows, never other departments' (ids, units, reasons)."""
-    from dispatch.models import TimelineEvent
 
     rows = TimelineEvent.objects.filter(incident=incident)
     if is_command(user):
@@ -60,7 +56,6 @@ def timeline_visible_to(user, incident) -> QuerySet:
 
 def api_client_of(user):
     """The ``ApiClient`` whose service account ``user`` is, or None (people)."""
-    from dispatch.models import ApiClient
 
     if not user.is_authenticated:
         return None
@@ -79,7 +74,6 @@ def is_department_system(user) -> bool:
 
 def timeline_rows_visible_to(user) -> QuerySet:
     """Every timeline row ``user`` may read, across incidents (exports): the rules of ``timeline_visible_to``."""
-    from dispatch.models import TimelineEvent
 
     rows = TimelineEvent.objects.filter(incident__in=incidents_visible_to(user))
     if is_command(user):
@@ -158,8 +152,6 @@ def may_act_on_work_order(user, work_order, action: str) -> bool:
 
 
 def units_visible_to(user) -> QuerySet:
-    from departments.models import Unit
-
     if is_command(user):
         return Unit.objects.all()
     if is_department_member(user):

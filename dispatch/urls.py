@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -8,6 +11,7 @@ from rest_framework.routers import SimpleRouter
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from dispatch.interop import views as integrations
+from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
 from dispatch.web.auth_views import TokenLoginView
 from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
@@ -57,17 +61,9 @@ def handler404(request, exception):
     """The API answers unknown paths in its own error shape (JSON), Open311 in the GeoReport error format (XML
     when the path ends in .xml); pages keep Django's 404 page."""
     if request.path.startswith("/open311/"):
-        from django.utils.translation import gettext as _
-
-        from dispatch.interop.open311.serializers import render_errors
-
         fmt = "xml" if request.path.endswith(".xml") else "json"
         return render_errors([{"code": 404, "description": _("Not found.")}], fmt=fmt, status=404)
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-        from django.utils.translation import gettext as _
-
         return JsonResponse({"detail": _("Not found."), "errors": {}}, status=404)
-    from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

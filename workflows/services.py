@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,18 @@ if TYPE_CHECKING:
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
 
-def known_departments() -> set[str]:
-    from departments.models import Department
+_department_codes: list[Callable[[], set[str]]] = []
 
-    return set(Department.objects.values_list("code", flat=True))
+
+def department_codes_source(source: Callable[[], set[str]]) -> None:
+    """Tell definition validation where department codes come from (``DepartmentsConfig.ready`` does), so
+    that this app imports none of departments' models."""
+    _department_codes[:] = [source]
+
+
+def known_departments() -> set[str]:
+    """Codes a definition may dispatch to; without a source (no departments app), every code is unknown."""
+    return _department_codes[0]() if _department_codes else set()
 
 
 def definition_checksum(definition: Definition) -> str:

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from departments.models import Department, Unit, WorkOrder
+from departments.services.work_orders import available_actions
 from dispatch.api.fastfields import CachedFieldsMixin
 from dispatch.core.i18n import localized
 
@@ -23,8 +24,6 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_available_actions(self, obj):
-        from departments.services.work_orders import available_actions
-
         return available_actions(work_order=obj, user=self.context["request"].user)
 
 

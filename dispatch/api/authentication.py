@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from dispatch.models.clients import KEY_PREFIX
+from dispatch.services.clients import api_client_for_key, api_client_touch
 
 
 class ApiClientAuthentication(authentication.BaseAuthentication):
@@ -14,8 +15,6 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
-        from dispatch.services.clients import api_client_for_key, api_client_touch
-
         parts = authentication.get_authorization_header(request).split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower().encode():
             return None

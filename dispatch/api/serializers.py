@@ -9,6 +9,8 @@ from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
 from dispatch.api.fastfields import CachedFieldsMixin
 from dispatch.models import Incident, Source, TimelineEvent
+from dispatch.services.incidents import available_transitions
+from dispatch.services.sla import sla_view
 
 # Text that must say something: DRF trims surrounding whitespace and refuses what is left empty; the pattern
 # puts that rule in the schema too (at least one character that is not whitespace).
@@ -129,8 +131,6 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
     @extend_schema_field(SLASerializer)
     def get_sla(self, obj):
-        from dispatch.services.sla import sla_view
-
         return sla_view(obj, obj.workflow_version.spec.states[obj.state])
 
     @extend_schema_field(ReporterViewSerializer)
@@ -143,8 +143,6 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_available_transitions(self, obj):
-        from dispatch.services.incidents import available_transitions
-
         return available_transitions(incident=obj, user=self.context["request"].user)
 
     @extend_schema_field(WorkOrderSerializer(many=True))

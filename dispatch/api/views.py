@@ -1,7 +1,13 @@
 """Incident endpoints: thin adapters between HTTP and ``dispatch.services.incidents``."""
 
+import csv
+import io
+import json
+
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_objects
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -25,8 +31,16 @@ from dispatch.api.serializers import (
     WsTicketSerializer,
 )
 from dispatch.core.idempotency import idempotency_key_check
+from dispatch.core.timeline import timeline_verify
+from dispatch.live.auth import ticket_issue
 from dispatch.models import Incident
-from dispatch.services.incidents import incident_note_add, incident_report, incident_transition
+from dispatch.services.incidents import (
+    incident_note_add,
+    incident_report,
+    incident_reporter_reveal,
+    incident_transition,
+)
+from dispatch.services.selectors import console_figures, final_states
 
 
 class IncidentFilter(StrictFilterSet):
@@ -50,14 +64,10 @@ class IncidentFilter(StrictFilterSet):
         ]
 
     def filter_open(self, queryset, name, value):
-        from dispatch.services.selectors import final_states
-
         finals = final_states()
         return queryset.exclude(state__in=finals) if value == "true" else queryset.filter(state__in=finals)
 
     def filter_search(self, queryset, name, value):
-        from django.db.models import Q
-
         return queryset.filter(Q(number__icontains=value) | Q(title__icontains=value) | Q(address__icontains=value))
 
     def filter_department(self, queryset, name, value):
@@ -123,7 +133,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], url_path="timeline/verify", pagination_class=None)
     def timeline_verify(self, request, pk=None):
         """Whether the incident's hash chain verifies, and the first row that does not."""
-        from dispatch.core.timeline import timeline_verify
 
         incident = self.get_object()
         broken = timeline_verify(incident.pk)
@@ -137,11 +146,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], url_path="timeline/export", pagination_class=None)
     def timeline_export(self, request, pk=None):
         """The timeline as a file (``?fmt=csv`` or ``json``), as the caller may see it."""
-        import csv
-        import io
-        import json
-
-        from django.http import HttpResponse
 
         incident = self.get_object()
         rows = TimelineEventSerializer(access.timeline_visible_to(request.user, incident).order_by("seq"), many=True).data
@@ -167,7 +171,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"], url_path="reveal-reporter")
     def reveal_reporter(self, request, pk=None):
         """Supervisors: the reporter's contact data in clear; the reason goes on the timeline."""
-        from dispatch.services.incidents import incident_reporter_reveal
 
         body = RevealRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -189,8 +192,6 @@ class ConsoleFiguresView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        from dispatch.services.selectors import console_figures
-
         if not access.is_command(request.user):
             raise PermissionDenied()
         return Response(console_figures())
@@ -201,8 +202,4 @@ class WsTicketView(APIView):
 
     @extend_schema(request=None, responses={200: WsTicketSerializer})
     def post(self, request):
-        from django.conf import settings
-
-        from dispatch.live.auth import ticket_issue
-
         return Response({"ticket": ticket_issue(request.user), "expires_in": settings.WS_TICKET_SECONDS})

@@ -22,6 +22,7 @@ from dispatch import access
 from dispatch.api.serializers import NOT_BLANK, TimelineEventSerializer, mask_name, mask_phone
 from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
 from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
+from dispatch.models import TimelineEvent
 
 EXPORT_CHUNK = 500
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -77,8 +78,6 @@ class CapFeedView(APIView):
 
     @extend_schema(responses={(200, "application/atom+xml"): OpenApiTypes.STR})
     def get(self, request):
-        from dispatch.models import TimelineEvent
-
         latest: dict[int, TimelineEvent] = {}
         rows = (
             TimelineEvent.objects.filter(kind__in=CAP_KINDS, incident__in=access.incidents_visible_to(request.user))

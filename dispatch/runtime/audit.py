@@ -5,12 +5,12 @@ import logging
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from dispatch.runtime.throttling import client_address
+
 audit_log = logging.getLogger("liandong.audit")
 
 
 def _address(request) -> str | None:
-    from dispatch.runtime.throttling import client_address
-
     return client_address(request) if request is not None else None
 
 

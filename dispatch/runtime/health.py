@@ -1,10 +1,13 @@
 """``/healthz`` (the process answers) and ``/readyz`` (database, broker and channel layer reachable)."""
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from dispatch.core.deadlines import sweeper_status
 
 
 def healthz(request):
@@ -19,7 +22,6 @@ def _check_database() -> None:
 def _check_broker() -> None:
     if not settings.REDIS_URL:
         return  # embedded profile: kombu's in-memory transport lives in this process
-    import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
@@ -36,8 +38,6 @@ def _check_channel_layer() -> None:
 
 
 def _check_sweeper() -> str:
-    from dispatch.core.deadlines import sweeper_status
-
     status = sweeper_status()
     if status["stale"]:
         raise RuntimeError(f"the deadline sweep last ran {status['age_seconds']} s ago (is celery beat running?)")
@@ -59,8 +59,6 @@ def readyz(request):
             down.append(name)
     body = {"status": "ok" if not down else "unavailable", "profile": settings.PROFILE, "checks": results}
     if "database" not in down:
-        from dispatch.core.deadlines import sweeper_status
-
         body["deadline_sweep"] = sweeper_status()
     if down:
         body["down"] = down

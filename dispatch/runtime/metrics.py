@@ -22,18 +22,17 @@ from prometheus_client.core import GaugeMetricFamily
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from dispatch.models import Role
+from departments.models import WorkOrder
+from dispatch.core.deadlines import sweeper_status
+from dispatch.models import Deadline, Incident, OutboxJob, Role
+from dispatch.runtime.health import _check_broker, _check_channel_layer
+from dispatch.services.selectors import final_states
 
 
 class DatabaseCollector:
     """One scrape = one pass over a handful of aggregate queries."""
 
     def collect(self):
-        from departments.models import WorkOrder
-        from dispatch.core.deadlines import sweeper_status
-        from dispatch.models import Deadline, Incident, OutboxJob
-        from dispatch.services.selectors import final_states
-
         now = timezone.now()
         finals = final_states()
 
@@ -85,7 +84,6 @@ class DatabaseCollector:
 
         up = GaugeMetricFamily("liandong_up", "1 when the dependency answers (as /readyz checks it).",
                                labels=["dependency"])
-        from dispatch.runtime.health import _check_broker, _check_channel_layer
 
         up.add_metric(["database"], 1)  # the queries above ran
         for name, check in (("broker", _check_broker), ("channel_layer", _check_channel_layer)):

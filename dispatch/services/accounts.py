@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from departments.models import Department, Unit
 from dispatch.models import Role, User
 
 
@@ -10,7 +11,6 @@ from dispatch.models import Role, User
 def user_upsert(*, username: str, role: str, password: str, department_code: str | None = None,
                 unit_callsign: str | None = None) -> tuple[User, bool]:
     """Create the user, or leave an existing one as it is. Returns ``(user, created)``."""
-    from departments.models import Department, Unit
 
     if role not in Role.values:
         raise ValidationError({"role": f"unknown role {role!r} (one of {', '.join(Role.values)})"})

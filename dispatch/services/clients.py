@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from departments.models import Department
 from dispatch.core.errors import Invalid
 from dispatch.models import ApiClient, Role, User
 from dispatch.models.clients import KEY_PREFIX, LOOKUP_CHARS, key_hash
@@ -23,7 +24,6 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one write per client and
 def api_client_add(*, name: str, kind: str, department_code: str | None = None) -> tuple[ApiClient, str]:
     """Create a client and its service account; returns ``(client, key)``. The key exists only in the
     return value: the database keeps its SHA-256 and a short prefix."""
-    from departments.models import Department
 
     errors = {}
     if not NAME_RE.match(name or ""):

@@ -4,6 +4,7 @@ from django.db.models import Count
 
 from departments.models import WorkOrder
 from dispatch.models import Incident
+from workflows.models import WorkflowVersion
 
 
 def console_figures() -> dict:
@@ -21,7 +22,6 @@ def console_figures() -> dict:
 
 def final_states() -> set[str]:
     """Names of states that are final in any workflow version in use (names are shared across types)."""
-    from workflows.models import WorkflowVersion
 
     finals = set()
     for version in WorkflowVersion.objects.filter(incidents__isnull=False).distinct():

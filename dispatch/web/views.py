@@ -5,6 +5,7 @@ same access rules (``dispatch.access``) as every other path."""
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from departments.models import Department
 from dispatch import access
@@ -20,8 +21,6 @@ def home(request):
 
 
 def _nav(user) -> list[tuple[str, str]]:
-    from django.utils.translation import gettext as _
-
     items = []
     if access.is_command(user):
         items += [("console", _("Console")), ("audit", _("Audit"))]

@@ -12,6 +12,9 @@ from xml.etree import ElementTree as ET
 from django.conf import settings
 from django.utils import timezone
 
+from dispatch.core.i18n import localized
+from dispatch.models import TimelineEvent
+
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CONTENT_TYPE = "application/cap+xml"
 CAP_KINDS = {"cap.issued": "Alert", "cap.updated": "Update", "cap.cancelled": "Cancel"}
@@ -61,8 +64,6 @@ def _area(info, incident, message: dict) -> None:
 
 
 def _info(alert, incident, message: dict, lang: str, key: str) -> None:
-    from dispatch.core.i18n import localized
-
     info = ET.SubElement(alert, f"{{{CAP_NS}}}info")
     _text(info, "language", lang)
     _text(info, "category", CATEGORIES.get(incident.event_type.code, "Other"))
@@ -86,7 +87,6 @@ def _info(alert, incident, message: dict, lang: str, key: str) -> None:
 
 def cap_messages(incident) -> list[dict]:
     """The incident's CAP messages, oldest first: the ``data`` of its ``cap.*`` timeline rows."""
-    from dispatch.models import TimelineEvent
 
     rows = TimelineEvent.objects.filter(incident=incident, kind__in=CAP_KINDS).order_by("seq")
     return [row.data for row in rows]

@@ -13,11 +13,13 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from departments.models import WorkOrder
 from dispatch.core.errors import Invalid, NotFound
 from dispatch.core.i18n import localized
-from dispatch.models import ApiClient, Incident, Open311Request, Source
+from dispatch.models import ApiClient, Incident, Open311Request, Source, TimelineEvent
 from dispatch.services.clients import api_client_for_key, api_client_touch
 from dispatch.services.incidents import incident_report
+from dispatch.services.selectors import final_states
 from workflows.models import EventType
 
 MAX_REQUESTS = 1000
@@ -109,9 +111,6 @@ def open311_request_submit(
 
 
 def _public_requests():
-    from departments.models import WorkOrder
-    from dispatch.models import TimelineEvent
-
     latest_public_note = (
         TimelineEvent.objects.filter(incident=OuterRef("pk"), kind="incident.note", data__public=True)
         .order_by("-seq").values("data__text")[:1]
@@ -144,8 +143,6 @@ def open311_requests_query(
     if service_codes:
         qs = qs.filter(event_type__code__in=service_codes)
     if statuses and set(statuses) != {OPEN, CLOSED}:
-        from dispatch.services.selectors import final_states
-
         finals = final_states()
         qs = qs.filter(state__in=finals) if CLOSED in statuses else qs.exclude(state__in=finals)
     return list(qs.order_by("-created_at", "-id")[:MAX_REQUESTS])

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from dispatch.core.errors import Invalid
@@ -11,8 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--directory", default=str(DEFINITIONS_DIR))
 
     def handle(self, *args, directory, **options):
-        from pathlib import Path
-
         try:
             results = workflows_load_directory(directory=Path(directory))
         except Invalid as exc:
