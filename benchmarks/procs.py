@@ -85,14 +85,20 @@ class Proc:
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, sig)
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 10, sig: int | None = None) -> None:
+        """``sig`` (default SIGTERM) to the group, SIGKILL after ``timeout``, supervision ended; what is left of
+        the group when its leader has exited (children that outlived it) is killed, as systemd would."""
         self._stopping = True
-        self.signal(signal.SIGTERM)
+        alive = self.popen.poll() is None
+        self.signal(signal.SIGTERM if sig is None else sig)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.popen.wait(timeout)
+        if alive:  # reaped just now by us: its group id cannot have been taken by anyone else yet
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
         self._log.close()
 
     def log(self) -> str:

@@ -10,9 +10,12 @@ from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 
 from benchmarks import report as reporting
+from benchmarks.consoles import Console
 from benchmarks.cpu import CpuSampler
+from benchmarks.drive import Phase
 from benchmarks.load import EVENT_MIX, IncidentMix, demo_districts, point_in_polygon, schedule
-from benchmarks.runner import Console, Options, Phase, with_database
+from benchmarks.runner import Options
+from benchmarks.stack import with_database
 from benchmarks.stats import Distribution, HdrHistogram, exact_percentile
 
 

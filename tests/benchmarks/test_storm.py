@@ -57,7 +57,7 @@ def test_storm_refuses_a_redis_database_another_client_uses():
     """A worker of another stack on the same Redis database would take this stack's jobs: refused, by name."""
     import redis
 
-    from benchmarks.runner import refuse_shared_redis
+    from benchmarks.stack import refuse_shared_redis
 
     server = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
     probe = redis.Redis.from_url(server + "/0")

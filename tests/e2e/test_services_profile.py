@@ -7,14 +7,11 @@ unreachable PostgreSQL or Redis fails these tests, it never skips them.
 import os
 import signal
 import time
-import uuid
 
 import httpx
-import psycopg
 import pytest
-import redis
 
-from tests.e2e.procs import BIN, PYTHON, Proc, clean_env, free_port, manage, wait_http
+from tests.e2e.procs import ServicesStack
 from tests.e2e.walkthrough import PASSWORD, client, report_waterlogging, run_walkthrough, wait_for_orders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -25,38 +22,15 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 @pytest.fixture(scope="module")
 def services_stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("services")
-    name = f"liandong_e2e_{uuid.uuid4().hex[:8]}"
-    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    """A database of its own, Redis database 14 of ``REDIS_URL``'s server (refused if another client uses it)."""
     redis_url = REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/14"
-    redis.Redis.from_url(redis_url).flushdb()
-    env = clean_env(DATABASE_URL=DATABASE_URL.rsplit("/", 1)[0] + f"/{name}", REDIS_URL=redis_url,
-                    LIANDONG_VAR_DIR=str(tmp), OUTBOX_RELAY_SECONDS="1")
-    procs = {}
-    try:
-        manage("migrate", "--noinput", env=env)
-        manage("seed_demo", "--password", PASSWORD, env=env)
-        port = free_port()
-        procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
-                                          "--concurrency", "2", "-n", f"e2e-{name}@%h"], env, tmp)
-        procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
-                                      "-s", str(tmp / "beat-schedule")], env, tmp)
-        procs["daphne"] = Proc("daphne", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                          "dispatch.asgi:application"], env, tmp)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz", procs["daphne"])
-        yield {"base": base, "env": env, "procs": procs, "tmp": tmp}
-    finally:
-        for proc in procs.values():
-            proc.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ServicesStack(DATABASE_URL, prefix="liandong_e2e", tmp=tmp_path_factory.mktemp("services"),
+                       redis_url=redis_url, env={"OUTBOX_RELAY_SECONDS": "1"}, seed_password=PASSWORD) as stack:
+        yield stack
 
 
 def test_walkthrough_with_real_worker(services_stack, capsys):
-    figures = run_walkthrough(services_stack["base"])
+    figures = run_walkthrough(services_stack.base)
     with capsys.disabled():
         print(f"\n[services] incident routed by the Celery worker process {figures['routed_after_s'] * 1000:.0f} ms "
               f"after 201; {figures['timeline_rows']} timeline rows")
@@ -67,7 +41,7 @@ def test_live_console_over_a_real_websocket(services_stack, capsys):
 
     from tests.e2e.live import run_live_check
 
-    figures = asyncio.run(run_live_check(services_stack["base"]))
+    figures = asyncio.run(run_live_check(services_stack.base))
     with capsys.disabled():
         print(f"\n[services] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
               f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events")
@@ -75,7 +49,7 @@ def test_live_console_over_a_real_websocket(services_stack, capsys):
 
 def test_readyz_names_services(services_stack):
     for _ in range(60):  # beat's first sweep comes a couple of seconds after it starts
-        body = httpx.get(f"{services_stack['base']}/readyz").json()
+        body = httpx.get(f"{services_stack.base}/readyz").json()
         if body["deadline_sweep"]["last_ran_at"] is not None:
             break
         time.sleep(0.5)
@@ -87,18 +61,13 @@ def test_readyz_names_services(services_stack):
 def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(services_stack, capsys):
     """201 means routed eventually: the routing job is a database row, not only a Redis message."""
     stack = services_stack
-    worker = stack["procs"]["worker"]
-    worker.signal(signal.SIGKILL)
-    worker.popen.wait(10)
-    dispatcher = client(stack["base"], "dispatcher")
+    stack.kill("worker")
+    dispatcher = client(stack.base, "dispatcher")
     accepted = [report_waterlogging(dispatcher, title=f"Flood while worker is down #{i}")["id"] for i in range(3)]
     time.sleep(1)
     for incident_id in accepted:
         assert dispatcher.get(f"/api/incidents/{incident_id}/").json()["work_orders"] == []
-    stack["procs"]["worker"] = Proc(
-        "worker2", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning", "--concurrency", "2"],
-        stack["env"], stack["tmp"],
-    )
+    stack.start_worker()
     started = time.monotonic()
     for incident_id in accepted:
         orders, _ = wait_for_orders(dispatcher, incident_id, 3, timeout=90)
@@ -117,14 +86,9 @@ def test_console_catches_up_across_a_server_restart(services_stack):
     from tests.e2e.live import run_restart_check
 
     stack = services_stack
-    port = stack["base"].rsplit(":", 1)[1]
 
     def restart():
-        stack["procs"]["daphne"].signal(signal.SIGKILL)
-        stack["procs"]["daphne"].popen.wait(10)
-        stack["procs"]["daphne"] = Proc("daphne-restarted", [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", port,
-                                                             "dispatch.asgi:application"], stack["env"], stack["tmp"])
-        wait_http(f"{stack['base']}/healthz", stack["procs"]["daphne"])
+        stack.restart("daphne", sig=signal.SIGKILL)  # on the same port, answering /healthz again
 
-    caught_up = asyncio.run(run_restart_check(stack["base"], restart))
+    caught_up = asyncio.run(run_restart_check(stack.base, restart))
     assert caught_up >= 4  # incident.created and the three offers made while the console was away

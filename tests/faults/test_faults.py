@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -43,11 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from benchmarks.procs import WORKER_FLAGS, daphne_argv
-from tests.e2e.procs import BIN, Proc, clean_env, free_port, manage, wait_http
+from tests.e2e.procs import ServicesStack, wait_http
 from tests.e2e.walkthrough import PASSWORD, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -157,54 +154,6 @@ class Stream:
 # --- the stack ----------------------------------------------------------------------------------------------
 
 
-class Stack:
-    def __init__(self, tmp: Path, database_url: str):
-        self.tmp = tmp
-        self.redis_port = free_port()
-        self.redis_argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port),
-                           "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.db = database_url
-        self.env = clean_env(DATABASE_URL=database_url, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
-                             LIANDONG_VAR_DIR=str(tmp), OUTBOX_RELAY_SECONDS="1", DEADLINE_SWEEP_SECONDS="1",
-                             OUTBOX_LEASE_SECONDS="10", RATE_LIMIT_USER="100000/min")
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.procs: dict[str, Proc] = {}
-
-    def start_redis(self) -> None:
-        self.procs["redis"] = Proc("redis", self.redis_argv, self.env, self.tmp)
-        for _ in range(100):
-            try:
-                import redis
-
-                redis.Redis(port=self.redis_port).ping()
-                return
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.05)
-        raise RuntimeError(f"redis did not start:\n{self.procs['redis'].log()}")
-
-    def start_worker(self) -> None:
-        self.procs["worker"] = Proc("worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
-                                               "--concurrency", "2", *WORKER_FLAGS, "-n", f"faults-{uuid.uuid4().hex[:6]}@%h"],
-                                    self.env, self.tmp, restart_after=3)
-
-    def start_beat(self) -> None:
-        self.procs["beat"] = Proc("beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
-                                           "-s", str(self.tmp / "beat-schedule")], self.env, self.tmp, restart_after=3)
-
-    def start_daphne(self) -> None:
-        self.procs["daphne"] = Proc("daphne", daphne_argv(self.port), self.env, self.tmp, restart_after=2)
-        wait_http(f"{self.base}/healthz", self.procs["daphne"])
-
-    def query(self, sql: str, params=()) -> list[tuple]:
-        with psycopg.connect(self.db) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.stop()
-
-
 def pool_children(pid: int) -> list[int]:
     """The pids of a process's children (the prefork pool of a Celery main process)."""
     children = []
@@ -218,31 +167,20 @@ def pool_children(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    database_url = os.environ["DATABASE_URL"]
-    tmp = tmp_path_factory.mktemp("faults")
-    name = f"liandong_faults_{uuid.uuid4().hex[:8]}"
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    stack = Stack(tmp, database_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        stack.start_redis()
-        manage("migrate", "--noinput", env=stack.env)
-        manage("seed_demo", "--password", PASSWORD, env=stack.env)
-        stack.start_worker()
-        stack.start_beat()
-        stack.start_daphne()
+    """The stack, each process supervised (worker and beat started again 3 s after they exit, daphne 2 s)."""
+    with ServicesStack(
+        os.environ["DATABASE_URL"], prefix="liandong_faults", tmp=tmp_path_factory.mktemp("faults"),
+        env={"OUTBOX_RELAY_SECONDS": "1", "DEADLINE_SWEEP_SECONDS": "1", "OUTBOX_LEASE_SECONDS": "10",
+             "RATE_LIMIT_USER": "100000/min"},
+        seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "daphne": 2},
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- what the database says ------------------------------------------------------------------------------
 
 
-def orders_by_incident(stack: Stack, incident_ids: list[int]) -> dict[int, list[str]]:
+def orders_by_incident(stack: ServicesStack, incident_ids: list[int]) -> dict[int, list[str]]:
     rows = stack.query(
         "SELECT w.incident_id, d.code FROM departments_workorder w JOIN departments_department d ON d.id = w.department_id "
         "WHERE w.incident_id = ANY(%s)", (incident_ids,))
@@ -252,7 +190,7 @@ def orders_by_incident(stack: Stack, incident_ids: list[int]) -> dict[int, list[
     return out
 
 
-def routed(stack: Stack, items: list[Sent], expected: dict) -> tuple[set[int], dict[int, list[str]]]:
+def routed(stack: ServicesStack, items: list[Sent], expected: dict) -> tuple[set[int], dict[int, list[str]]]:
     """Incident ids whose routing job is done and whose orders are exactly the expected departments."""
     ids = [s.incident_id for s in items if s.incident_id]
     done = {row[0] for row in stack.query(
@@ -276,14 +214,14 @@ class Row:
     note: str = ""
 
 
-def settle(stack: Stack, stream: Stream, fault: str, start: float, fault_end: float, expected: dict,
+def settle(stack: ServicesStack, stream: Stream, fault: str, start: float, fault_end: float, expected: dict,
            note: str = "") -> Row:
     row = _settle(stack, stream, fault, start, fault_end, expected, note)
     print(f"\n[faults] {row}", flush=True)
     return row
 
 
-def _settle(stack: Stack, stream: Stream, fault: str, start: float, fault_end: float, expected: dict,
+def _settle(stack: ServicesStack, stream: Stream, fault: str, start: float, fault_end: float, expected: dict,
             note: str = "") -> Row:
     """Wait (at most RECOVERY_LIMIT s after the fault's end) for the window's incidents, then count."""
     window_end = max(fault_end, time.monotonic()) + 1
@@ -327,7 +265,7 @@ def _settle(stack: Stack, stream: Stream, fault: str, start: float, fault_end: f
 # --- the faults ----------------------------------------------------------------------------------------------
 
 
-def wait_for_claimed_job(stack: Stack, timeout: float = 20) -> int | None:
+def wait_for_claimed_job(stack: ServicesStack, timeout: float = 20) -> int | None:
     """A routing job claimed by a worker (its lease runs) and not done: a task in the middle of its work."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -443,14 +381,12 @@ def test_faults(stack, capsys):
         # 4. Redis SIGKILLed, started again empty 5 s later.
         start = time.monotonic()
         time.sleep(PRE_SECONDS)
-        procs["redis"].signal(signal.SIGKILL)
-        procs["redis"].popen.wait(10)
+        stack.kill("redis")
         time.sleep(1)
         ready = httpx.get(f"{stack.base}/readyz", timeout=10)
         down_at = time.monotonic()
         time.sleep(4)
         during = [s for s in stream.window(down_at - 1, time.monotonic() - 1)]
-        procs["redis"].stop()
         stack.start_redis()
         fault_end = time.monotonic()
         row = settle(stack, stream, "4 Redis restarted empty", start, fault_end, expected)
@@ -464,8 +400,8 @@ def test_faults(stack, capsys):
         # 5. Worker and beat down for 30 s.
         start = time.monotonic()
         time.sleep(PRE_SECONDS)
-        procs["worker"].stop()
-        procs["beat"].stop()
+        stack.stop_process("worker")
+        stack.stop_process("beat")
         time.sleep(30)
         stack.start_worker()
         stack.start_beat()
@@ -474,7 +410,7 @@ def test_faults(stack, capsys):
     finally:
         stream.stop()
 
-    verify = manage("verify_timeline", env=stack.env)
+    verify = stack.manage("verify_timeline")
     header = f"{'fault':36} {'sent':>5} {'acked':>6} {'lost':>5} {'dup':>4} {'stuck':>6} {'recovery s':>11}  note"
     lines = ["", f"fault injection, services profile, {RATE:g} incidents/s steady:", header, "-" * len(header)]
     for r in rows:

@@ -1,0 +1,232 @@
+"""A services stack of its own, started one way for everyone: the surge benchmark (``manage.py storm``), the fault
+suite (``tests/faults``) and the services-profile end-to-end tests.
+
+A PostgreSQL database created for the stack (dropped afterwards), a Redis server of its own on a free port (or a
+given Redis database, refused when another client uses it, then flushed), ``migrate`` (and ``seed_demo``), then a
+Celery worker (always with the production flags, ``WORKER_FLAGS``), Celery beat and daphne (``daphne_argv``: the
+deep listen backlog), each in its own process group, optionally supervised (``restart_after``) as systemd's
+``Restart=always`` would. Everything is stopped and removed again, also when starting fails::
+
+    with ServicesStack(os.environ["DATABASE_URL"], tmp=tmp, seed_password="pw") as stack:
+        httpx.get(f"{stack.base}/readyz")
+        stack.restart("daphne", sig=signal.SIGKILL)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.procs import BIN, WORKER_FLAGS, Proc, clean_env, daphne_argv, free_port, manage, wait_http
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` (a PostgreSQL server URL, with or without a database name) naming database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def refuse_shared_redis(client) -> None:
+    """Refuse to start when something else is connected to the stack's Redis database: a worker of another
+    stack (one left running by a crashed driver, say) takes this stack's routing jobs from the shared queue,
+    and the run reports incidents unrouted for minutes (seen: "unrouted 131", routing p95 111 s)."""
+    db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    me = client.client_id()
+    others = [c for c in client.client_list() if int(c.get("db", -1)) == db and int(c["id"]) != me]
+    if others:
+        who = "; ".join(f"{c.get('addr')} {c.get('name') or ''} last command {c.get('cmd')}".strip() for c in others[:5])
+        raise RuntimeError(
+            f"{len(others)} other client(s) are connected to Redis database {db} ({who}): another stack's worker "
+            "would take this stack's jobs. Stop it (pgrep -af celery) or pass --redis-url with another database."
+        )
+
+
+class ServicesStack:
+    """PostgreSQL database + Redis + daphne + Celery worker + beat, started by ``start()`` (or ``with``).
+
+    ``database_url``: a PostgreSQL server (its database part is replaced by the stack's own, ``<prefix>_<hex>``).
+    ``redis_url``: None starts a redis-server of the stack's own (no persistence, a free port); a URL uses that
+    database instead, after ``refuse_shared_redis``, flushed. ``tmp``: logs, beat schedule and ``LIANDONG_VAR_DIR``;
+    None makes a temporary directory (prefix ``tmp_prefix``) that ``stop`` removes. ``env``: more settings for every
+    process. ``seed_password``: run ``seed_demo`` with it (None: no demo data). ``setup``: more ``manage.py``
+    commands run after that, before the processes start. ``worker_args``: added to every worker's command line
+    besides ``WORKER_FLAGS``. ``restart_after``: by role (``worker``, ``beat``, ``daphne``, ``redis``), seconds
+    after which that process is started again whenever it exits. ``keep``: leave database and logs behind.
+
+    ``procs`` maps each process's name to its ``Proc``; ``base`` is daphne's URL, ``env`` every process's
+    environment, ``name`` the database's name.
+    """
+
+    def __init__(self, database_url: str, *, prefix: str = "liandong_stack", tmp: Path | None = None,
+                 tmp_prefix: str = "stack-", redis_url: str | None = None, env: Mapping[str, str] | None = None,
+                 seed_password: str | None = None, setup: Sequence[Sequence[str]] = (),
+                 worker_args: Sequence[str] = ("--concurrency", "2"),
+                 restart_after: Mapping[str, float] | None = None, keep: bool = False):
+        self.name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.admin_url, self.database_url = with_database(database_url, "postgres"), with_database(database_url, self.name)
+        self.own_tmp = tmp is None
+        self.tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix)) if tmp is None else Path(tmp)
+        self.redis_port = None if redis_url else free_port()
+        self.redis_url = redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+        self.env = clean_env(**{"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
+                                "LIANDONG_VAR_DIR": str(self.tmp), **(env or {})})
+        self.seed_password, self.setup, self.worker_args = seed_password, list(setup), list(worker_args)
+        self.restart_after, self.keep = dict(restart_after or {}), keep
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.procs: dict[str, Proc] = {}
+        self._specs: dict[str, tuple[str, list[str]]] = {}  # name -> (role, argv), to start it again
+        self._created = False
+
+    # -- the whole stack
+    def start(self) -> ServicesStack:
+        """Redis, database, migrate (+ seed_demo, + ``setup``), worker, beat, daphne (answering ``/healthz``).
+        If any step fails, everything already started is stopped and the database dropped."""
+        try:
+            if self.redis_port is None:
+                self._claim_shared_redis()
+            else:
+                self.start_redis()
+            self.create_database()
+            self.manage("migrate", "--noinput")
+            if self.seed_password is not None:
+                self.manage("seed_demo", f"--password={self.seed_password}")  # a password may start with "-"
+            for command in self.setup:
+                self.manage(*command)
+            self.start_worker()
+            self.start_beat()
+            self.start_daphne()
+        except BaseException:
+            self.stop(keep_logs=True)
+            raise
+        return self
+
+    def stop(self, keep_logs: bool = False) -> None:
+        """Every process (its whole process group; Redis last), then the database and, unless ``keep_logs``
+        or ``keep``, the temporary directory the stack made. Safe to call twice."""
+        for name in sorted(reversed(self.procs), key=lambda n: self._specs[n][0] == "redis"):
+            with contextlib.suppress(Exception):
+                self.procs[name].stop()
+        self.procs.clear()
+        if self._created and not self.keep:
+            import psycopg
+
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self._created = False
+        if self.own_tmp and not (keep_logs or self.keep):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> ServicesStack:
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop(keep_logs=exc_type is not None)
+
+    # -- its parts
+    def create_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        self._created = True
+
+    def manage(self, *args: str, timeout: float = 300) -> str:
+        """``manage.py <args>`` with the stack's environment; its output."""
+        return manage(*args, env=self.env, timeout=timeout)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def start_redis(self) -> Proc:
+        """The stack's own Redis server (empty: no persistence), answering PING when this returns."""
+        if self.redis_port is None:
+            raise RuntimeError(f"the stack uses a shared Redis ({self.redis_url}); it does not start one")
+        return self._launch("redis", "redis", [shutil.which("redis-server") or "redis-server", "--port",
+                                               str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                                               "--appendonly", "no"])
+
+    def start_worker(self, name: str = "worker", args: Sequence[str] | None = None) -> Proc:
+        """A Celery worker with the production flags and ``args`` (default: the stack's ``worker_args``)."""
+        args = self.worker_args if args is None else list(args)
+        return self._launch(name, "worker", [str(BIN / "celery"), "-A", "dispatch", "worker", "-l", "warning",
+                                             *WORKER_FLAGS, *args, "-n", f"{self.name}-{name}@%h"])
+
+    def start_beat(self, name: str = "beat") -> Proc:
+        return self._launch(name, "beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
+                                           "-s", str(self.tmp / "beat-schedule")])
+
+    def start_daphne(self, name: str = "daphne") -> Proc:
+        """daphne on the stack's port (always the same one), answering ``/healthz`` when this returns."""
+        return self._launch(name, "daphne", daphne_argv(self.port))
+
+    # -- faults
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
+        """``sig`` to the process group of ``name``, waiting until its process has exited. A supervised
+        process is started again by its supervisor; any other stays down until started again."""
+        proc = self.procs[name]
+        popen = proc.popen
+        proc.signal(sig)
+        popen.wait(timeout)
+
+    def stop_process(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Stop ``name`` (and its supervision) with ``sig``; ``restart`` or ``start_*`` brings it back."""
+        self.procs[name].stop(sig=sig)
+
+    def restart(self, name: str, *, sig: int = signal.SIGTERM, pause: float = 0.0) -> Proc:
+        """Stop ``name`` with ``sig``, wait ``pause`` seconds, start it again with the same command line (Redis
+        empty, daphne on the same port) and wait until it answers."""
+        self.stop_process(name, sig)
+        time.sleep(pause)
+        role, argv = self._specs[name]
+        return self._launch(name, role, argv)
+
+    def _launch(self, name: str, role: str, argv: list[str]) -> Proc:
+        old = self.procs.pop(name, None)
+        if old is not None:
+            old.stop()  # already stopped or killed, usually: its log is closed and its supervision ended
+        self._specs[name] = (role, argv)
+        proc = self.procs[name] = Proc(name, argv, self.env, self.tmp, restart_after=self.restart_after.get(role))
+        if role == "daphne":
+            wait_http(f"{self.base}/healthz", proc)
+        elif role == "redis":
+            self._wait_redis(proc)
+        return proc
+
+    def _wait_redis(self, proc: Proc, timeout: float = 10) -> None:
+        import redis
+
+        client = redis.Redis(port=self.redis_port)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if proc.popen.poll() is not None:
+                    raise RuntimeError(f"redis exited with {proc.popen.returncode}:\n{proc.log()}")
+                try:
+                    client.ping()
+                    return
+                except redis.RedisError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError(f"redis did not start within {timeout}s:\n{proc.log()}")
+
+    def _claim_shared_redis(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            refuse_shared_redis(client)
+            client.flushdb()
+        finally:
+            client.close()
