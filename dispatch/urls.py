@@ -10,7 +10,8 @@ from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
-from dispatch.interop import views as integrations
+from dispatch.interop import exports
+from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
 from dispatch.web.auth_views import TokenLoginView
@@ -33,12 +34,12 @@ api = [
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="docs"),
-    # CAP 1.2 and exports (dispatch/api/integrations.py); before the router so "export" is not read as an id.
-    path("incidents/<int:pk>/cap/", integrations.IncidentCapView.as_view(), name="incident-cap"),
-    path("incidents/<int:pk>/public-warning/", integrations.PublicWarningView.as_view(), name="incident-public-warning"),
-    path("cap/alerts/", integrations.CapFeedView.as_view(), name="cap-alerts"),
-    path("incidents/export/", integrations.IncidentExportView.as_view(), name="incident-export"),
-    path("timeline/export/", integrations.TimelineExportView.as_view(), name="timeline-export"),
+    # CAP 1.2 (dispatch/interop/cap/) and exports (dispatch/interop/exports.py); before the router so "export" is not read as an id.
+    path("incidents/<int:pk>/cap/", cap.IncidentCapView.as_view(), name="incident-cap"),
+    path("incidents/<int:pk>/public-warning/", cap.PublicWarningView.as_view(), name="incident-public-warning"),
+    path("cap/alerts/", cap.CapFeedView.as_view(), name="cap-alerts"),
+    path("incidents/export/", exports.IncidentExportView.as_view(), name="incident-export"),
+    path("timeline/export/", exports.TimelineExportView.as_view(), name="timeline-export"),
     path("", include(router.urls)),
 ]
 
