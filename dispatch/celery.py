@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery, signals
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
 
@@ -20,6 +21,4 @@ app.conf.CELERY_DB_REUSE_MAX = 1_000_000
 def _fresh_connection(sender=None, **kwargs):
     if sender is not None and getattr(sender.request, "is_eager", False):
         return  # run inline by the caller (tests, the embedded profile's eager paths): its connection, its transaction
-    from django.db import close_old_connections
-
     close_old_connections()

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,8 +24,6 @@ DEBUG = env.bool("DEBUG", default=False)
 # then SECRET_KEY must come from the environment.
 HTTPS = env.bool("HTTPS", default=False)
 if HTTPS and "SECRET_KEY" not in env.ENVIRON:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("HTTPS=true needs SECRET_KEY in the environment")
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-liandong-demo-key-change-me-in-production-0123456789")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from dispatch.core.errors import Conflict, Invalid
-from dispatch.models import IdempotencyRecord
+from dispatch.core.models import IdempotencyRecord
 
 KEY_MAX = 200
 T = TypeVar("T")

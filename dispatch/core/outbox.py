@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dispatch.models import OutboxJob
+from dispatch.core.models import OutboxJob
 
 log = logging.getLogger(__name__)
 

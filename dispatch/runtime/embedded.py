@@ -13,7 +13,11 @@ import asyncio
 import logging
 import threading
 
+from celery.beat import EmbeddedService
 from channels.layers import InMemoryChannelLayer
+from django.conf import settings
+
+from dispatch.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,6 @@ class EmbeddedCelery:
     """A Celery worker and beat running as daemon threads of this process."""
 
     def __init__(self, concurrency: int = 4):
-        from django.conf import settings
-
-        from dispatch.celery import app
-
         if not str(app.conf.broker_url).startswith("memory://"):
             raise RuntimeError(
                 "the embedded profile runs Celery in-process on the memory:// transport only; "
@@ -66,8 +66,6 @@ class EmbeddedCelery:
         self._settings = settings
 
     def start(self) -> None:
-        from celery.beat import EmbeddedService
-
         self.worker = self.app.WorkController(
             pool_cls="threads", concurrency=self.concurrency, hostname="embedded@localhost", loglevel="WARNING",
             without_heartbeat=True, without_mingle=True, without_gossip=True,

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
-from departments.selectors import district_at
 from departments.services.routing import state_routes
+from departments.services.selectors import district_at
 from departments.services.work_orders import work_orders_cancel_open
 from dispatch import access
 from dispatch.core.changes import record_change
