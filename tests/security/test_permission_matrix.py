@@ -232,7 +232,7 @@ _RULES = [
     Rule("readyz", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="public; 503 would name a dependency that is down, not an access rule"),
     Rule("metrics", "GET",                          (401, 403, 200, 200, 403, 403, 403, 403),
-         why="supervisors and admins, or a Prometheus scrape job with METRICS_TOKEN (tests/dispatch/test_metrics.py)"),
+         why="supervisors and admins, or a Prometheus scrape job with METRICS_TOKEN (tests/dispatch/runtime/test_metrics.py)"),
     # ---- Open311 GeoReport v2 (/open311/v2/, "page" kind: called with sessions, which play no part) ----------
     Rule("open311-services", "GET",                 (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),
     Rule("open311-services-xml", "GET",             (200, 200, 200, 200, 200, 200, 200, 200), why=OPEN311_PUBLIC),

@@ -1,5 +1,5 @@
 """The request path under ASGI: no middleware forces a thread hop, static files are still served, and the
-cache's Redis connections are shared by every thread of the process (dispatch/staticfiles.py, dispatch/cache.py)."""
+cache's Redis connections are shared by every thread of the process (dispatch/runtime/staticfiles.py, dispatch/runtime/cache.py)."""
 
 import logging
 import threading
