@@ -35,9 +35,10 @@ serve: venv
 test: venv
 	$(PY) -m pytest
 
-## make lint: ruff, Django's system checks, migrations up to date
+## make lint: ruff, import contracts (lint-imports), types (mypy), Django's system checks, migrations up to date
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run

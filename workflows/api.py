@@ -1,9 +1,11 @@
 """Event types and workflow versions."""
 
+from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,17 +43,19 @@ def definition_view(version: WorkflowVersion) -> dict:
 
 class EventTypeListView(APIView):
     @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         out = []
         for et in EventType.objects.filter(is_active=True, active_version__isnull=False).select_related("active_version"):
-            out.append({"code": et.code, "name": et.display_name, "active_version": et.active_version.version,
-                        **definition_view(et.active_version)})
+            active = et.active_version
+            assert active is not None  # filtered on active_version__isnull=False
+            out.append({"code": et.code, "name": et.display_name, "active_version": active.version,
+                        **definition_view(active)})
         return Response(out)
 
 
 class WorkflowVersionListView(APIView):
     @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
-    def get(self, request, code):
+    def get(self, request: Request, code: str) -> Response:
         et = EventType.objects.filter(code=code).first()
         if et is None:
             raise NotFound()
@@ -62,11 +66,13 @@ class WorkflowPublishView(APIView):
     parser_classes = [JSONParser, YAMLParser]
 
     @extend_schema(request={"application/json": dict, "application/yaml": str}, responses={201: dict, 200: dict})
-    def post(self, request):
-        if request.user.role != Role.ADMIN:
+    def post(self, request: Request) -> Response:
+        user = request.user
+        assert not isinstance(user, AnonymousUser)  # IsAuthenticated (the default permission) keeps them out
+        if user.role != Role.ADMIN:
             raise PermissionDenied()
-        raw = request.data.get("__yaml__") if isinstance(request.data, dict) and "__yaml__" in request.data else request.data
-        version, created = workflow_publish(actor=request.user, raw=raw)
+        raw = request.data["__yaml__"] if isinstance(request.data, dict) and "__yaml__" in request.data else request.data
+        version, created = workflow_publish(actor=user, raw=raw)
         return Response(
             _version_view(version, version.event_type), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -75,6 +81,6 @@ class WorkflowPublishView(APIView):
 def _version_view(v: WorkflowVersion, et: EventType) -> dict:
     return {
         "code": et.code, "version": v.version, "active": et.active_version_id == v.pk, "checksum": v.checksum,
-        "created_at": v.created_at, "created_by": v.created_by.username if v.created_by_id else None,
+        "created_at": v.created_at, "created_by": v.created_by.username if v.created_by_id and v.created_by is not None else None,
         "definition": definition_view(v), "source": v.source,
     }

@@ -1,3 +1,5 @@
+from typing import Any, NoReturn
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -19,7 +21,7 @@ class EventType(models.Model):
     class Meta:
         ordering = ["code"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.code
 
     @property
@@ -52,15 +54,15 @@ class WorkflowVersion(models.Model):
         ordering = ["event_type_id", "version"]
         constraints = [models.UniqueConstraint(fields=["event_type", "version"], name="workflow_event_type_version")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.event_type_id} v{self.version}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableError("a published workflow version never changes; publish a new one")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableError("a published workflow version is never deleted")
 
     @property

@@ -70,15 +70,16 @@ def on_escalation_step(deadline: Deadline) -> str:
 
 def _run_step(order: WorkOrder) -> None:
     """Carry out the current step, record it, and schedule the next one (or end the chain)."""
+    assert order.escalation is not None  # set by escalation_start before any step runs
     progress = dict(order.escalation)
     steps, loop, index = progress["steps"], progress["loop"], progress["step"]
     step = steps[index]
     detail = {}
     if step["action"] == "reoffer":
-        previous = order.unit.callsign if order.unit_id else None
+        previous = order.unit.callsign if order.unit_id and order.unit is not None else None
         order.tried_unit_ids = [order.unit_id] if order.unit_id else []
         work_order_offer(work_order=order, actor=None, schedule_ack=False)
-        detail = {"from_unit": previous, "to_unit": order.unit.callsign if order.unit_id else None}
+        detail = {"from_unit": previous, "to_unit": order.unit.callsign if order.unit_id and order.unit is not None else None}
     notify = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}[step["action"]]
     if index + 1 < len(steps):
         progress.update(step=index + 1)

@@ -10,11 +10,11 @@ from datetime import timedelta
 from django.utils import timezone
 
 from departments.models import Unit, WorkOrder
-from departments.selectors import unit_candidates
 from departments.services.selection import Candidate, Choice, select_unit
+from departments.services.selectors import unit_candidates
 from dispatch.core.changes import Change, record_changes
 from dispatch.core.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
-from dispatch.models import Deadline
+from dispatch.models import Deadline, User
 
 
 @dataclass
@@ -34,7 +34,7 @@ def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
 
 
 def work_order_offer(
-    *, work_order: WorkOrder, actor, rule_id: int | None = None, unit=None, reason: str = "", schedule_ack: bool = True
+    *, work_order: WorkOrder, actor: User | None, rule_id: int | None = None, unit: Unit | None = None, reason: str = "", schedule_ack: bool = True
 ) -> None:
     """Offer ``work_order`` to ``unit``, or to the best candidate, or leave it in the department queue.
 
@@ -46,13 +46,14 @@ def work_order_offer(
             department_ids=[work_order.department_id], district_id=work_order.incident.district_id
         )
         choice = choose_unit(work_order, candidates[work_order.department_id])
-        offer = Offer(work_order, units.get(choice.unit_id), choice.reason, rule_id)
+        chosen = units.get(choice.unit_id) if choice.unit_id is not None else None
+        offer = Offer(work_order, chosen, choice.reason, rule_id)
     else:
         offer = Offer(work_order, unit, reason or f"{unit.callsign}: assigned", rule_id)
     offers_make([offer], actor=actor, new=False, schedule_ack=schedule_ack)
 
 
-def offers_make(offers: list[Offer], *, actor, new: bool, schedule_ack: bool = True) -> None:
+def offers_make(offers: list[Offer], *, actor: User | None, new: bool, schedule_ack: bool = True) -> None:
     """Make the offers of one incident: each order's attempt counted, its unit set, the acknowledgement
     deadline of this attempt (unless an escalation chain drives it), a timeline row with the reason for
     the choice, and a push after commit. ``new``: the orders are not in the database yet (one insert)."""

@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.db.models import Q
 
 from departments.models import Department, RoutingRule, WorkOrder
-from departments.selectors import routing_rules, unit_candidates
 from departments.services.offers import Offer, choose_unit, offers_make
 from departments.services.selection import DispatchTarget, plan_dispatch
+from departments.services.selectors import routing_rules, unit_candidates
 from dispatch.core.outbox import outbox_handler
 from dispatch.models import Incident
 
@@ -59,7 +59,8 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
             max_attempts=target.max_attempts,
         )
         choice = choose_unit(order, candidates[department.pk])
-        offers.append(Offer(order, units.get(choice.unit_id), choice.reason, target.rule_id))
+        chosen = units.get(choice.unit_id) if choice.unit_id is not None else None
+        offers.append(Offer(order, chosen, choice.reason, target.rule_id))
     offers_make(offers, actor=None, new=True)
     return [offer.order for offer in offers]
 

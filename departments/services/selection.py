@@ -55,7 +55,7 @@ def select_unit(
         return Choice(None, None, f"no available unit in jurisdiction{tried}; waiting in the department queue")
 
     def distance(c: Candidate) -> float | None:
-        if None in (lat, lon, c.lat, c.lon):
+        if lat is None or lon is None or c.lat is None or c.lon is None:
             return None
         return haversine_km(lat, lon, c.lat, c.lon)
 
@@ -116,17 +116,18 @@ def plan_dispatch(
     the given order) wins; no match keeps the baseline entry (the default).
     """
     first_rule: dict[str, Rule] = {}
-    for rule in rules:
-        if rule.department not in first_rule and rule.matches(
+    for candidate in rules:
+        if candidate.department not in first_rule and candidate.matches(
             event_type=event_type, state=state, severity=severity, district_id=district_id
         ):
-            first_rule[rule.department] = rule
+            first_rule[candidate.department] = candidate
     by_department = {t.department: t for t in baseline}
     order = [t.department for t in baseline] + [d for d in first_rule if d not in by_department]
-    plan = []
+    plan: list[DispatchTarget] = []
     for dept in order:
         base, rule = by_department.get(dept), first_rule.get(dept)
         if rule is None:
+            assert base is not None  # no rule for it, so the department came from the baseline
             plan.append(base)
         elif rule.action == "dispatch":
             plan.append(

@@ -1,5 +1,7 @@
 """Reads of department data the router and the API need."""
 
+from collections.abc import Collection
+
 from django.db.models import Count, Q
 
 from departments.models import District, RoutingRule, Unit, WorkOrder
@@ -15,7 +17,7 @@ def district_at(*, lat: float, lon: float) -> District | None:
     return None
 
 
-def unit_candidates(*, department_ids, district_id: int | None = None) -> tuple[dict[int, list[Candidate]], dict[int, Unit]]:
+def unit_candidates(*, department_ids: Collection[int], district_id: int | None = None) -> tuple[dict[int, list[Candidate]], dict[int, Unit]]:
     """The candidates of each department (by department id), and the units behind them (by unit id).
 
     With ``district_id`` only the units whose jurisdiction covers that district are read (the others cannot
@@ -27,7 +29,7 @@ def unit_candidates(*, department_ids, district_id: int | None = None) -> tuple[
     )
     units = units.filter(districts=district_id) if district_id is not None else units.prefetch_related("districts")
     candidates: dict[int, list[Candidate]] = {department_id: [] for department_id in department_ids}
-    by_id = {}
+    by_id: dict[int, Unit] = {}
     for u in units:
         by_id[u.pk] = u
         districts = frozenset({district_id}) if district_id is not None else frozenset(d.pk for d in u.districts.all())
@@ -42,7 +44,7 @@ def routing_rules() -> list[Rule]:
     rules = RoutingRule.objects.select_related("event_type", "department").prefetch_related("districts")
     return [
         Rule(
-            id=r.pk, event_type=r.event_type.code if r.event_type_id else None, state=r.state,
+            id=r.pk, event_type=r.event_type.code if r.event_type_id and r.event_type is not None else None, state=r.state,
             min_severity=r.min_severity, max_severity=r.max_severity,
             district_ids=frozenset(d.pk for d in r.districts.all()), department=r.department.code,
             action=r.action, priority=r.priority, ack_timeout_seconds=r.ack_timeout_seconds,

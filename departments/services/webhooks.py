@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from departments.models import DepartmentWebhook, WebhookDelivery
@@ -54,7 +54,7 @@ def webhook_deliveries_record(changes: list[Change]) -> list[WebhookDelivery]:
     changes = [change for change in changes if change.work_order is not None]
     if not changes:
         return []
-    hooks_of = defaultdict(list)
+    hooks_of: defaultdict[int, list[DepartmentWebhook]] = defaultdict(list)
     for hook in DepartmentWebhook.objects.filter(
         department_id__in={change.work_order.department_id for change in changes}, active=True
     ):
@@ -62,12 +62,14 @@ def webhook_deliveries_record(changes: list[Change]) -> list[WebhookDelivery]:
     if not hooks_of:
         return []
     now = timezone.now()
-    rows, last = [], {}
+    rows: list[WebhookDelivery] = []
+    last: dict[int, dict[int, int]] = {}
     for change in changes:
         work_order, event = change.work_order, change.event
         hooks = hooks_of.get(work_order.department_id)
         if not hooks:
             continue
+        assert event is not None  # record_changes sets each change's row before subscribers run
         if work_order.pk not in last:
             last[work_order.pk] = dict(
                 WebhookDelivery.objects.filter(webhook__in=hooks, work_order=work_order)
@@ -82,7 +84,7 @@ def webhook_deliveries_record(changes: list[Change]) -> list[WebhookDelivery]:
             ))
     WebhookDelivery.objects.bulk_create(rows)
     for order_id in sorted({row.work_order_id for row in rows}):
-        transaction.on_commit(lambda order_id=order_id: webhooks_kick(order_id))
+        transaction.on_commit(_kick_after_commit(order_id))
     return rows
 
 
@@ -92,6 +94,10 @@ _send: dict[str, Callable[[int], object]] = {}
 def webhooks_sender(send: Callable[[int], object]) -> None:
     """Set how a work order's deliveries reach a worker (``departments.tasks`` gives its task's ``delay``)."""
     _send["order"] = send
+
+
+def _kick_after_commit(work_order_id: int) -> Callable[[], None]:
+    return lambda: webhooks_kick(work_order_id)
 
 
 def webhooks_kick(work_order_id: int) -> None:
@@ -194,11 +200,11 @@ def webhooks_relay(*, limit: int = 500) -> int:
     return len(orders)
 
 
-def webhooks_replay(deliveries) -> int:
+def webhooks_replay(deliveries: QuerySet[WebhookDelivery]) -> int:
     """Re-drive parked deliveries (a queryset): back to pending with a fresh attempt budget. Returns the count."""
     parked = deliveries.filter(state=WebhookDelivery.State.PARKED)
     order_ids = set(parked.values_list("work_order_id", flat=True))
     count = parked.update(state=WebhookDelivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="")
     for order_id in sorted(order_ids):
-        transaction.on_commit(lambda order_id=order_id: webhooks_kick(order_id))
+        transaction.on_commit(_kick_after_commit(order_id))
     return count

@@ -1,5 +1,8 @@
 """Work-order actions by department staff, leads and dispatchers."""
 
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
@@ -11,7 +14,7 @@ from dispatch import access
 from dispatch.core.changes import record_change
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.idempotency import idempotent, request_fingerprint
-from dispatch.models import Incident
+from dispatch.models import Incident, User
 
 ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
 # action -> (FSM method, timeline kind)
@@ -24,7 +27,7 @@ _SIMPLE = {
 }
 
 
-def available_actions(*, work_order: WorkOrder, user) -> list[str]:
+def available_actions(*, work_order: WorkOrder, user: User | AnonymousUser) -> list[str]:
     out = []
     for action in ACTIONS:
         method = "reoffer" if action == "reassign" else action
@@ -34,7 +37,7 @@ def available_actions(*, work_order: WorkOrder, user) -> list[str]:
 
 
 def work_order_act(
-    *, actor, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None,
+    *, actor: User, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None,
     idempotency_key: str | None = None,
 ) -> WorkOrder:
     """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input.
@@ -54,12 +57,13 @@ def work_order_act(
     order, _performed = idempotent(
         owner=actor, key=idempotency_key, fingerprint=fingerprint, perform=act,
         remember=lambda order: {"incident": order.incident, "work_order": order},
+        # A record without an order reads as none (idempotent() checks for None; its recall type leaves None out).
         recall=lambda record: record.work_order,
     )
     return order
 
 
-def _act(*, actor, work_order_id: int, action: str, note: str, reason: str, unit: str | int | None) -> WorkOrder:
+def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str, unit: str | int | None) -> WorkOrder:
     if action not in ACTIONS:
         raise Invalid(_("Unknown action."), {"action": [_("One of: %(a)s.") % {"a": ", ".join(ACTIONS)}]})
     with transaction.atomic():
@@ -92,20 +96,20 @@ def _act(*, actor, work_order_id: int, action: str, note: str, reason: str, unit
     return order
 
 
-def _simple(order: WorkOrder, *, actor, action: str, note: str) -> None:
+def _simple(order: WorkOrder, *, actor: User, action: str, note: str) -> None:
     method, kind = _SIMPLE[action]
     getattr(order, method)()
     if action in ("accept", "cancel"):
         escalation_stop(order, why=action)
     if action == "accept":
         order.accepted_by = actor
-        if order.unit_id is None and actor.unit_id and actor.unit.department_id == order.department_id:
+        if order.unit_id is None and actor.unit_id and actor.unit is not None and actor.unit.department_id == order.department_id:
             order.unit_id = actor.unit_id
     order.save()
     _record(order, actor=actor, kind=kind, extra={"note": note})
 
 
-def _decline(order: WorkOrder, *, actor, reason: str) -> None:
+def _decline(order: WorkOrder, *, actor: User, reason: str) -> None:
     if not reason.strip():
         raise Invalid(_("A reason is required to decline."), {"reason": [_("This field is required.")]})
     order.decline()
@@ -116,30 +120,30 @@ def _decline(order: WorkOrder, *, actor, reason: str) -> None:
     work_order_offer(work_order=order, actor=None, schedule_ack=not escalating)
 
 
-def _reassign(order: WorkOrder, *, actor, unit: str | int | None, reason: str) -> None:
+def _reassign(order: WorkOrder, *, actor: User, unit: str | int | None, reason: str) -> None:
     """Offer the order to ``unit`` (an id or a callsign) of the order's own department."""
-    if unit in (None, ""):
+    if unit is None or unit == "":
         raise Invalid(_("Say which unit to reassign to."), {"unit": [_("This field is required.")]})
     units = Unit.objects.filter(department_id=order.department_id)
-    unit = units.filter(pk=int(unit)).first() if str(unit).isdigit() else units.filter(callsign=str(unit)).first()
-    if unit is None:
+    target = units.filter(pk=int(unit)).first() if str(unit).isdigit() else units.filter(callsign=str(unit)).first()
+    if target is None:
         raise Invalid(_("No such unit in this department."), {"unit": [_("Not a unit of this department.")]})
-    previous = order.unit.callsign if order.unit_id else None
+    previous = order.unit.callsign if order.unit_id and order.unit is not None else None
     escalation_stop(order, why="reassigned")
-    _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": unit.callsign, "reason": reason})
+    _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": target.callsign, "reason": reason})
     work_order_offer(
-        work_order=order, actor=actor, unit=unit,
-        reason=f"{unit.callsign}: reassigned by {actor.username}" + (f" ({reason})" if reason else ""),
+        work_order=order, actor=actor, unit=target,
+        reason=f"{target.callsign}: reassigned by {actor.username}" + (f" ({reason})" if reason else ""),
     )
 
 
-def _record(order: WorkOrder, *, actor, kind: str, extra: dict) -> None:
+def _record(order: WorkOrder, *, actor: User | AnonymousUser | None, kind: str, extra: dict[str, Any]) -> None:
     extra = {key: value for key, value in extra.items() if value}
     record_change(incident=order.incident, kind=kind, actor=actor, data=order.event_data(**extra), work_order=order,
                   live="work_order.updated")
 
 
-def work_orders_cancel_open(*, incident: Incident, actor, reason: str, only_unaccepted: bool = False) -> None:
+def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser | None, reason: str, only_unaccepted: bool = False) -> None:
     """Cancel the open orders of ``incident`` (all, or only those never accepted). Caller holds the incident lock."""
     states = [WorkOrder.State.OFFERED] if only_unaccepted else list(WorkOrder.OPEN_STATES)
     for order in WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(

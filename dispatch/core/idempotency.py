@@ -51,7 +51,7 @@ def _serialize_same_key(owner, key: str) -> None:
 
 def idempotent(
     *, owner, key: str | None, fingerprint: str, perform: Callable[[], T], remember: Callable[[T], dict],
-    recall: Callable[[IdempotencyRecord], T], earlier: Callable[[], T | None] | None = None,
+    recall: Callable[[IdempotencyRecord], T | None], earlier: Callable[[], T | None] | None = None,
 ) -> tuple[T, bool]:
     """Run ``perform`` once per ``(owner, key)``; returns ``(result, performed)``.
 
@@ -60,7 +60,7 @@ def idempotent(
     incident's ``(source, external_id)``); it may raise ``Conflict`` too.
     """
 
-    def previous():
+    def previous() -> T | None:
         if key:
             record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
             if record is not None:

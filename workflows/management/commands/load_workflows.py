@@ -1,4 +1,6 @@
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,10 +11,10 @@ from workflows.services import DEFINITIONS_DIR, workflows_load_directory
 class Command(BaseCommand):
     help = "Validate and publish every workflow definition in workflows/definitions/ (unchanged ones are skipped)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--directory", default=str(DEFINITIONS_DIR))
 
-    def handle(self, *args, directory, **options):
+    def handle(self, *args: Any, directory: str, **options: Any) -> None:
         try:
             results = workflows_load_directory(directory=Path(directory))
         except Invalid as exc:
