@@ -57,7 +57,6 @@ def work_order_act(
     order, _performed = idempotent(
         owner=actor, key=idempotency_key, fingerprint=fingerprint, perform=act,
         remember=lambda order: {"incident": order.incident, "work_order": order},
-        # A record without an order reads as none (idempotent() checks for None; its recall type leaves None out).
         recall=lambda record: record.work_order,
     )
     return order
