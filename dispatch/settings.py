@@ -162,16 +162,16 @@ WHITENOISE_AUTOREFRESH = DEBUG  # pick up edited static files while developing
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "dispatch.api.authentication.ApiClientAuthentication",  # department systems' keys (ldk_...)
+        "dispatch.rest.authentication.ApiClientAuthentication",  # department systems' keys (ldk_...)
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "dispatch.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "dispatch.rest.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "dispatch.rest.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["dispatch.runtime.throttling.UserRateLimit"],
     # The API speaks JSON only (the workflow endpoint adds YAML); form bodies get 415.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -187,7 +187,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "dispatch.api.schema.add_error_responses",  # the error shape of every operation
+        "dispatch.rest.schema.add_error_responses",  # the error shape of every operation
     ],
 }
 

@@ -15,7 +15,7 @@ from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
 from dispatch.web.auth_views import TokenLoginView
-from workflows.api import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
+from workflows.api.views import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 # SimpleRouter: no root view and no ".json" format-suffix aliases (one URL per resource).
 router = SimpleRouter(trailing_slash=True)

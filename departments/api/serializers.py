@@ -3,8 +3,8 @@ from rest_framework import serializers
 
 from departments.models import Department, Unit, WorkOrder
 from departments.services.work_orders import available_actions
-from dispatch.api.fastfields import CachedFieldsMixin
 from dispatch.core.i18n import localized
+from dispatch.rest.fastfields import CachedFieldsMixin
 
 
 class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):

@@ -18,9 +18,9 @@ from departments.models import Department, District, Unit, WorkOrder
 from departments.services.units import unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
-from dispatch.api.filters import IdFilter, StrictFilterSet
 from dispatch.core.i18n import localized
 from dispatch.core.idempotency import idempotency_key_check
+from dispatch.rest.filters import IdFilter, StrictFilterSet
 
 
 class WorkOrderFilter(StrictFilterSet):

@@ -7,8 +7,8 @@ from rest_framework import serializers
 
 from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
-from dispatch.api.fastfields import CachedFieldsMixin
 from dispatch.models import Incident, Source, TimelineEvent
+from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
 

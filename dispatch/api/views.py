@@ -17,7 +17,6 @@ from rest_framework.views import APIView
 
 from departments.models import WorkOrder
 from dispatch import access
-from dispatch.api.filters import BOOLEAN_CHOICES, IntegerFilter, SafeIsoDateTimeFilter, StrictFilterSet
 from dispatch.api.serializers import (
     IncidentCreateSerializer,
     IncidentSerializer,
@@ -34,6 +33,7 @@ from dispatch.core.idempotency import idempotency_key_check
 from dispatch.core.timeline import timeline_verify
 from dispatch.live.auth import ticket_issue
 from dispatch.models import Incident
+from dispatch.rest.filters import BOOLEAN_CHOICES, IntegerFilter, SafeIsoDateTimeFilter, StrictFilterSet
 from dispatch.services.incidents import (
     incident_note_add,
     incident_report,

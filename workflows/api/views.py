@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch.api.parsers import YAMLParser
 from dispatch.core.i18n import localized
 from dispatch.models import Role
+from dispatch.rest.parsers import YAMLParser
 from workflows.models import EventType, WorkflowVersion
 from workflows.services import workflow_publish
 

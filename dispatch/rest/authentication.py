@@ -41,7 +41,7 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
 class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
     """The key in the OpenAPI schema (drf-spectacular finds this extension by ``target_class``)."""
 
-    target_class = "dispatch.api.authentication.ApiClientAuthentication"
+    target_class = "dispatch.rest.authentication.ApiClientAuthentication"
     name = "departmentSystemKey"
 
     def get_security_definition(self, auto_schema):

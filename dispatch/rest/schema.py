@@ -41,7 +41,7 @@ def add_error_responses(result, generator, request, public):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             for parameter in operation.get("parameters", []):
-                # Filters refuse an empty or whitespace-only value (dispatch.api.filters.StrictFilterSet): say so.
+                # Filters refuse an empty or whitespace-only value (dispatch.rest.filters.StrictFilterSet): say so.
                 schema = parameter.get("schema", {})
                 if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
                     schema.setdefault("minLength", 1)
