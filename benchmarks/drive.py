@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from benchmarks import report as reporting
 from benchmarks.consoles import Console
 from benchmarks.cpu import CpuSampler
@@ -93,8 +95,6 @@ class Bench(Measurements):
         async with httpx.AsyncClient(base_url=self.base_url, timeout=60, limits=limits) as http:
             self.http = http
             if self.database_url:
-                import psycopg
-
                 self.db = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
             token = await self.token(self.options.username)
             self.auth = {"Authorization": f"Token {token}"}

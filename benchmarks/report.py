@@ -3,6 +3,7 @@ never assertions), the JSON report and the human table, and the progress display
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -149,8 +150,6 @@ def build_report(options, profiles: dict, *, started, own_stack: bool, base_url:
 
 
 def _cpus() -> int | None:
-    import os
-
     return os.cpu_count()
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from benchmarks import report as reporting
 from benchmarks.cpu import CpuSampler
 from benchmarks.drive import Bench
+from benchmarks.stack import ServicesStack
 
 PROFILES = ("steady", "surge", "console-storm")
 
@@ -49,8 +50,6 @@ def stack_for(options: Options):
     """The benchmark's own stack (not started): a database of its own on ``--database-url``, the Redis database
     of ``--redis-url`` (refused if another client uses it, flushed), migrate + seed_demo, one daphne, one Celery
     worker (--concurrency 2) and beat, with the benchmark endpoint on and rate limits out of the way."""
-    from benchmarks.stack import ServicesStack
-
     return ServicesStack(options.database_url, prefix="liandong_storm", tmp_prefix="storm-", redis_url=options.redis_url,
                          env={"BENCHMARK_ENDPOINTS": "true", "RATE_LIMIT_USER": "100000000/min",
                               "RATE_LIMIT_ANON": "100000000/min", "LOG_LEVEL": "WARNING"},

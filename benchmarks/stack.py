@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+import redis
+
 from benchmarks.procs import BIN, WORKER_FLAGS, Proc, clean_env, daphne_argv, free_port, manage, wait_http
 
 
@@ -116,8 +119,6 @@ class ServicesStack:
                 self.procs[name].stop()
         self.procs.clear()
         if self._created and not self.keep:
-            import psycopg
-
             with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self._created = False
@@ -132,8 +133,6 @@ class ServicesStack:
 
     # -- its parts
     def create_database(self) -> None:
-        import psycopg
-
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
         self._created = True
@@ -143,8 +142,6 @@ class ServicesStack:
         return manage(*args, env=self.env, timeout=timeout)
 
     def query(self, sql: str, params=()) -> list[tuple]:
-        import psycopg
-
         with psycopg.connect(self.database_url) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -204,8 +201,6 @@ class ServicesStack:
         return proc
 
     def _wait_redis(self, proc: Proc, timeout: float = 10) -> None:
-        import redis
-
         client = redis.Redis(port=self.redis_port)
         deadline = time.monotonic() + timeout
         try:
@@ -222,8 +217,6 @@ class ServicesStack:
         raise RuntimeError(f"redis did not start within {timeout}s:\n{proc.log()}")
 
     def _claim_shared_redis(self) -> None:
-        import redis
-
         client = redis.Redis.from_url(self.redis_url)
         try:
             refuse_shared_redis(client)

@@ -157,8 +157,17 @@ def _lock_visible(*, actor, incident_id: int) -> Incident:
 
 
 def _role_check(user, incident: Incident):
-    departments = _incident_department_ids(incident)
-    return lambda roles: access.role_allows(user, roles, incident_departments=departments)
+    """Whether ``user`` holds one of a transition's roles; the incident's departments are read on first use
+    (a request refused before the role check reads nothing)."""
+    departments: set[int] | None = None
+
+    def allows(roles: tuple[str, ...]) -> bool:
+        nonlocal departments
+        if departments is None:
+            departments = _incident_department_ids(incident)
+        return access.role_allows(user, roles, incident_departments=departments)
+
+    return allows
 
 
 def available_transitions(*, incident: Incident, user) -> list[str]:
