@@ -47,7 +47,7 @@ lint: venv
 messages: venv
 	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
 	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
-	$(PY) manage.py compilemessages -l zh_Hans
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=var
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -99,6 +99,11 @@ def can_see_reporter(user, incident) -> bool:
     return not incident.reporter_confidential or incident.created_by_id == user.pk
 
 
+def may_locate_incident(user) -> bool:
+    """Setting where an incident is (a report without a location, or outside the city): dispatchers, admins."""
+    return user.is_authenticated and user.role in REPORTER_ROLES
+
+
 def may_reveal_reporter(user) -> bool:
     return user.is_authenticated and user.role == Role.SUPERVISOR
 

@@ -14,7 +14,7 @@ from departments.services.selection import Candidate, Choice, select_unit
 from departments.services.selectors import unit_candidates
 from dispatch.core.changes import Change, record_changes
 from dispatch.core.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
-from dispatch.models import Deadline, User
+from dispatch.models import Deadline, Incident, User
 
 
 @dataclass
@@ -25,8 +25,15 @@ class Offer:
     rule_id: int | None = None
 
 
+WAITING_FOR_LOCATION = "no location yet: waiting for a dispatcher to set the incident's location or district"
+
+
 def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
+    """The unit for the order's next offer, with the reason; none while the incident needs a location (a unit
+    chosen without knowing where would be arbitrary)."""
     incident = order.incident
+    if incident.needs_location:
+        return Choice(None, None, WAITING_FOR_LOCATION)
     return select_unit(
         candidates, district_id=incident.district_id, lat=incident.lat, lon=incident.lon,
         exclude_unit_ids=set(order.tried_unit_ids),
@@ -41,7 +48,9 @@ def work_order_offer(
     Writes the timeline row with the reason for the choice, sets the acknowledgement deadline of this
     offer (unless an escalation chain is driving the order) and pushes the change after commit.
     """
-    if unit is None:
+    if unit is None and work_order.incident.needs_location:
+        offer = Offer(work_order, None, WAITING_FOR_LOCATION, rule_id)
+    elif unit is None:
         candidates, units = unit_candidates(
             department_ids=[work_order.department_id], district_id=work_order.incident.district_id
         )
@@ -65,7 +74,8 @@ def offers_make(offers: list[Offer], *, actor: User | None, new: bool, schedule_
         order.unit = offer.unit
         if offer.unit is not None:
             order.tried_unit_ids = [*order.tried_unit_ids, offer.unit.pk]
-        order.ack_due_at = now + timedelta(seconds=order.ack_timeout_seconds)
+        # An order waiting for a location has no acknowledgement clock: nobody can be asked yet.
+        order.ack_due_at = None if incident.needs_location else now + timedelta(seconds=order.ack_timeout_seconds)
     orders = [offer.order for offer in offers]
     if new:
         WorkOrder.objects.bulk_create(orders)
@@ -73,7 +83,7 @@ def offers_make(offers: list[Offer], *, actor: User | None, new: bool, schedule_
         for order in orders:
             order.save()
             deadlines_cancel(work_order=order, kinds=(Deadline.Kind.ACK,))  # the previous attempt's
-    if schedule_ack:
+    if schedule_ack and not incident.needs_location:
         if new:
             deadlines_schedule_fresh([ack_deadline(order) for order in orders])
         else:
@@ -92,6 +102,21 @@ def offers_make(offers: list[Offer], *, actor: User | None, new: bool, schedule_
         changes.append(Change(incident=incident, kind=kind, actor=actor, data=data, work_order=order,
                               live="work_order.offered"))
     record_changes(changes)
+
+
+def work_orders_offer_waiting(*, incident: Incident, actor: User | None) -> list[WorkOrder]:
+    """Offer again every open order of ``incident`` that no unit holds (its location or district was just set):
+    each goes to the best candidate now, with a fresh acknowledgement deadline unless an escalation chain drives
+    it. The caller holds the incident's lock."""
+    waiting = list(
+        WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit")
+        .filter(incident=incident, state=WorkOrder.State.OFFERED, unit__isnull=True).order_by("id")
+    )
+    for order in waiting:
+        order.incident = incident
+        escalating = bool(order.escalation and not order.escalation.get("stopped"))
+        work_order_offer(work_order=order, actor=actor, schedule_ack=not escalating)
+    return waiting
 
 
 def ack_deadline(order: WorkOrder) -> dict:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from django.db.models import Q
 
-from departments.models import Department, RoutingRule, WorkOrder
+from departments.models import Department, RoutingRule, Unit, WorkOrder
 from departments.services.offers import Offer, choose_unit, offers_make
-from departments.services.selection import DispatchTarget, plan_dispatch
+from departments.services.selection import Candidate, DispatchTarget, plan_dispatch
 from departments.services.selectors import routing_rules, unit_candidates
 from dispatch.core.outbox import outbox_handler
 from dispatch.models import Incident
@@ -46,9 +46,13 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
     targets = [t for t in plan if t.department in departments and departments[t.department].pk not in existing]
     if not targets:
         return []
-    candidates, units = unit_candidates(
-        department_ids=[departments[t.department].pk for t in targets], district_id=incident.district_id
-    )
+    department_ids = [departments[t.department].pk for t in targets]
+    candidates: dict[int, list[Candidate]]
+    units: dict[int, Unit]
+    if incident.needs_location:  # nobody is chosen before the incident has a place: no units to read
+        candidates, units = {pk: [] for pk in department_ids}, {}
+    else:
+        candidates, units = unit_candidates(department_ids=department_ids, district_id=incident.district_id)
     due_at = incident.state_entered_at + timedelta(seconds=spec.sla_seconds) if spec.sla_seconds else None
     offers = []
     for target in targets:

@@ -62,6 +62,17 @@ class IncidentCreateSerializer(serializers.Serializer):
     reporter = ReporterSerializer(required=False)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.CONSOLE)
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    location_outside_city = serializers.BooleanField(
+        required=False, default=False,
+        help_text=_("The location is outside every district and that is right (otherwise 400 naming location)."),
+    )
+
+
+class LocateRequestSerializer(serializers.Serializer):
+    location = LocationSerializer(required=False, allow_null=True, default=None)
+    district = serializers.SlugField(required=False, allow_blank=True, default="", max_length=64)
+    address = serializers.CharField(required=False, max_length=300)
+    location_outside_city = serializers.BooleanField(required=False, default=False)
 
 
 class TransitionRequestSerializer(serializers.Serializer):
@@ -115,13 +126,16 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     available_transitions = serializers.SerializerMethodField()
     work_orders = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
+    needs_location = serializers.BooleanField(
+        read_only=True, help_text=_("No district and no confirmed place outside the city: its orders wait for a location."),
+    )
 
     class Meta:
         model = Incident
         fields = [
             "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
-            "location", "address", "district", "reporter", "source", "external_id", "created_at", "updated_at",
-            "available_transitions", "work_orders",
+            "location", "address", "district", "location_outside_city", "needs_location", "reporter", "source",
+            "external_id", "created_at", "updated_at", "available_transitions", "work_orders",
         ]
         read_only_fields = fields
 

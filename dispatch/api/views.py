@@ -20,6 +20,7 @@ from dispatch import access
 from dispatch.api.serializers import (
     IncidentCreateSerializer,
     IncidentSerializer,
+    LocateRequestSerializer,
     NoteRequestSerializer,
     RevealedReporterSerializer,
     RevealRequestSerializer,
@@ -40,6 +41,7 @@ from dispatch.services.incidents import (
     incident_reporter_reveal,
     incident_transition,
 )
+from dispatch.services.locations import incident_locate
 from dispatch.services.selectors import console_figures, final_states
 
 
@@ -53,6 +55,10 @@ class IncidentFilter(StrictFilterSet):
     open = django_filters.ChoiceFilter(
         choices=BOOLEAN_CHOICES, method="filter_open", help_text="true: not in a final state; false: final."
     )
+    needs_location = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES, method="filter_needs_location",
+        help_text="true: no district and no confirmed place outside the city (its orders wait for a location).",
+    )
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -60,12 +66,16 @@ class IncidentFilter(StrictFilterSet):
         model = Incident
         fields = [
             "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
-            "open",
+            "open", "needs_location",
         ]
 
     def filter_open(self, queryset, name, value):
         finals = final_states()
         return queryset.exclude(state__in=finals) if value == "true" else queryset.filter(state__in=finals)
+
+    def filter_needs_location(self, queryset, name, value):
+        waiting = Q(district__isnull=True, location_outside_city=False)
+        return queryset.filter(waiting) if value == "true" else queryset.exclude(waiting)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(number__icontains=value) | Q(title__icontains=value) | Q(address__icontains=value))
@@ -175,6 +185,21 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body = RevealRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(incident_reporter_reveal(actor=request.user, incident_id=int(pk), reason=body.validated_data["reason"]))
+
+    @extend_schema(request=LocateRequestSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def location(self, request, pk=None):
+        """Dispatchers: set where the incident is (a point and/or a district); orders waiting for a location are
+        offered to units."""
+        body = LocateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        point = body.validated_data["location"] or {}
+        incident_locate(
+            actor=request.user, incident_id=int(pk), lat=point.get("lat"), lon=point.get("lon"),
+            district=body.validated_data["district"] or None, address=body.validated_data.get("address"),
+            outside_city=body.validated_data["location_outside_city"],
+        )
+        return Response(IncidentSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
     @extend_schema(request=NoteRequestSerializer, responses={201: TimelineEventSerializer})
     @action(detail=True, methods=["post"])

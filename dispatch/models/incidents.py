@@ -34,6 +34,9 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     district = models.ForeignKey(
         "departments.District", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
     )
+    # A dispatcher confirmed a location outside every district (``location_outside_city``): units are chosen
+    # by distance. Without it an incident with no district waits for a location (``needs_location``).
+    location_outside_city = models.BooleanField(_("location outside the city, confirmed"), default=False)
     # Personal data (PIPL): encrypted at rest, masked in responses for every role but dispatchers, and
     # for a confidential report (GB/T 33358) visible only to the dispatcher who took it (supervisors may
     # reveal it with a stated reason, which the timeline records).
@@ -73,6 +76,12 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         """Move to ``target_state``; the caller has resolved it from the pinned definition."""
         return target_state
 
+    @property
+    def needs_location(self) -> bool:
+        """No district, and no dispatcher confirmed a place outside the city: no unit is chosen until a
+        dispatcher sets a location or a district (``dispatch.services.locations``)."""
+        return self.district_id is None and not self.location_outside_city
+
     def event_payload(self) -> dict:
         """The incident as live events and webhooks show it (``dispatch.core.changes.Change.payload``)."""
         return {
@@ -80,6 +89,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             "state": self.state, "severity": self.severity, "urgency": self.urgency, "title": self.title,
             "district": self.district.code if self.district_id else None,
             "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
+            "needs_location": self.needs_location,
             "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
+from departments.services.districts import location_district
 from departments.services.routing import state_routes
-from departments.services.selectors import district_at
 from departments.services.work_orders import work_orders_cancel_open
 from dispatch import access
 from dispatch.core.changes import record_change
@@ -40,10 +40,6 @@ def _next_number() -> str:
     return f"INC-{day:%Y%m%d}-{last:05d}"
 
 
-def _district_for(lat, lon):
-    return district_at(lat=lat, lon=lon) if lat is not None and lon is not None else None
-
-
 def incident_report(*, actor, data: dict, idempotency_key: str | None = None) -> tuple[Incident, bool]:
     """Create an incident from validated intake ``data``; returns ``(incident, created)``.
 
@@ -56,9 +52,15 @@ def incident_report(*, actor, data: dict, idempotency_key: str | None = None) ->
     event_type = EventType.objects.filter(code=data["event_type"], is_active=True).select_related("active_version").first()
     if event_type is None or event_type.active_version is None:
         raise Invalid(_("Unknown event type."), {"event_type": [_("Unknown or inactive event type.")]})
+    location = data.get("location") or {}
+    district = location_district(
+        lat=location.get("lat"), lon=location.get("lon"), source=data["source"],
+        outside_city_confirmed=bool(data.get("location_outside_city")),
+    )
     return idempotent(
         owner=actor, key=idempotency_key, fingerprint=fingerprint,
-        perform=lambda: _create(actor=actor, data=data, event_type=event_type, fingerprint=fingerprint),
+        perform=lambda: _create(actor=actor, data=data, event_type=event_type, district=district,
+                                fingerprint=fingerprint),
         remember=lambda incident: {"incident": incident},
         recall=lambda record: record.incident,
         earlier=lambda: _same_external_id(data=data, fingerprint=fingerprint),
@@ -79,7 +81,7 @@ def _same_external_id(*, data: dict, fingerprint: str) -> Incident | None:
     return None
 
 
-def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> Incident:
+def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: str) -> Incident:
     version = event_type.active_version
     spec = version.spec
     state = spec.initial_state_for(data["source"])
@@ -90,7 +92,8 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
     incident = Incident(
         number=_next_number(), event_type=event_type, workflow_version=version, state=state,
         severity=data.get("severity", 3), title=data["title"], description=data.get("description", ""),
-        lat=lat, lon=lon, address=data.get("address", ""), district=_district_for(lat, lon),
+        lat=lat, lon=lon, address=data.get("address", ""), district=district,
+        location_outside_city=lat is not None and district is None and bool(data.get("location_outside_city")),
         reporter_name=reporter.get("name", ""), reporter_phone=reporter.get("phone", ""),
         reporter_confidential=bool(reporter.get("confidential")),
         source=data["source"], external_id=data.get("external_id") or "", intake_hash=fingerprint,
@@ -108,6 +111,8 @@ def _create(*, actor, data: dict, event_type: EventType, fingerprint: str) -> In
             "event_type": event_type.code, "workflow_version": version.version, "state": state,
             "severity": incident.severity, "source": incident.source,
             "district": incident.district.code if incident.district_id else None,
+            **({"location_outside_city": True} if incident.location_outside_city else {}),
+            **({"needs_location": True} if incident.needs_location else {}),
         },
         consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )
@@ -143,7 +148,8 @@ def _enter_state(*, incident: Incident, state: StateSpec, actor, created: bool =
         )
 
 
-def _lock_visible(*, actor, incident_id: int) -> Incident:
+def incident_lock_visible(*, actor, incident_id: int) -> Incident:
+    """The incident, locked for this transaction, if ``actor`` may see it (404 otherwise)."""
     incident = (
         access.incidents_visible_to(actor)
         .select_for_update(of=("self",))
@@ -189,7 +195,7 @@ def incident_transition(
 ) -> Incident:
     """Fire a workflow transition. 404 unseen, 403 role, 409 wrong state / stale / guard, 400 unknown name."""
     with transaction.atomic():
-        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        incident = incident_lock_visible(actor=actor, incident_id=incident_id)
         spec = incident.workflow_version.spec
         t = transition_check(
             spec=spec, subject=incident, name=transition, note=note, expected_state=expected_state,
@@ -216,7 +222,7 @@ def incident_transition(
 def incident_note_add(*, actor, incident_id: int, text: str, public: bool = False):
     """A note on the timeline; ``public``: also shown to the reporter and the public (Open311 ``status_notes``)."""
     with transaction.atomic():
-        incident = _lock_visible(actor=actor, incident_id=incident_id)
+        incident = incident_lock_visible(actor=actor, incident_id=incident_id)
         if not access.can_add_note(actor, incident):
             raise Forbidden(_("You may not add notes."))
         if public and not access.can_add_public_note(actor, incident):
@@ -230,7 +236,7 @@ def incident_note_add(*, actor, incident_id: int, text: str, public: bool = Fals
 def incident_reporter_reveal(*, actor, incident_id: int, reason: str) -> dict:
     """A supervisor sees the reporter's contact data in clear, for a stated reason that the timeline keeps."""
     with transaction.atomic():
-        incident = _lock_visible(actor=actor, incident_id=incident_id)  # 404 first, as everywhere
+        incident = incident_lock_visible(actor=actor, incident_id=incident_id)  # 404 first, as everywhere
         if not access.may_reveal_reporter(actor):
             raise Forbidden(_("Only supervisors may reveal reporter data."))
         if not reason.strip():

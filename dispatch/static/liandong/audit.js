@@ -438,6 +438,7 @@
       "work_order.expired": gettext("Offer expired"),
       "work_order.reassigned": gettext("Reassigned"),
       "work_order.cancelled": gettext("Cancelled"),
+      "incident.located": gettext("Location set"),
       "work_order.escalated": gettext("Escalated"),
       "sla.breached": gettext("SLA breached"),
     };

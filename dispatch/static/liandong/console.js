@@ -41,7 +41,7 @@
     "work_order.arrived": gettext("Unit on scene"), "work_order.completed": gettext("Order completed"),
     "work_order.expired": gettext("Order expired"), "work_order.escalated": gettext("Order escalated"),
     "work_order.reassigned": gettext("Order reassigned"), "work_order.queued": gettext("Order queued"),
-    "work_order.cancelled": gettext("Order cancelled"),
+    "work_order.cancelled": gettext("Order cancelled"), "incident.located": gettext("Location set"),
   };
 
   const now = () => Date.now() + S.clockOffset;
