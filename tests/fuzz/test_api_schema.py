@@ -17,8 +17,8 @@ Before fuzzing, the server gets the demo city (``seed_demo``) and a few reported
 steered in part (``map_case`` below) onto ids and codes that exist, so that they reach the services behind the
 404s; the rest keep the generated values, and negative and stateful cases are never changed.
 
-Checks stay strict. Three operations have rules that depend on data at run time (``DOMAIN_RULES``: which event
-types are published, which transitions a state allows, what an action needs); for them a 400/409 answer to
+Checks stay strict. Four operations have rules that depend on data at run time (``DOMAIN_RULES``: which event
+types are published and where the city is, which transitions a state allows, what an action needs); for them a 400/409 answer to
 schema-valid data is expected. A failure that is known and not yet fixed is listed in ``KNOWN_FAILURES`` by operation and
 check, with its reason: only that check is forgiven for that operation, every other check still fails the run,
 and an entry that no longer reproduces is reported so that it can be removed.
@@ -76,7 +76,12 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 DOMAIN_RULES = {
     ("POST", "/api/incidents/"): (
         "event_type must name a published workflow (the codes change when an admin publishes one; "
-        "GET /api/event-types/ lists them): 400 naming event_type"
+        "GET /api/event-types/ lists them): 400 naming event_type; a location must lie in one of the city's "
+        "districts (GET /api/districts/) unless location_outside_city is true: 400 naming location"
+    ),
+    ("POST", "/api/incidents/{id}/location/"): (
+        "a location or a district is required, the district must be one of the city's (GET /api/districts/) and "
+        "a point must lie in one unless location_outside_city is true: 400 naming the field"
     ),
     ("POST", "/api/incidents/{id}/transitions/"): (
         "transition must be one of the incident's workflow version and allowed in its current state: 400 naming "
