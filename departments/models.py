@@ -1,3 +1,6 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -44,20 +47,38 @@ class Department(models.Model):
 
 
 class Unit(models.Model):
-    """A crew or vehicle of a department, covering some districts (its jurisdiction)."""
+    """A crew or vehicle of a department, covering some districts (its jurisdiction).
+
+    ``status`` follows the unit's work (``departments.services.units``: accepted -> busy, departed -> en_route,
+    arrived -> on_scene, done -> available) unless someone sets it by hand, with a reason; every change is a
+    ``UnitStatusChange``. ``on_duty`` is the roster: a unit off the roster, off duty or out of service is never
+    offered an order. ``lat``/``lon`` are its base; ``position_*`` the last position its crew's phone reported
+    (device time), used for distance while fresh.
+    """
 
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")
         BUSY = "busy", _("Busy")
+        EN_ROUTE = "en_route", _("En route")
+        ON_SCENE = "on_scene", _("On scene")
         OFF_DUTY = "off_duty", _("Off duty")
+        OUT_OF_SERVICE = "out_of_service", _("Out of service")
+
+    WORKING = (Status.BUSY, Status.EN_ROUTE, Status.ON_SCENE)  # statuses that follow the unit's orders
+    UNAVAILABLE = (Status.OFF_DUTY, Status.OUT_OF_SERVICE)  # set by hand; orders never move a unit out of them
 
     callsign = models.CharField(_("callsign"), max_length=32, unique=True)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="units")
     name = models.JSONField(_("name"), default=dict)
     districts = models.ManyToManyField(District, related_name="units", blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    status_since = models.DateTimeField(_("status since"), default=timezone.now)
+    on_duty = models.BooleanField(_("on duty (roster)"), default=True)
     lat = models.FloatField(null=True, blank=True)
     lon = models.FloatField(null=True, blank=True)
+    position_lat = models.FloatField(null=True, blank=True)
+    position_lon = models.FloatField(null=True, blank=True)
+    position_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -65,6 +86,36 @@ class Unit(models.Model):
 
     def __str__(self):
         return self.callsign
+
+    def position_fresh(self, now: datetime | None = None) -> bool:
+        """Whether the crew's last reported position is recent enough to route by (``UNIT_POSITION_STALE_SECONDS``)."""
+        if self.position_at is None:
+            return False
+        return (now or timezone.now()) - self.position_at <= timedelta(seconds=settings.UNIT_POSITION_STALE_SECONDS)
+
+
+class UnitStatusChange(models.Model):
+    """One change of a unit's status or roster, with who or what changed it and why (the unit's history)."""
+
+    class Source(models.TextChoices):
+        ORDER = "order", _("Work order")
+        MANUAL = "manual", _("Set by hand")
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=16, choices=Unit.Status.choices)
+    previous = models.CharField(max_length=16, choices=Unit.Status.choices)
+    on_duty = models.BooleanField(default=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    work_order = models.ForeignKey("WorkOrder", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.unit_id}: {self.previous} -> {self.status}"
 
 
 class RoutingRule(models.Model):

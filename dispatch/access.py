@@ -170,3 +170,10 @@ def may_set_unit_status(user, unit) -> bool:
     if not is_department_member(user) or user.department_id != unit.department_id:
         return False
     return user.role == Role.LEAD or user.unit_id in (None, unit.pk)
+
+
+def may_report_unit_position(user, unit) -> bool:
+    """A unit's position comes from its own crew's phones, or a lead of its department."""
+    if not is_department_member(user) or user.department_id != unit.department_id:
+        return False
+    return user.role == Role.LEAD or user.unit_id == unit.pk

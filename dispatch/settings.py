@@ -185,6 +185,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets used by several fields get one name each (a unit's status and its history's "previous"; the
+    # incident's source and a unit change's source).
+    "ENUM_NAME_OVERRIDES": {
+        "UnitStatusEnum": "departments.models.Unit.Status",
+        "UnitChangeSourceEnum": "departments.models.UnitStatusChange.Source",
+        "IncidentSourceEnum": "dispatch.models.incidents.Source",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dispatch.rest.schema.add_error_responses",  # the error shape of every operation
@@ -291,7 +298,11 @@ CELERY_BEAT_SCHEDULE["relay-webhooks"] = {
     "task": "departments.tasks.relay_webhooks_task", "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS),
     "options": {"expires": OUTBOX_RELAY_SECONDS * 5},
 }
-# CAP 1.2 (dispatch/cap.py): the <sender> of every alert, and the radius of the circle around an incident.
+# Unit positions reported by crews' phones: used for distance in routing while younger than this; a report
+# more than UNIT_POSITION_MAX_SKEW_SECONDS ahead of the server's clock is refused.
+UNIT_POSITION_STALE_SECONDS = env.int("UNIT_POSITION_STALE_SECONDS", default=600)
+UNIT_POSITION_MAX_SKEW_SECONDS = env.int("UNIT_POSITION_MAX_SKEW_SECONDS", default=120)
+# CAP 1.2 (dispatch/interop/cap/): the <sender> of every alert, and the radius of the circle around an incident.
 CAP_SENDER = env.str("CAP_SENDER", default="liandong@example.gov.cn")
 CAP_RADIUS_KM = env.float("CAP_RADIUS_KM", default=1.0)
 

@@ -3,6 +3,7 @@
 from collections.abc import Collection
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from departments.models import District, RoutingRule, Unit, WorkOrder
 from departments.services.geo import point_in_polygon
@@ -24,18 +25,21 @@ def unit_candidates(*, department_ids: Collection[int], district_id: int | None 
     be chosen): one query. Without it, every unit with its districts: two queries, for any number of
     departments.
     """
-    units = Unit.objects.filter(department_id__in=department_ids).annotate(
+    units = Unit.objects.filter(department_id__in=department_ids, on_duty=True).annotate(
         open_orders=Count("work_orders", filter=Q(work_orders__state__in=WorkOrder.OPEN_STATES), distinct=True)
     )
     units = units.filter(districts=district_id) if district_id is not None else units.prefetch_related("districts")
     candidates: dict[int, list[Candidate]] = {department_id: [] for department_id in department_ids}
     by_id: dict[int, Unit] = {}
+    now = timezone.now()
     for u in units:
         by_id[u.pk] = u
+        # Where the unit is: its crew's last reported position while fresh, else its base.
+        lat, lon = (u.position_lat, u.position_lon) if u.position_fresh(now) else (u.lat, u.lon)
         districts = frozenset({district_id}) if district_id is not None else frozenset(d.pk for d in u.districts.all())
         candidates[u.department_id].append(Candidate(
             unit_id=u.pk, callsign=u.callsign, status=u.status, district_ids=districts, open_orders=u.open_orders,
-            lat=u.lat, lon=u.lon,
+            lat=lat, lon=lon,
         ))
     return candidates, by_id
 

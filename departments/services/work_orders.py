@@ -10,6 +10,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 from departments.models import Unit, WorkOrder
 from departments.services.escalation import escalation_stop
 from departments.services.offers import work_order_offer
+from departments.services.units import units_follow_orders
 from dispatch import access
 from dispatch.core.changes import record_change
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -83,6 +84,7 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
                 _("%(action)s is not available while the order is %(state)s.") % {"action": action, "state": order.state},
                 {"action": [_("Not available now.")]},
             )
+        unit_before = order.unit_id
         try:
             if action == "decline":
                 _decline(order, actor=actor, reason=reason or note)
@@ -92,6 +94,7 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
                 _simple(order, actor=actor, action=action, note=note or reason)
         except ConcurrentTransition as exc:
             raise Conflict(_("Someone else changed this work order first.")) from exc
+        units_follow_orders(unit_ids=[unit_before, order.unit_id], work_order=order, actor=actor)
     return order
 
 
@@ -145,11 +148,16 @@ def _record(order: WorkOrder, *, actor: User | AnonymousUser | None, kind: str, 
 def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser | None, reason: str, only_unaccepted: bool = False) -> None:
     """Cancel the open orders of ``incident`` (all, or only those never accepted). Caller holds the incident lock."""
     states = [WorkOrder.State.OFFERED] if only_unaccepted else list(WorkOrder.OPEN_STATES)
-    for order in WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
+    cancelled = list(WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
         incident=incident, state__in=states
-    ):
+    ))
+    for order in cancelled:
         order.incident = incident
         order.cancel()
         escalation_stop(order, why="cancelled")
         order.save()
         _record(order, actor=actor, kind="work_order.cancelled", extra={"reason": reason})
+    working = [order for order in cancelled if order.unit_id is not None]
+    if working:  # their units are free again (unless they hold other work)
+        units_follow_orders(unit_ids=[order.unit_id for order in working], work_order=working[0],
+                            actor=actor if isinstance(actor, User) else None)

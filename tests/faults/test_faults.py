@@ -59,6 +59,7 @@ MIX = [  # (event type, severity): a realistic spread, expected departments lear
     ("air_pollution", 2), ("air_pollution", 4), ("road_collapse", 3), ("hazmat_spill", 4),
 ]
 POINTS = [(31.21, 121.43), (31.23, 121.47), (31.19, 121.44), (31.25, 121.50), (31.17, 121.40)]
+OUTSIDE_CITY = {(31.17, 121.40)}  # south of the demo city: reported with the dispatcher's confirmation
 
 
 # --- the client's side ------------------------------------------------------------------------------------
@@ -109,6 +110,8 @@ class Stream:
     def _send(self, item: Sent, lat: float, lon: float) -> None:
         body = {"event_type": item.event_type, "severity": item.severity, "title": f"fault-stream {item.key}",
                 "location": {"lat": lat, "lon": lon}, "reporter": {"name": "王五", "phone": "13900001111"}}
+        if (lat, lon) in OUTSIDE_CITY:
+            body["location_outside_city"] = True
         headers = {**self.headers, "Idempotency-Key": item.key}
         give_up = item.sent_at + CLIENT_RETRY_SECONDS
         with httpx.Client(base_url=self.base, timeout=10) as http:

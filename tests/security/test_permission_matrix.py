@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from tests.conftest import PASSWORD, WATERLOGGING
 
@@ -230,6 +231,11 @@ _RULES = [
     Rule("unit-detail", "GET",                      (401, 200, 200, 200, 200, 200, 404, 404), obj="unit"),
     Rule("unit-detail", "PATCH",                    (401, 200, 403, 200, 200, 200, 404, 404), obj="unit",
          body={"status": "busy"}, why="dispatcher, admin, the unit's department (staff without a unit of their own)"),
+    Rule("unit-position", "POST",                   (401, 403, 403, 403, 403, 200, 404, 404), obj="unit",
+         body=lambda persona: {"lat": 31.21, "lon": 121.43, "at": timezone.now().isoformat()},
+         why="a unit's position comes from its own crew's phones or its department's lead"),
+    Rule("unit-history", "GET",                     (401, 200, 200, 200, 200, 200, 404, 404), obj="unit",
+         why="whoever sees the unit sees its history of status changes"),
     # ---- operations (public probes) ---------------------------------------------------------------------------
     Rule("healthz", "GET",                          (200, 200, 200, 200, 200, 200, 200, 200)),
     Rule("readyz", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
