@@ -6,12 +6,13 @@ from departments.models import Department, Unit, UnitStatusChange, WorkOrder
 from departments.services.work_orders import available_actions
 from dispatch.core.i18n import localized
 from dispatch.rest.fastfields import CachedFieldsMixin
+from dispatch.rest.fields import TextField
 
 
 class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True, allow_null=True)
-    incident_number = serializers.CharField(source="incident.number", read_only=True)
+    incident_number = TextField(source="incident.number", read_only=True)
     available_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,15 +24,15 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ListField(child=TextField()))
     def get_available_actions(self, obj):
         return available_actions(work_order=obj, user=self.context["request"].user)
 
 
 class WorkOrderActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["accept", "decline", "depart", "arrive", "complete", "reassign", "cancel"])
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    note = TextField(required=False, allow_blank=True, default="", max_length=4000)
+    reason = TextField(required=False, allow_blank=True, default="", max_length=4000)
     unit = serializers.CharField(required=False, allow_null=True, default=None, max_length=32,
                                  help_text="Unit id or callsign (reassign).")
 
@@ -87,7 +88,7 @@ class UnitSerializer(serializers.ModelSerializer):
 class UnitStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Unit.Status.choices, required=False)
     on_duty = serializers.BooleanField(required=False, help_text=_("The roster: a unit off it is never offered an order."))
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+    reason = TextField(required=False, allow_blank=True, default="", max_length=500,
                                    help_text=_("Why (kept in the unit's history)."))
 
 

@@ -87,12 +87,12 @@ def unit_position_report(
 ) -> tuple[Unit, bool]:
     """Store a position from the crew's phone if it is newer (by device time) than the one held; returns
     ``(unit, stored)``. 404 unseen, 403 not the unit's crew or lead, 400 a time too far ahead of the server."""
-    if at > timezone.now() + timedelta(seconds=settings.UNIT_POSITION_MAX_SKEW_SECONDS):
-        raise Invalid(_("The position's time is ahead of the server's clock."), {"at": [_("In the future.")]})
     with transaction.atomic():
-        unit = _lock_visible(actor, unit_id)
+        unit = _lock_visible(actor, unit_id)  # 404, then 403, then the input's own fault (as everywhere)
         if not access.may_report_unit_position(actor, unit):
             raise Forbidden(_("Only the unit's crew and its department's leads report its position."))
+        if at > timezone.now() + timedelta(seconds=settings.UNIT_POSITION_MAX_SKEW_SECONDS):
+            raise Invalid(_("The position's time is ahead of the server's clock."), {"at": [_("In the future.")]})
         if unit.position_at is not None and at <= unit.position_at:
             return unit, False  # an older report arriving late (a phone back online): the newer one stands
         unit.position_lat, unit.position_lon, unit.position_at = lat, lon, at

@@ -9,6 +9,7 @@ from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
 from dispatch.models import Incident, Source, TimelineEvent
 from dispatch.rest.fastfields import CachedFieldsMixin
+from dispatch.rest.fields import RegexTextField, SlugTextField, TextField
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
 
@@ -34,8 +35,8 @@ def mask_name(name: str) -> str:
 class ReporterViewSerializer(serializers.Serializer):
     """The reporter as shown: in clear for who may see it, masked (``138****1234``) for everyone else."""
 
-    name = serializers.CharField()
-    phone = serializers.CharField()
+    name = TextField()
+    phone = TextField()
     confidential = serializers.BooleanField()
 
 
@@ -45,23 +46,23 @@ class LocationSerializer(serializers.Serializer):
 
 
 class ReporterSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    phone = serializers.RegexField(r"^\+?[0-9 ()-]{3,40}$", max_length=40, required=False, allow_blank=True, default="")
+    name = TextField(max_length=100, required=False, allow_blank=True, default="")
+    phone = RegexTextField(r"^\+?[0-9 ()-]{3,40}$", max_length=40, required=False, allow_blank=True, default="")
     confidential = serializers.BooleanField(
         required=False, default=False, help_text="The caller asked for confidentiality (GB/T 33358)."
     )
 
 
 class IncidentCreateSerializer(serializers.Serializer):
-    event_type = serializers.SlugField(max_length=64)
-    title = serializers.CharField(max_length=200, validators=[NOT_BLANK])
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    event_type = SlugTextField(max_length=64)
+    title = TextField(max_length=200, validators=[NOT_BLANK])
+    description = TextField(required=False, allow_blank=True, default="", max_length=10000)
     severity = serializers.IntegerField(min_value=1, max_value=5, default=3)
     location = LocationSerializer(required=False, allow_null=True)
-    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    address = TextField(required=False, allow_blank=True, default="", max_length=300)
     reporter = ReporterSerializer(required=False)
     source = serializers.ChoiceField(choices=Source.choices, default=Source.CONSOLE)
-    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    external_id = TextField(required=False, allow_blank=True, default="", max_length=100)
     location_outside_city = serializers.BooleanField(
         required=False, default=False,
         help_text=_("The location is outside every district and that is right (otherwise 400 naming location)."),
@@ -70,47 +71,47 @@ class IncidentCreateSerializer(serializers.Serializer):
 
 class LocateRequestSerializer(serializers.Serializer):
     location = LocationSerializer(required=False, allow_null=True, default=None)
-    district = serializers.SlugField(required=False, allow_blank=True, default="", max_length=64)
-    address = serializers.CharField(required=False, max_length=300)
+    district = SlugTextField(required=False, allow_blank=True, default="", max_length=64)
+    address = TextField(required=False, max_length=300)
     location_outside_city = serializers.BooleanField(required=False, default=False)
 
 
 class TransitionRequestSerializer(serializers.Serializer):
-    transition = serializers.SlugField(max_length=64)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
-    expected_state = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    transition = SlugTextField(max_length=64)
+    note = TextField(required=False, allow_blank=True, default="", max_length=4000)
+    expected_state = TextField(required=False, allow_blank=True, default="", max_length=64)
 
 
 class RevealRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    reason = TextField(
         max_length=1000, validators=[NOT_BLANK], help_text="Why the reporter's contact data is needed."
     )
 
 
 class RevealedReporterSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    phone = serializers.CharField()
+    name = TextField()
+    phone = TextField()
 
 
 class NoteRequestSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4000, validators=[NOT_BLANK])
+    text = TextField(max_length=4000, validators=[NOT_BLANK])
     public = serializers.BooleanField(
         default=False, help_text="Shown to the public as the request's status notes (Open311); command center only."
     )
 
 
 class SLASerializer(serializers.Serializer):
-    state = serializers.CharField()
+    state = TextField()
     sla_seconds = serializers.IntegerField(allow_null=True)
     due_at = serializers.DateTimeField(allow_null=True)
     remaining_seconds = serializers.FloatField(allow_null=True, help_text="Negative once breached.")
     paused = serializers.BooleanField()
-    clock_state = serializers.CharField(allow_null=True)
+    clock_state = TextField(allow_null=True)
     breached_at = serializers.DateTimeField(allow_null=True)
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_label")
+    actor = TextField(source="actor_label")
 
     class Meta:
         model = TimelineEvent
@@ -155,7 +156,7 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         return {"name": mask_name(obj.reporter_name), "phone": mask_phone(obj.reporter_phone),
                 "confidential": obj.reporter_confidential}
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ListField(child=TextField()))
     def get_available_transitions(self, obj):
         return available_transitions(incident=obj, user=self.context["request"].user)
 
@@ -169,7 +170,7 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
 
 class WsTicketSerializer(serializers.Serializer):
-    ticket = serializers.CharField()
+    ticket = TextField()
     expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
 
 
@@ -180,5 +181,5 @@ class TimelineVerifySerializer(serializers.Serializer):
 
 
 class TimelineExportSerializer(serializers.Serializer):
-    incident = serializers.CharField(help_text="The incident number.")
+    incident = TextField(help_text="The incident number.")
     timeline = TimelineEventSerializer(many=True)

@@ -71,6 +71,19 @@ def test_setting_the_location_offers_the_waiting_orders_to_units_of_that_distric
     assert located.data["district"] == "riverside" and located.actor.username == "dispatcher"
 
 
+def test_setting_the_location_is_pushed_after_the_offers_it_caused(dispatcher, report, listen):
+    from dispatch.live.publish import CONSOLE_GROUP, department_group
+
+    incident = report(location=None)
+    console, transit = listen(CONSOLE_GROUP), listen(department_group("transit"))
+    assert dispatcher.post(f"/api/incidents/{incident['id']}/location/", {"district": "riverside"}).status_code == 200
+    events = console.drain()
+    assert [e["type"] for e in events] == ["work_order.offered"] * 3 + ["incident.located"]
+    assert events[-1]["incident"]["district"] == "riverside" and events[-1]["incident"]["needs_location"] is False
+    # The department sees its own order's offer, and the incident-level change behind it.
+    assert [e["type"] for e in transit.drain()] == ["work_order.offered", "incident.located"]
+
+
 def test_a_district_alone_is_enough(dispatcher, report):
     incident = report(location=None)
     body = dispatcher.post(f"/api/incidents/{incident['id']}/location/", {"district": "harbor"}).json()

@@ -48,6 +48,27 @@ def test_cancelling_the_incident_frees_the_unit(api_as, act, transition, reporte
     assert Unit.objects.get(callsign=order["unit"]).status == "available"
 
 
+def test_reassigning_a_working_order_frees_its_unit(api_as, act, reported_incident):
+    order = order_for(reported_incident, CM)
+    first = order["unit"]
+    assert act("city_management_staff", order["id"], "accept").status_code == 200
+    assert Unit.objects.get(callsign=first).status == "busy"
+    other = next(u.callsign for u in Unit.objects.filter(department__code=CM).exclude(callsign=first))
+    response = act("city_management_lead", order["id"], "reassign", unit=other, reason="closer crew")
+    assert response.status_code == 200, response.content
+    assert response.json()["unit"] == other and response.json()["state"] == "offered"
+    assert Unit.objects.get(callsign=first).status == "available"  # no longer working on it
+    assert Unit.objects.get(callsign=other).status == "available"  # offered, not yet accepted
+
+
+def test_a_future_position_of_an_unseen_unit_is_404_not_400(api_as):
+    other = Unit.objects.exclude(department__code=CM).first()
+    response = api_as("city_management_lead").post(
+        f"/api/units/{other.pk}/position/", {"lat": 31.2, "lon": 121.4, "at": (timezone.now() + timedelta(hours=1)).isoformat()}
+    )
+    assert response.status_code == 404
+
+
 def test_set_by_hand_with_a_reason_and_orders_do_not_move_it(api_as, report):
     lead = api_as("city_management_lead")
     unit = _unit(lead, "CM-03")

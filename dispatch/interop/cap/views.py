@@ -18,6 +18,7 @@ from dispatch.api.serializers import NOT_BLANK, TimelineEventSerializer
 from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
 from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
 from dispatch.models import TimelineEvent
+from dispatch.rest.fields import TextField
 
 EXPORT_CHUNK = 500
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -39,13 +40,13 @@ class IncidentCapView(APIView):
 
 class PublicWarningRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(ACTIONS))
-    headline = serializers.CharField(max_length=160, validators=[NOT_BLANK])
-    instruction = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    area = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+    headline = TextField(max_length=160, validators=[NOT_BLANK])
+    instruction = TextField(max_length=2000, required=False, allow_blank=True, default="")
+    area = TextField(max_length=300, required=False, allow_blank=True, default="",
                                  help_text=gettext_lazy("areaDesc; default: the incident's address."))
     radius_km = serializers.FloatField(min_value=0.01, max_value=500, required=False, allow_null=True, default=None)
-    headline_zh = serializers.CharField(max_length=160, required=False, allow_blank=True, default="")
-    instruction_zh = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    headline_zh = TextField(max_length=160, required=False, allow_blank=True, default="")
+    instruction_zh = TextField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class PublicWarningView(APIView):
