@@ -1,9 +1,14 @@
 """Fixtures shared by the end-to-end tests."""
 
+import os
+
 import pytest
 
-from tests.e2e.procs import demo_server
-from tests.e2e.walkthrough import PASSWORD
+from tests.e2e.procs import ServicesStack, demo_server
+from tests.e2e.walkthrough import DRILL, PASSWORD, client
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +18,39 @@ def embedded_server(tmp_path_factory):
         yield base, server
 
 
+@pytest.fixture(scope="session")
+def pages_server(tmp_path_factory):
+    """The server the page tests drive, on the profile the suite runs on: the embedded demo (``make test``),
+    or daphne + a Celery worker and beat on PostgreSQL and Redis (database 11 of ``REDIS_URL``'s server)
+    when ``DATABASE_URL`` and ``REDIS_URL`` are set, as in ``.ci/run``'s second pass. The "drill" workflow
+    (acknowledgement 2 s, SLA 6 s) is published on it. Yields the base URL."""
+    env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1"}
+    if DATABASE_URL.startswith("postgres") and REDIS_URL:
+        redis_url = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/11"
+        with ServicesStack(DATABASE_URL, prefix="liandong_pages", tmp=tmp_path_factory.mktemp("pages"),
+                           redis_url=redis_url, env=env, seed_password=PASSWORD) as stack:
+            _publish_drill(stack.base)
+            yield stack.base
+    else:
+        with demo_server(tmp_path_factory.mktemp("pages"), PASSWORD, **env) as (base, _server):
+            _publish_drill(base)
+            yield base
+
+
+def _publish_drill(base: str):
+    published = client(base, "admin").post("/api/workflows/", content=DRILL, headers={"Content-Type": "application/yaml"})
+    assert published.status_code == 201, published.text
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for the session (contexts keep the users apart)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM
+    from tests.e2e.browser import ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -7,23 +7,18 @@ timeline with its hash chain verified.
 ``LIANDONG_SCREENSHOTS=docs`` also saves the screenshots shown in the README.
 """
 
-import os
 import statistics
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.conftest import CHROMIUM
-from tests.e2e.walkthrough import PASSWORD, client
+from tests.e2e.browser import SHOTS, login, shot
+from tests.e2e.walkthrough import client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-SHOTS = os.environ.get("LIANDONG_SCREENSHOTS")
 DETAIL_ORDER = "[data-testid=incident-detail] [data-testid=work-order][data-department=city_management]"
 BACKGROUND = [
     ("traffic_accident", "Three-car collision on the ring road", 3, 31.20, 121.52),
@@ -43,34 +38,6 @@ WATCH = """(selector) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-def _login(browser, base: str, username: str, viewport: dict):
-    context = browser.new_context(viewport=viewport, locale="en-US")
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    page.js_errors = errors
-    return page
-
-
-def _shot(page, name: str):
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=False)
-
-
 def _wait_state(page, selector: str, state: str, timeout_ms: int = 15000) -> float:
     """Seconds until the element shows ``state`` (data-state), polling the live page."""
     started = time.monotonic()
@@ -85,8 +52,8 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
         assert dispatcher_api.post("/api/incidents/", json={
             "event_type": event_type, "title": title, "severity": severity, "location": {"lat": lat, "lon": lon},
         }).status_code == 201
-    console = _login(browser, base, "dispatcher", {"width": 1600, "height": 900})
-    inbox = _login(browser, base, "city_management_staff", {"width": 390, "height": 844})
+    console = login(browser, base, "dispatcher", {"width": 1600, "height": 900})
+    inbox = login(browser, base, "city_management_staff", {"width": 390, "height": 844})
     assert console.url.endswith("/console/") and inbox.url.endswith("/inbox/")
     expect(console.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10000)
     expect(inbox.locator("#live-status")).to_have_attribute("data-state", "live", timeout=10000)
@@ -112,7 +79,7 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
     expect(card).to_have_attribute("data-state", "offered")
     expect(inbox.locator("[data-testid=offer-alert]").first).to_be_visible()
     expect(card).to_contain_text("Browser test: underpass flooded", timeout=10000)
-    _shot(inbox, "inbox")
+    shot(inbox, "inbox")
 
     # 3. Staff act; the console shows each step without a reload (timed: action -> visible elsewhere).
     row.click()
@@ -148,10 +115,10 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
     expect(row.locator("[data-field=state]")).to_have_attribute("data-state", "closed", timeout=10000)
     if SHOTS:
         console.wait_for_timeout(1500)  # the figures bar refreshes at most once a second
-    _shot(console, "console")
+    shot(console, "console")
 
     # 5. The supervisor's audit page shows the whole timeline, chain verified.
-    audit = _login(browser, base, "supervisor", {"width": 1400, "height": 900})
+    audit = login(browser, base, "supervisor", {"width": 1400, "height": 900})
     audit.goto(f"{base}/audit/incidents/{incident_id}/")
     expect(audit.locator("[data-testid=chain-status]")).to_have_attribute("data-intact", "true", timeout=10000)
     kinds = audit.locator("[data-testid=timeline-row]").evaluate_all("rows => rows.map(r => r.dataset.kind)")
@@ -160,7 +127,7 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
         assert kind in kinds, kinds
     api_rows = client(base, "supervisor").get(f"/api/incidents/{incident_id}/timeline/").json()
     assert len(kinds) == len(api_rows)
-    _shot(audit, "audit")
+    shot(audit, "audit")
 
     for page in (console, inbox, audit):
         assert page.js_errors == [], page.js_errors
