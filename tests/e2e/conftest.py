@@ -21,12 +21,13 @@ def embedded_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pages_server(tmp_path_factory):
     """The server the page tests drive, on the profile the suite runs on: the embedded demo (``make test``),
-    or daphne + a Celery worker and beat on PostgreSQL and Redis (database 11 of ``REDIS_URL``'s server)
-    when ``DATABASE_URL`` and ``REDIS_URL`` are set, as in ``.ci/run``'s second pass. The "drill" workflow
+    or daphne + a Celery worker and beat on PostgreSQL and Redis (database ``LIANDONG_PAGES_REDIS_DB``, 11 by
+    default, of ``REDIS_URL``'s server) when ``DATABASE_URL`` and ``REDIS_URL`` are set, as in ``.ci/run``'s second pass. The "drill" workflow
     (acknowledgement 2 s, SLA 6 s) is published on it. Yields the base URL."""
     env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1"}
     if DATABASE_URL.startswith("postgres") and REDIS_URL:
-        redis_url = REDIS_URL.rsplit("/", 1)[0] + "/11" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/11"
+        db = os.environ.get("LIANDONG_PAGES_REDIS_DB", "11")
+        redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}" if REDIS_URL.count("/") >= 3 else REDIS_URL + f"/{db}"
         with ServicesStack(DATABASE_URL, prefix="liandong_pages", tmp=tmp_path_factory.mktemp("pages"),
                            redis_url=redis_url, env=env, seed_password=PASSWORD) as stack:
             _publish_drill(stack.base)
