@@ -8,7 +8,7 @@ PORT   ?= 8000
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv lint check serve migrate seed clean messages
+.PHONY: demo test venv lint check serve migrate seed clean messages vendor
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Liandong needs Python 3.11 or newer (set PYTHON=python3.12 ...)")'
@@ -45,9 +45,13 @@ lint: venv
 
 ## make messages: refresh the zh-Hans catalogues from the code, then compile them (needs GNU gettext)
 messages: venv
-	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
-	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=tests --ignore=var
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var --ignore=dispatch/static/vendor
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --ignore=.venv --ignore=tests --ignore=var --ignore=dispatch/static/vendor
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=var
+
+## make vendor: refresh the vendored front-end libraries (dispatch/static/vendor/) from the npm registry, integrity-checked
+vendor:
+	$(PYTHON) scripts/vendor_static.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

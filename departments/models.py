@@ -263,6 +263,7 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
             "id": self.pk, "incident": self.incident_id, "department": self.department.code,
             "unit": self.unit.callsign if self.unit_id else None, "state": self.state,
             "priority": self.priority, "attempts": self.attempts, "ack_due_at": self.ack_due_at,
+            "ack_timeout_seconds": self.ack_timeout_seconds,
             "escalated": bool(self.escalation and not self.escalation.get("stopped")),
         }
 

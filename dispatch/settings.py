@@ -306,6 +306,25 @@ UNIT_POSITION_MAX_SKEW_SECONDS = env.int("UNIT_POSITION_MAX_SKEW_SECONDS", defau
 CAP_SENDER = env.str("CAP_SENDER", default="liandong@example.gov.cn")
 CAP_RADIUS_KM = env.float("CAP_RADIUS_KM", default=1.0)
 
+# The map of the console and the wall (dispatch/static/liandong/map.js). MAP_TILE_URL: an XYZ URL template of an
+# on-premises tile server ("https://tiles.city.example/{z}/{x}/{y}.png"); empty (default): no tiles, the city's own
+# GeoJSON layers on a plain background, so the map needs no network beyond this server.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")
+# The city's offline layers drawn over the districts, in this order: {"code", "path" (a static file) or "url",
+# "kind"}; the kind says how it is drawn (roads, rivers, low_points; anything else: plain lines and dots). The
+# environment variable MAP_LAYERS, if set, is the same list as JSON. Default: the demo city's.
+MAP_LAYERS = env.json("MAP_LAYERS", default=[
+    {"code": "roads", "path": "liandong/city/roads.geojson", "kind": "roads"},
+    {"code": "rivers", "path": "liandong/city/rivers.geojson", "kind": "rivers"},
+    {"code": "low_points", "path": "liandong/city/low_points.geojson", "kind": "low_points"},
+])
+if not isinstance(MAP_LAYERS, list) or not all(
+    isinstance(layer, dict) and layer.get("code") and layer.get("kind") and (layer.get("path") or layer.get("url"))
+    for layer in MAP_LAYERS
+):
+    raise ImproperlyConfigured('MAP_LAYERS must be a list of {"code", "kind", and "path" or "url"}')
+
 # The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)
 

@@ -3,12 +3,13 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from django.utils.translation import gettext as _
-from django.views.defaults import page_not_found
+from django.views import defaults
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
+from dispatch.api.me import SavedViewDetailView, SavedViewListView
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from dispatch.interop import exports
 from dispatch.interop.cap import views as cap
@@ -32,6 +33,8 @@ api = [
     path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
     path("districts/", DistrictsView.as_view(), name="districts"),
+    path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
+    path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="docs"),
     # CAP 1.2 (dispatch/interop/cap/) and exports (dispatch/interop/exports.py); before the router so "export" is not read as an id.
@@ -58,13 +61,36 @@ if settings.BENCHMARK_ENDPOINTS:  # the surge benchmark only (manage.py storm); 
     urlpatterns.insert(0, path("bench/", include("benchmarks.urls")))
 
 
-def handler404(request, exception):
-    """The API answers unknown paths in its own error shape (JSON), Open311 in the GeoReport error format (XML
-    when the path ends in .xml); pages keep Django's 404 page."""
+# --- Error handlers -------------------------------------------------------------------------------
+# Machines get errors in their own shape: the API its JSON ({"detail", "errors"}), Open311 the GeoReport error
+# format (XML when the path ends in .xml). People get the site's pages (templates/400.html, 403.html, 404.html,
+# 500.html); 400 and 500 stand alone, so they render even when the database or the session is broken.
+# DRF views answer their own errors (dispatch.rest.errors); these handlers see what happens outside them: unknown
+# paths, middleware refusals, exceptions no view caught.
+
+
+def _machine_error(request, status: int, message: str):
+    """The error response for an API or Open311 path, or None for a page."""
     if request.path.startswith("/open311/"):
         fmt = "xml" if request.path.endswith(".xml") else "json"
-        return render_errors([{"code": 404, "description": _("Not found.")}], fmt=fmt, status=404)
+        return render_errors([{"code": status, "description": message}], fmt=fmt, status=status)
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("Not found."), "errors": {}}, status=404)
+        return JsonResponse({"detail": message, "errors": {}}, status=status)
+    return None
 
-    return page_not_found(request, exception)
+
+def handler400(request, exception):
+    return _machine_error(request, 400, _("Malformed request.")) or defaults.bad_request(request, exception)
+
+
+def handler403(request, exception):
+    denied = _("You do not have permission to perform this action.")
+    return _machine_error(request, 403, denied) or defaults.permission_denied(request, exception)
+
+
+def handler404(request, exception):
+    return _machine_error(request, 404, _("Not found.")) or defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    return _machine_error(request, 500, _("A server error occurred.")) or defaults.server_error(request)

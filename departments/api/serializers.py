@@ -1,3 +1,5 @@
+import re
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,7 +21,7 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         model = WorkOrder
         fields = [
             "id", "incident", "incident_number", "department", "unit", "state", "priority", "dispatch_round",
-            "created_at", "updated_at", "ack_due_at", "due_at", "attempts", "max_attempts", "escalation",
+            "created_at", "updated_at", "ack_due_at", "ack_timeout_seconds", "due_at", "attempts", "max_attempts", "escalation",
             "escalated_at", "available_actions",
         ]
         read_only_fields = fields
@@ -55,17 +57,23 @@ class PositionSerializer(serializers.Serializer):
     stale = serializers.BooleanField(help_text=_("Older than UNIT_POSITION_STALE_SECONDS: routing uses the base."))
 
 
+class CurrentIncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = TextField()
+
+
 class UnitSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     districts = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     display_name = serializers.SerializerMethodField()
     position = serializers.SerializerMethodField()
     current_order = serializers.SerializerMethodField()
+    current_incident = serializers.SerializerMethodField()
 
     class Meta:
         model = Unit
         fields = ["id", "callsign", "department", "name", "display_name", "status", "status_since", "on_duty",
-                  "districts", "lat", "lon", "position", "current_order", "updated_at"]
+                  "districts", "lat", "lon", "position", "current_order", "current_incident", "updated_at"]
         read_only_fields = fields
 
     def get_display_name(self, obj) -> str:
@@ -77,19 +85,38 @@ class UnitSerializer(serializers.ModelSerializer):
             return None
         return {"lat": obj.position_lat, "lon": obj.position_lon, "at": obj.position_at, "stale": not obj.position_fresh()}
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text=_("The order the unit is working on.")))
-    def get_current_order(self, obj: Unit) -> int | None:
+    @staticmethod
+    def _working(obj: Unit) -> WorkOrder | None:
         working = getattr(obj, "working_orders", None)  # prefetched for a page by UnitViewSet
         if working is None:
-            working = list(obj.work_orders.filter(state__in=WorkOrder.WORKING_STATES).order_by("-updated_at", "-id")[:1])
-        return working[0].pk if working else None
+            working = obj.working_orders = list(
+                obj.work_orders.filter(state__in=WorkOrder.WORKING_STATES).select_related("incident")
+                .order_by("-updated_at", "-id")[:1]
+            )
+        return working[0] if working else None
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text=_("The order the unit is working on.")))
+    def get_current_order(self, obj: Unit) -> int | None:
+        order = self._working(obj)
+        return order.pk if order else None
+
+    @extend_schema_field(CurrentIncidentSerializer(allow_null=True, help_text=_("The incident of current_order.")))
+    def get_current_incident(self, obj: Unit) -> dict | None:
+        order = self._working(obj)
+        return {"id": order.incident_id, "number": order.incident.number} if order else None
 
 
 class UnitStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Unit.Status.choices, required=False)
     on_duty = serializers.BooleanField(required=False, help_text=_("The roster: a unit off it is never offered an order."))
     reason = TextField(required=False, allow_blank=True, default="", max_length=500,
-                                   help_text=_("Why (kept in the unit's history)."))
+                       help_text=_("Why (kept in the unit's history); required with a status or roster change: a status "
+                                   "set by hand overrides what the unit's orders say."))
+
+    def validate(self, attrs):
+        if ("status" in attrs or "on_duty" in attrs) and not attrs.get("reason", "").strip():
+            raise serializers.ValidationError({"reason": [_("Say why the unit's status or roster changes.")]})
+        return attrs
 
 
 class UnitPositionSerializer(serializers.Serializer):
@@ -105,8 +132,20 @@ class UnitPositionResultSerializer(serializers.Serializer):
 
 class UnitStatusChangeSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    reason_text = serializers.SerializerMethodField(
+        help_text=_("The reason in the request's language (a change that followed an order is named by it)."))
 
     class Meta:
         model = UnitStatusChange
-        fields = ["at", "status", "previous", "on_duty", "source", "reason", "work_order", "actor"]
+        fields = ["at", "status", "previous", "on_duty", "source", "reason", "reason_text", "work_order", "actor"]
         read_only_fields = fields
+
+    def get_reason_text(self, obj: UnitStatusChange) -> str:
+        # departments.services.units stores "work order <id> <state>" for a change its orders made.
+        match = ORDER_REASON.match(obj.reason) if obj.source == UnitStatusChange.Source.ORDER else None
+        if match is None or match["state"] not in WorkOrder.State.values:
+            return obj.reason
+        return _("Work order %(id)s: %(state)s") % {"id": match["id"], "state": WorkOrder.State(match["state"]).label}
+
+
+ORDER_REASON = re.compile(r"^work order (?P<id>\d+) (?P<state>[a-z_]+)$")

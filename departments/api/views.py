@@ -93,10 +93,12 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     http_method_names = ["get", "patch", "post", "head", "options"]  # POST: the position action only
 
     def get_queryset(self):
-        # The order each unit is working on, for a whole page in one query (``current_order``).
+        # The order each unit is working on and its incident, for a whole page in one query (``current_order``,
+        # ``current_incident``).
         working = Prefetch(
             "work_orders", to_attr="working_orders",
-            queryset=WorkOrder.objects.filter(state__in=WorkOrder.WORKING_STATES).order_by("-updated_at", "-id"),
+            queryset=WorkOrder.objects.filter(state__in=WorkOrder.WORKING_STATES).select_related("incident")
+            .order_by("-updated_at", "-id"),
         )
         return access.units_visible_to(self.request.user).select_related("department").prefetch_related(
             "districts", working
@@ -104,7 +106,7 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @extend_schema(request=UnitStatusSerializer, responses=UnitSerializer)
     def partial_update(self, request, pk=None):
-        body = UnitStatusSerializer(data=request.data, partial=True)
+        body = UnitStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if "status" in body.validated_data or "on_duty" in body.validated_data:  # PATCH: nothing given, nothing changed
             unit_status_set(

@@ -3,12 +3,19 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from departments.models import DEFAULT_ESCALATION, EscalationChain, WorkOrder
 from departments.services.offers import work_order_offer
 from dispatch.core.changes import record_change
 from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlines_cancel
+from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Deadline, Incident
+
+NOT_ACKNOWLEDGED = Reason(
+    "not_acknowledged", gettext_lazy("not acknowledged within %(seconds)d s"),
+    legacy=(r"not acknowledged within (?P<seconds>\d+) s",),
+)
 
 
 def _lock(deadline: Deadline) -> WorkOrder:
@@ -28,7 +35,7 @@ def on_ack_timeout(deadline: Deadline) -> str:
     order.save()
     record_change(
         incident=order.incident, kind="work_order.expired", work_order=order, live="work_order.updated",
-        data=order.event_data(attempt=order.attempts, reason=f"not acknowledged within {order.ack_timeout_seconds} s"),
+        data=order.event_data(attempt=order.attempts, **reason_data(NOT_ACKNOWLEDGED(seconds=order.ack_timeout_seconds))),
     )
     if order.attempts < order.max_attempts:
         work_order_offer(work_order=order, actor=None)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from departments.models import Unit, WorkOrder
 from departments.services.selection import Candidate, Choice, select_unit
 from departments.services.selectors import unit_candidates
 from dispatch.core.changes import Change, record_changes
 from dispatch.core.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
+from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Deadline, Incident, User
 
 
@@ -21,11 +23,16 @@ from dispatch.models import Deadline, Incident, User
 class Offer:
     order: WorkOrder
     unit: Unit | None
-    reason: str
+    reason: str  # usually a ``Said`` (a coded ``Reason``, translated when read)
     rule_id: int | None = None
 
 
-WAITING_FOR_LOCATION = "no location yet: waiting for a dispatcher to set the incident's location or district"
+WAITING_FOR_LOCATION = Reason(
+    "waiting_for_location",
+    gettext_lazy("no location yet: waiting for a dispatcher to set the incident's location or district"),
+    legacy=(r"no location yet: waiting for a dispatcher to set the incident's location or district",),
+)
+UNIT_ASSIGNED = Reason("unit_assigned", gettext_lazy("%(unit)s: assigned"), legacy=(r"(?P<unit>.+): assigned",))
 
 
 def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
@@ -33,7 +40,7 @@ def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
     chosen without knowing where would be arbitrary)."""
     incident = order.incident
     if incident.needs_location:
-        return Choice(None, None, WAITING_FOR_LOCATION)
+        return Choice(None, None, WAITING_FOR_LOCATION())
     return select_unit(
         candidates, district_id=incident.district_id, lat=incident.lat, lon=incident.lon,
         exclude_unit_ids=set(order.tried_unit_ids),
@@ -49,7 +56,7 @@ def work_order_offer(
     offer (unless an escalation chain is driving the order) and pushes the change after commit.
     """
     if unit is None and work_order.incident.needs_location:
-        offer = Offer(work_order, None, WAITING_FOR_LOCATION, rule_id)
+        offer = Offer(work_order, None, WAITING_FOR_LOCATION(), rule_id)
     elif unit is None:
         candidates, units = unit_candidates(
             department_ids=[work_order.department_id], district_id=work_order.incident.district_id
@@ -58,7 +65,7 @@ def work_order_offer(
         chosen = units.get(choice.unit_id) if choice.unit_id is not None else None
         offer = Offer(work_order, chosen, choice.reason, rule_id)
     else:
-        offer = Offer(work_order, unit, reason or f"{unit.callsign}: assigned", rule_id)
+        offer = Offer(work_order, unit, reason or UNIT_ASSIGNED(unit=unit.callsign), rule_id)
     offers_make([offer], actor=actor, new=False, schedule_ack=schedule_ack)
 
 
@@ -94,7 +101,7 @@ def offers_make(offers: list[Offer], *, actor: User | None, new: bool, schedule_
         order = offer.order
         data = order.event_data(
             priority=order.priority, unit=offer.unit.callsign if offer.unit is not None else None,
-            attempt=order.attempts, reason=offer.reason,
+            attempt=order.attempts, **reason_data(offer.reason),
         )
         if offer.rule_id is not None:
             data["routing_rule"] = offer.rule_id

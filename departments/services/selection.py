@@ -1,13 +1,47 @@
 """Choosing the unit a work order is offered to, and the departments an incident state dispatches.
 
-Pure functions over plain values, unit-tested hard; ``departments.services.routing`` feeds them rows.
+Pure functions over plain values, unit-tested hard; ``departments.services.routing`` feeds them rows. The reason
+for a choice is a ``Reason`` (``dispatch.core.timeline``): English text that each reader gets in their language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy, ngettext_lazy
+
+from dispatch.core.timeline import Reason, Said
+
 from .geo import haversine_km
+
+# The reasons of a choice. The English texts are the ones rows carried before reasons had codes (``legacy``).
+NO_UNIT_IN_DISTRICT = Reason(
+    "no_unit_in_district",
+    gettext_lazy("no unit of the department covers the incident's district; waiting in the department queue"),
+    legacy=(r"no unit of the department covers the incident's district; waiting in the department queue",),
+)
+NO_UNIT_AVAILABLE = Reason(
+    "no_unit_available",
+    gettext_lazy("no available unit in jurisdiction; waiting in the department queue"),
+    legacy=(r"no available unit in jurisdiction; waiting in the department queue",),
+)
+NO_OTHER_UNIT_AVAILABLE = Reason(
+    "no_other_unit_available",
+    gettext_lazy("no available unit in jurisdiction (after excluding units already tried); waiting in the department queue"),
+    legacy=(r"no available unit in jurisdiction \(after excluding units already tried\); waiting in the department queue",),
+)
+UNIT_NEAREST = Reason(
+    "unit_nearest",
+    ngettext_lazy("%(unit)s: available, %(km).1f km, %(n)d open order",
+                  "%(unit)s: available, %(km).1f km, %(n)d open orders", "n"),
+    legacy=(r"(?P<unit>.+): available, (?P<km>\d+\.\d) km, (?P<n>\d+) open orders?",),
+)
+UNIT_DISTANCE_UNKNOWN = Reason(
+    "unit_distance_unknown",
+    ngettext_lazy("%(unit)s: available, distance unknown, %(n)d open order",
+                  "%(unit)s: available, distance unknown, %(n)d open orders", "n"),
+    legacy=(r"(?P<unit>.+): available, distance unknown, (?P<n>\d+) open orders?",),
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +59,7 @@ class Candidate:
 class Choice:
     unit_id: int | None
     callsign: str | None
-    reason: str
+    reason: Said  # English text (a str), with its code and parameters for other languages
     distance_km: float | None = None
 
 
@@ -47,12 +81,11 @@ def select_unit(
     if district_id is not None:
         pool = [c for c in pool if district_id in c.district_ids]
         if not pool:
-            return Choice(None, None, "no unit of the department covers the incident's district; waiting in the department queue")
+            return Choice(None, None, NO_UNIT_IN_DISTRICT())
     pool = [c for c in pool if c.unit_id not in exclude_unit_ids]
     available = [c for c in pool if c.status == "available"]
     if not available:
-        tried = " (after excluding units already tried)" if exclude_unit_ids else ""
-        return Choice(None, None, f"no available unit in jurisdiction{tried}; waiting in the department queue")
+        return Choice(None, None, NO_OTHER_UNIT_AVAILABLE() if exclude_unit_ids else NO_UNIT_AVAILABLE())
 
     def distance(c: Candidate) -> float | None:
         if lat is None or lon is None or c.lat is None or c.lon is None:
@@ -62,9 +95,11 @@ def select_unit(
     ranked = sorted(available, key=lambda c: (c.open_orders, distance(c) if distance(c) is not None else 1e9, c.callsign))
     best = ranked[0]
     d = distance(best)
-    where = f"{d:.1f} km" if d is not None else "distance unknown"
-    plural = "" if best.open_orders == 1 else "s"
-    return Choice(best.unit_id, best.callsign, f"{best.callsign}: available, {where}, {best.open_orders} open order{plural}", d)
+    if d is None:
+        reason = UNIT_DISTANCE_UNKNOWN(unit=best.callsign, n=best.open_orders)
+    else:  # rounded as the text shows it: the stored parameter renders the same text in every language
+        reason = UNIT_NEAREST(unit=best.callsign, km=round(d, 1), n=best.open_orders)
+    return Choice(best.unit_id, best.callsign, reason, d)
 
 
 @dataclass(frozen=True)

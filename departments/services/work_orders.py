@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed
 
 from departments.models import Unit, WorkOrder
@@ -15,6 +16,7 @@ from dispatch import access
 from dispatch.core.changes import record_change
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.idempotency import idempotent, request_fingerprint
+from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Incident, User
 
 ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
@@ -26,6 +28,26 @@ _SIMPLE = {
     "complete": ("complete", "work_order.completed"),
     "cancel": ("cancel", "work_order.cancelled"),
 }
+
+
+# Reasons recorded on the orders' rows (translated when read; ``legacy``: the texts of rows from before codes, the
+# incident ones also as they were stored when a Chinese page fired the transition).
+REASSIGNED = Reason(
+    "reassigned", gettext_lazy("%(unit)s: reassigned by %(user)s"),
+    legacy=(r"(?P<unit>\S+): reassigned by (?P<user>\S+)",),
+)
+REASSIGNED_BECAUSE = Reason(
+    "reassigned_because", gettext_lazy("%(unit)s: reassigned by %(user)s (%(why)s)"),
+    legacy=(r"(?P<unit>\S+): reassigned by (?P<user>\S+) \((?P<why>.*)\)",),
+)
+INCIDENT_ENDED = Reason(  # ``state``: the final state's label
+    "incident_ended", gettext_lazy("Incident %(state)s."),
+    legacy=(r"Incident (?P<state>\w+)\.", r"事件已进入 (?P<state>\w+) 状态。"),
+)
+INCIDENT_STOOD_DOWN = Reason(  # ``state``: the label of the state that stands orders down
+    "incident_stood_down", gettext_lazy("Stood down: incident %(state)s."),
+    legacy=(r"Stood down: incident (?P<state>\w+)\.", r"解除出动：事件已进入 (?P<state>\w+) 状态。"),
+)
 
 
 def available_actions(*, work_order: WorkOrder, user: User | AnonymousUser) -> list[str]:
@@ -133,10 +155,9 @@ def _reassign(order: WorkOrder, *, actor: User, unit: str | int | None, reason: 
     previous = order.unit.callsign if order.unit_id and order.unit is not None else None
     escalation_stop(order, why="reassigned")
     _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": target.callsign, "reason": reason})
-    work_order_offer(
-        work_order=order, actor=actor, unit=target,
-        reason=f"{target.callsign}: reassigned by {actor.username}" + (f" ({reason})" if reason else ""),
-    )
+    said = (REASSIGNED_BECAUSE(unit=target.callsign, user=actor.username, why=reason) if reason
+            else REASSIGNED(unit=target.callsign, user=actor.username))
+    work_order_offer(work_order=order, actor=actor, unit=target, reason=said)
 
 
 def _record(order: WorkOrder, *, actor: User | AnonymousUser | None, kind: str, extra: dict[str, Any]) -> None:
@@ -146,7 +167,8 @@ def _record(order: WorkOrder, *, actor: User | AnonymousUser | None, kind: str, 
 
 
 def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser | None, reason: str, only_unaccepted: bool = False) -> None:
-    """Cancel the open orders of ``incident`` (all, or only those never accepted). Caller holds the incident lock."""
+    """Cancel the open orders of ``incident`` (all, or only those never accepted), with ``reason`` (``INCIDENT_ENDED``
+    or ``INCIDENT_STOOD_DOWN``: translated when read). Caller holds the incident lock."""
     states = [WorkOrder.State.OFFERED] if only_unaccepted else list(WorkOrder.OPEN_STATES)
     cancelled = list(WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
         incident=incident, state__in=states
@@ -156,7 +178,7 @@ def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser |
         order.cancel()
         escalation_stop(order, why="cancelled")
         order.save()
-        _record(order, actor=actor, kind="work_order.cancelled", extra={"reason": reason})
+        _record(order, actor=actor, kind="work_order.cancelled", extra=reason_data(reason))
     working = [order for order in cancelled if order.unit_id is not None]
     if working:  # their units are free again (unless they hold other work)
         units_follow_orders(unit_ids=[order.unit_id for order in working], work_order=working[0],

@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 from departments.api.serializers import WorkOrderSerializer
 from dispatch import access
-from dispatch.models import Incident, Source, TimelineEvent
+from dispatch.core.timeline import API_CLIENT_PREFIX, actor_display, reason_text
+from dispatch.models import ApiClient, Incident, Source, TimelineEvent
 from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.rest.fields import RegexTextField, SlugTextField, TextField
 from dispatch.services.incidents import available_transitions
@@ -111,11 +112,37 @@ class SLASerializer(serializers.Serializer):
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
+    """A timeline row as stored (``actor``, ``data``: what the hash covers), plus two texts for people in the
+    request's language (``dispatch.core.timeline``): who acted, and the row's reason."""
+
     actor = TextField(source="actor_label")
+    actor_display = serializers.SerializerMethodField(
+        help_text=_("The actor for people, in the request's language: a user's name, an API client with its kind, "
+                    "or what the system decided with (routing, a deadline, an escalation chain).")
+    )
+    reason_text = serializers.SerializerMethodField(
+        help_text=_("The row's reason (data.reason) in the request's language; null when the row gives none.")
+    )
 
     class Meta:
         model = TimelineEvent
-        fields = ["seq", "at", "kind", "actor", "data", "hash"]
+        fields = ["seq", "at", "kind", "actor", "actor_display", "data", "reason_text", "hash"]
+
+    @extend_schema_field(TextField())
+    def get_actor_display(self, obj) -> str:
+        client_kind = None
+        if obj.actor_id and obj.actor_label.startswith(API_CLIENT_PREFIX):
+            # One query per client on the timeline (rows of one actor share it).
+            kinds = self.root.__dict__.setdefault("_api_client_kinds", {})
+            if obj.actor_id not in kinds:
+                client = ApiClient.objects.filter(user_id=obj.actor_id).first()
+                kinds[obj.actor_id] = str(client.get_kind_display()) if client is not None else None
+            client_kind = kinds[obj.actor_id]
+        return actor_display(label=obj.actor_label, kind=obj.kind, client_kind=client_kind)
+
+    @extend_schema_field(TextField(allow_null=True))
+    def get_reason_text(self, obj) -> str | None:
+        return reason_text(obj.data) if isinstance(obj.data, dict) else None
 
 
 class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):

@@ -5,6 +5,8 @@ The first frame is ``{"type": "stream.opened", "stream", "head"}`` (the last seq
 event). Each later frame carries one message, or a JSON array of messages when several arrived within
 ``FLUSH_SECONDS`` (a surge is coalesced into at most a few frames a second). Messages go out in ``seq``
 order without gaps: a message the channel layer lost is replayed from the database before anything after it.
+A client's ``{"type": "ping"}`` is answered with ``{"type": "pong"}`` (no seq), so that a phone on a weak
+signal notices a dead connection within seconds instead of waiting for TCP to give up.
 """
 
 import asyncio
@@ -110,8 +112,15 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
-        """``{"type": "replay", "since": n}``: send again everything after ``n``."""
-        if isinstance(content, dict) and content.get("type") == "replay" and isinstance(content.get("since"), int):
+        """``{"type": "ping"}``: answer ``{"type": "pong"}`` at once (a heartbeat, not an event: no seq; the client
+        declares the socket dead when nothing at all arrives for a while). ``{"type": "replay", "since": n}``: send
+        again everything after ``n``."""
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        if content.get("type") == "replay" and isinstance(content.get("since"), int):
             self.last_sent = min(self.last_sent, max(0, content["since"]))
             self.pending = {}
             await self._fill(upto=None)

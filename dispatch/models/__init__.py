@@ -1,12 +1,13 @@
 from dispatch.core.models import Deadline, IdempotencyRecord, OutboxJob, SweeperHeartbeat, TimelineEvent
 
-from .accounts import Role, User
+from .accounts import Role, SavedView, User
 from .clients import ApiClient, Open311Request
 from .incidents import Incident, IncidentCounter, Source
 from .live import LiveEvent, StreamCounter
 
 __all__ = [
     "ApiClient",
+    "SavedView",
     "Open311Request",
     "LiveEvent",
     "StreamCounter",

@@ -38,3 +38,26 @@ class User(AbstractUser):
     @property
     def actor_label(self) -> str:
         return self.username
+
+
+class SavedView(models.Model):
+    """A named view of a page a user keeps (the console board's filters, search and sort, as a query string),
+    on the server so it follows the user from the desk to any other workstation."""
+
+    class Page(models.TextChoices):
+        CONSOLE = "console", _("Command console")
+
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="saved_views")
+    page = models.CharField(_("page"), max_length=16, choices=Page.choices)
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("query"), max_length=1000, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["user", "page", "name"], name="saved_view_unique_name")]
+        ordering = ["page", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.page} · {self.name}"

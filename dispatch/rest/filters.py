@@ -1,10 +1,9 @@
 """Filter fields that refuse what the database cannot take (out-of-range ids and dates: 400, never 500)."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
@@ -29,17 +28,22 @@ class IdFilter(IntegerFilter):
         return super().filter(qs, value)
 
 
+# The dates a filter compares with: any date the schema allows (years 1 to 9999, any offset) is valid, and one
+# beyond these bounds means "before / after everything", so later arithmetic and database drivers never overflow.
+_LOWEST = datetime(2, 1, 1, tzinfo=UTC)
+_HIGHEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
 class _SafeIsoDateTimeField(IsoDateTimeField):
     def to_python(self, value):
         value = super().to_python(value)
-        if value is not None:
-            try:
-                value.astimezone(UTC)
-                if not 1 < value.year < 9999:
-                    raise OverflowError
-            except OverflowError:
-                raise ValidationError("Date out of range.", code="invalid") from None
-        return value
+        if value is None:
+            return value
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
+            return _LOWEST if value.year < 5000 else _HIGHEST
+        return min(max(utc, _LOWEST), _HIGHEST)
 
 
 class SafeIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

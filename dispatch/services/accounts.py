@@ -1,10 +1,13 @@
-"""Creating users with a role (used by ``add_user`` and ``seed_demo``)."""
+"""Users: creating them with a role (used by ``add_user`` and ``seed_demo``), and the views of pages they keep."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from departments.models import Department, Unit
-from dispatch.models import Role, User
+from dispatch.core.errors import Invalid, NotFound
+from dispatch.models import Role, SavedView, User
 
 
 @transaction.atomic
@@ -33,3 +36,39 @@ def user_upsert(*, username: str, role: str, password: str, department_code: str
     user.full_clean(exclude=["password"])
     user.save()
     return user, True
+
+
+# What a saved view may hold, per page: the parameters the page reads from its address.
+SAVED_VIEW_KEYS = {
+    SavedView.Page.CONSOLE: {"event_type", "state", "district", "department", "hide_final", "quick", "q", "sort"},
+}
+SAVED_VIEWS_PER_PAGE = 50
+
+
+def saved_view_save(*, user: User, page: str, name: str, query: str) -> tuple[SavedView, bool]:
+    """Keep ``query`` as the user's view ``name`` of ``page`` (replacing a view of that name). Returns
+    ``(view, created)``. Refuses parameters the page does not read, naming ``query``."""
+    name = name.strip()
+    if page not in SAVED_VIEW_KEYS:
+        raise Invalid(_("Invalid input."), {"page": [_("Unknown page %(page)r.") % {"page": page}]})
+    if not name:
+        raise Invalid(_("Invalid input."), {"name": [_("Give the view a name.")]})
+    params = QueryDict(query.lstrip("?"))
+    unknown = sorted(set(params) - SAVED_VIEW_KEYS[page])
+    if unknown:
+        raise Invalid(_("Invalid input."), {"query": [_("This page does not read %(keys)s.") % {"keys": ", ".join(unknown)}]})
+    with transaction.atomic():
+        existing = SavedView.objects.select_for_update().filter(user=user, page=page, name=name).first()
+        if existing is None and SavedView.objects.filter(user=user, page=page).count() >= SAVED_VIEWS_PER_PAGE:
+            raise Invalid(_("Invalid input."), {"name": [_("You have %(n)s saved views of this page; delete one first.")
+                                                         % {"n": SAVED_VIEWS_PER_PAGE}]})
+        view, created = SavedView.objects.update_or_create(
+            user=user, page=page, name=name, defaults={"query": params.urlencode()})
+    return view, created
+
+
+def saved_view_delete(*, user: User, pk: int) -> None:
+    """Delete one of the user's own views (anyone else's is not found)."""
+    deleted, _rows = SavedView.objects.filter(user=user, pk=pk).delete()
+    if not deleted:
+        raise NotFound(_("No such saved view."))

@@ -11,7 +11,7 @@ from django_fsm import ConcurrentTransition
 
 from departments.services.districts import location_district
 from departments.services.routing import state_routes
-from departments.services.work_orders import work_orders_cancel_open
+from departments.services.work_orders import INCIDENT_ENDED, INCIDENT_STOOD_DOWN, work_orders_cancel_open
 from dispatch import access
 from dispatch.core.changes import record_change
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -140,11 +140,11 @@ def _enter_state(*, incident: Incident, state: StateSpec, actor, created: bool =
     if created:
         return  # no work orders to stand down yet
     if state.final:
-        work_orders_cancel_open(incident=incident, actor=actor, reason=_("Incident %(state)s.") % {"state": state.name})
+        work_orders_cancel_open(incident=incident, actor=actor, reason=INCIDENT_ENDED(state=state.label))
     elif state.stand_down:
         work_orders_cancel_open(
             incident=incident, actor=actor, only_unaccepted=True,
-            reason=_("Stood down: incident %(state)s.") % {"state": state.name},
+            reason=INCIDENT_STOOD_DOWN(state=state.label),
         )
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("console/", views.console, name="console"),
+    path("console/wall/", views.console, {"wall": True}, name="console-wall"),
     path("inbox/", views.inbox, name="inbox"),
     path("audit/", views.audit, name="audit"),
     path("audit/incidents/<int:pk>/", views.audit_incident, name="audit-incident"),

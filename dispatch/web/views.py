@@ -2,9 +2,11 @@
 (supervisors). Server-rendered shells; the data comes from the REST API and the live streams, with the
 same access rules (``dispatch.access``) as every other path."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
 from departments.models import Department
@@ -31,19 +33,37 @@ def _nav(user) -> list[tuple[str, str]]:
     return items
 
 
+def _map_config() -> dict:
+    """What the map component (static/liandong/map.js) needs: the tile server, if any, and the city's layers
+    (a static ``path`` becomes its URL)."""
+    return {
+        "tile_url": settings.MAP_TILE_URL,
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        "layers": [
+            {"code": layer["code"], "kind": layer["kind"], "url": layer.get("url") or static(layer["path"]),
+             "name": layer.get("name")}
+            for layer in settings.MAP_LAYERS
+        ],
+    }
+
+
 def _page(request, template: str, **context):
     return render(request, template, {"nav": _nav(request.user), **context})
 
 
 @login_required
-def console(request):
+def console(request, wall: bool = False):
+    """The command console; ``wall``: the same live data for the command center's big display (1920x1080):
+    figures, needs action, map and unit counts, nothing to type into."""
     if not access.is_command(request.user):
         raise PermissionDenied
     return _page(
         request, "web/console.html",
         event_types=EventType.objects.filter(is_active=True, active_version__isnull=False),
         departments=Department.objects.all(),
-        can_report=access.can_report_incident(request.user),
+        can_report=not wall and access.can_report_incident(request.user),
+        wall=wall,
+        map_config=_map_config(),
     )
 
 

@@ -322,17 +322,17 @@ def _unit_id(callsign: str) -> int:
 
 def test_dispatcher_sets_unit_status(dispatcher):
     unit_id = _unit_id("TP-02")
-    response = dispatcher.patch(f"/api/units/{unit_id}/", {"status": "busy"})
+    response = dispatcher.patch(f"/api/units/{unit_id}/", {"status": "busy", "reason": "escorting a convoy"})
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "busy"
     busy = dispatcher.get("/api/units/", {"status": "busy"}).json()["results"]
     assert [u["callsign"] for u in busy] == ["TP-02"]
     assert dispatcher.get("/api/units/", {"status": "busy", "department": "transit"}).json()["count"] == 0
-    assert dispatcher.patch(f"/api/units/{unit_id}/", {"status": "off_duty"}).json()["status"] == "off_duty"
+    assert dispatcher.patch(f"/api/units/{unit_id}/", {"status": "off_duty", "reason": "end of shift"}).json()["status"] == "off_duty"
 
 
 def test_department_lead_sets_own_unit_status(api_as):
-    response = api_as("transit_lead").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "off_duty"})
+    response = api_as("transit_lead").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "off_duty", "reason": "end of shift"})
     assert response.status_code == 200
     assert response.json()["status"] == "off_duty"
 
@@ -340,14 +340,14 @@ def test_department_lead_sets_own_unit_status(api_as):
 def test_staff_of_another_department_gets_404_on_unit_patch(api_as):
     from departments.models import Unit
 
-    response = api_as("traffic_police_staff").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "busy"})
+    response = api_as("traffic_police_staff").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "busy", "reason": "escorting a convoy"})
     assert response.status_code == 404, response.content
     assert Unit.objects.get(callsign="TR-01").status == "available"
     assert api_as("traffic_police_staff").get(f"/api/units/{_unit_id('TR-01')}/").status_code == 404
 
 
 def test_supervisor_may_not_set_unit_status(api_as):
-    assert api_as("supervisor").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "busy"}).status_code == 403
+    assert api_as("supervisor").patch(f"/api/units/{_unit_id('TR-01')}/", {"status": "busy", "reason": "convoy"}).status_code == 403
 
 
 def test_an_empty_patch_changes_nothing(dispatcher):

@@ -340,6 +340,21 @@ def test_list_filters_by_creation_time(dispatcher, report):
     assert _ids(dispatcher.get("/api/incidents/", window)) == {old["id"]}
 
 
+@pytest.mark.parametrize(("after", "before"), [
+    ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"),  # beyond what a datetime can hold in UTC
+    ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"),
+])
+def test_the_extreme_dates_the_schema_allows_mean_before_and_after_everything(dispatcher, report, after, before):
+    made = report()
+    for params in ({"created_after": after}, {"created_before": before}, {"created_after": after, "created_before": before}):
+        response = dispatcher.get("/api/incidents/", params)
+        assert response.status_code == 200, response.content
+        assert made["id"] in _ids(response)
+    assert dispatcher.get(f"/api/incidents/{made['id']}/timeline/", {"created_before": before}).status_code == 200
+    assert _ids(dispatcher.get("/api/incidents/", {"created_before": after})) == set()
+    assert _ids(dispatcher.get("/api/incidents/", {"created_after": before})) == set()
+
+
 def test_list_rejects_a_bad_date_filter(dispatcher):
     response = dispatcher.get("/api/incidents/", {"created_after": "yesterday"})
     assert response.status_code == 400

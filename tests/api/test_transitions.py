@@ -93,7 +93,7 @@ def test_full_walk_through(api_as, dispatcher, reported_incident, act, transitio
     ats = [e["at"] for e in timeline]
     assert ats == sorted(ats)
     for event in timeline:
-        assert set(event) == {"seq", "at", "kind", "actor", "data", "hash"}
+        assert set(event) == {"seq", "at", "kind", "actor", "actor_display", "data", "reason_text", "hash"}
         assert re.fullmatch(r"[0-9a-f]{64}", event["hash"])
     assert len({e["hash"] for e in timeline}) == len(timeline)
     assert timeline_verify(incident_id) is None

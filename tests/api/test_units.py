@@ -82,6 +82,18 @@ def test_set_by_hand_with_a_reason_and_orders_do_not_move_it(api_as, report):
     assert Unit.objects.get(callsign="CM-03").status == "out_of_service"
 
 
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_a_status_set_by_hand_needs_a_reason_and_nothing_changes_without_one(api_as, reason):
+    lead = api_as("city_management_lead")
+    unit = _unit(lead, "CM-02")
+    body = {"status": "out_of_service", **({} if reason is None else {"reason": reason})}
+    response = lead.patch(f"/api/units/{unit['id']}/", body)
+    assert response.status_code == 400, response.content
+    assert "reason" in response.json()["errors"]
+    assert Unit.objects.get(callsign="CM-02").status == unit["status"]
+    assert not UnitStatusChange.objects.filter(unit_id=unit["id"], source="manual").exists()
+
+
 def test_a_unit_off_the_roster_is_never_offered(api_as, report):
     dispatcher = api_as("dispatcher")
     riverside = Unit.objects.filter(department__code=CM, districts__code="riverside")

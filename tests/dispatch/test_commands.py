@@ -34,6 +34,8 @@ def test_demo_city_has_the_contract_departments_users_and_workflows(db):
         assert 3 <= dept.units.count() <= 5
         assert User.objects.get(username=f"{dept.code}_staff").role == "staff"
         assert User.objects.get(username=f"{dept.code}_lead").department == dept
+        crew = User.objects.get(username=f"{dept.code}_crew")  # the phone inbox's "my unit"
+        assert (crew.role, crew.department, crew.unit) == ("staff", dept, dept.units.order_by("callsign").first())
     assert {"dispatcher", "supervisor", "admin"} <= set(User.objects.values_list("username", flat=True))
     assert set(EventType.objects.values_list("code", flat=True)) >= {
         "waterlogging", "traffic_accident", "air_pollution", "road_collapse", "hazmat_spill"

@@ -24,7 +24,9 @@ def pages_server(tmp_path_factory):
     or daphne + a Celery worker and beat on PostgreSQL and Redis (database ``LIANDONG_PAGES_REDIS_DB``, 11 by
     default, of ``REDIS_URL``'s server) when ``DATABASE_URL`` and ``REDIS_URL`` are set, as in ``.ci/run``'s second pass. The "drill" workflow
     (acknowledgement 2 s, SLA 6 s) is published on it. Yields the base URL."""
-    env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1"}
+    # The page tests sign the same demo users in many times a minute; the login limit (10/min per address and
+    # username, tested in tests/api) would refuse them.
+    env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1", "RATE_LIMIT_LOGIN": "1000/min"}
     if DATABASE_URL.startswith("postgres") and REDIS_URL:
         db = os.environ.get("LIANDONG_PAGES_REDIS_DB", "11")
         redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}" if REDIS_URL.count("/") >= 3 else REDIS_URL + f"/{db}"
@@ -43,9 +45,11 @@ def _publish_drill(base: str):
     assert published.status_code == 201, published.text
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Debian chromium for the session (contexts keep the users apart)."""
+    """A headless Debian chromium for a test module (contexts keep the users apart). Not for the session:
+    Playwright's sync API runs an event loop in this thread while it is open, and other modules call
+    ``asyncio.run``."""
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import CHROMIUM

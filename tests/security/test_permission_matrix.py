@@ -230,12 +230,20 @@ _RULES = [
     Rule("unit-list", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200), listing="unit"),
     Rule("unit-detail", "GET",                      (401, 200, 200, 200, 200, 200, 404, 404), obj="unit"),
     Rule("unit-detail", "PATCH",                    (401, 200, 403, 200, 200, 200, 404, 404), obj="unit",
-         body={"status": "busy"}, why="dispatcher, admin, the unit's department (staff without a unit of their own)"),
+         body={"status": "busy", "reason": "matrix probe"},
+         why="dispatcher, admin, the unit's department (staff without a unit of their own)"),
     Rule("unit-position", "POST",                   (401, 403, 403, 403, 403, 200, 404, 404), obj="unit",
          body=lambda persona: {"lat": 31.21, "lon": 121.43, "at": timezone.now().isoformat()},
          why="a unit's position comes from its own crew's phones or its department's lead"),
     Rule("unit-history", "GET",                     (401, 200, 200, 200, 200, 200, 404, 404), obj="unit",
          why="whoever sees the unit sees its history of status changes"),
+    # ---- /api/me/: the caller's own saved views -----------------------------------------------------------------
+    Rule("saved-view-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200),
+         why="every signed-in user lists their own views only"),
+    Rule("saved-view-list", "POST",                 (401, 201, 201, 201, 201, 201, 201, 201),
+         body={"page": "console", "name": "matrix probe", "query": "q=flood"}, why="every signed-in user keeps views"),
+    Rule("saved-view-detail", "DELETE",             (401, 204, 404, 404, 404, 404, 404, 404), obj="saved_view",
+         why="the view is the dispatcher's: anyone else's delete does not find it"),
     # ---- operations (public probes) ---------------------------------------------------------------------------
     Rule("healthz", "GET",                          (200, 200, 200, 200, 200, 200, 200, 200)),
     Rule("readyz", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
@@ -270,6 +278,8 @@ _RULES = [
          why="Django's FormView maps PUT to POST: an empty form re-renders, signed-in users go home"),
     Rule("logout", "POST",                          (LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
     Rule("console", "GET",                          (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
+    Rule("console-wall", "GET",                     (LOGIN, 200, 200, 200, 403, 403, 403, 403),
+         why="the command center's wall display: the console's rule"),
     Rule("inbox", "GET",                            (LOGIN, 403, 403, 403, 200, 200, 200, 200)),
     Rule("audit", "GET",                            (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
     Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",
@@ -316,10 +326,17 @@ class Objects:
 
         return Department.objects.get(code=OWN)
 
+    @cached_property
+    def saved_view(self):
+        from dispatch.models import SavedView, User
+
+        return SavedView.objects.create(user=User.objects.get(username="dispatcher"), page="console", name="mine")
+
     def id_of(self, obj: str) -> int:
         return {
             "incident": lambda: self.incident["id"], "work_order": lambda: self.work_order["id"],
             "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
+            "saved_view": lambda: self.saved_view.pk,
         }[obj]()
 
     def kwargs(self, obj: str | None) -> dict:

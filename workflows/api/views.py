@@ -35,7 +35,9 @@ def definition_view(version: WorkflowVersion) -> dict:
         ],
         "transitions": [
             {"name": t.name, "label": localized(t.label), "from": list(t.sources), "to": t.target,
-             "roles": list(t.roles), "guard": t.guard}
+             "roles": list(t.roles), "guard": t.guard,
+             # For pages: ask "are you sure?" before a destructive transition; ask for a note before one that needs it.
+             "destructive": t.destructive, "note_required": t.guard == "note_required"}
             for t in spec.transitions
         ],
     }

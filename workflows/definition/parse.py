@@ -190,9 +190,10 @@ def _parse_transition(
     guard = t.get("guard")
     if guard is not None and (not isinstance(guard, str) or guard not in GUARDS):
         errors.append(f"{where}.guard: unknown guard {guard!r} (one of {', '.join(sorted(GUARDS))})")
+    destructive = parse_flag(t, "destructive", where, errors)
     return TransitionSpec(
         name=str(tname), label=parse_label(t.get("label"), f"{where}.label", errors, str(tname)),
-        sources=tuple(str(s) for s in sources), target=str(target), roles=roles, guard=guard,
+        sources=tuple(str(s) for s in sources), target=str(target), roles=roles, guard=guard, destructive=destructive,
     )
 
 

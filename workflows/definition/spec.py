@@ -21,7 +21,7 @@ STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dis
 DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts"}
 DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
 DEFAULT_MAX_ATTEMPTS = 3
-TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard"}
+TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard", "destructive"}
 
 
 class DefinitionInvalid(Exception):
@@ -59,6 +59,8 @@ class TransitionSpec:
     target: str
     roles: tuple[str, ...]
     guard: str | None = None
+    # Hard to undo (cancelling an incident stands its work orders down): pages ask for a confirmation first.
+    destructive: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ class Definition:
     def to_normalized(self) -> dict[str, Any]:
         data = asdict(self)
         data["states"] = [asdict(s) for s in self.states.values()]
+        for t in data["transitions"]:
+            # Written only when true, so that a definition from before the flag keeps its checksum (publishing it
+            # again is no new version).
+            if not t["destructive"]:
+                del t["destructive"]
         return data
 
     @classmethod
@@ -99,7 +106,7 @@ class Definition:
         transitions = tuple(
             TransitionSpec(
                 name=t["name"], label=t["label"], sources=tuple(t["sources"]), target=t["target"],
-                roles=tuple(t["roles"]), guard=t["guard"],
+                roles=tuple(t["roles"]), guard=t["guard"], destructive=t.get("destructive", False),
             )
             for t in data["transitions"]
         )

@@ -5,8 +5,11 @@
     const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
     return m ? decodeURIComponent(m[1]) : null;
   }
-  async function request(method, path, body) {
+  // extra (optional): {headers, signal}, e.g. an Idempotency-Key header and an AbortController's signal.
+  async function request(method, path, body, extra) {
     const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+    if (extra && extra.headers) Object.assign(opts.headers, extra.headers);
+    if (extra && extra.signal) opts.signal = extra.signal;
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
@@ -24,9 +27,20 @@
     }
     return data;
   }
+  /* Times say their zone ("14:03:22 GMT+8"; Chinese puts it first): a wall screen on another zone's clock, a
+   * screenshot sent on, an export read later all tell which time they mean. The zone is the browser's; the 24-hour
+   * clock in every language. */
+  const CLOCK = {hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short"};
   function fmtTime(iso) {
     if (!iso) return "";
-    return new Date(iso).toLocaleTimeString(window.LIANDONG.lang, {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    return new Date(iso).toLocaleTimeString(window.LIANDONG.lang, CLOCK);
+  }
+  /* Date and time with the zone ("12/05/2026, 14:03:22 GMT+8"); {millis: true} adds milliseconds. */
+  function fmtDateTime(iso, opts) {
+    if (!iso) return "";
+    const format = {year: "numeric", month: "2-digit", day: "2-digit", ...CLOCK};
+    if (opts && opts.millis) format.fractionalSecondDigits = 3;
+    return new Date(iso).toLocaleString(window.LIANDONG.lang, format);
   }
   function fmtDuration(seconds) {
     if (seconds === null || seconds === undefined) return "";
@@ -46,7 +60,8 @@
     return node;
   }
   window.Api = {
-    get: (p) => request("GET", p), post: (p, b) => request("POST", p, b || {}), patch: (p, b) => request("PATCH", p, b),
-    fmtTime, fmtDuration, el,
+    get: (p) => request("GET", p), post: (p, b, extra) => request("POST", p, b || {}, extra), patch: (p, b) => request("PATCH", p, b),
+    del: (p) => request("DELETE", p),
+    fmtTime, fmtDateTime, fmtDuration, el,
   };
 })();

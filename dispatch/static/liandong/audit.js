@@ -5,9 +5,10 @@
   const el = Api.el;
   const fmt = (text, values) => interpolate(text, values, true);
   const LANG = (window.LIANDONG && window.LIANDONG.lang) || undefined;
+  const byLabel = (a, b) => String(a[1]).localeCompare(String(b[1]), LANG);
 
   /* ---------- shared look-ups (event types, districts, departments) ---------- */
-  const lookups = {eventTypes: {}, stateLabels: {}, districts: {}, departments: {}};
+  const lookups = {eventTypes: {}, stateLabels: {}, states: {}, districts: {}, departments: {}};
   function loadEventTypes() {
     return Api.get("/api/event-types/").then((types) => {
       for (const t of types || []) {
@@ -15,6 +16,7 @@
         const states = {};
         for (const s of t.states || []) states[s.name] = s.label || s.name;
         lookups.stateLabels[t.code] = states;
+        lookups.states[t.code] = (t.states || []).map((s) => s.name);  // in the workflow's order
       }
       return types || [];
     }).catch(() => []);
@@ -35,12 +37,7 @@
   const stateLabel = (eventType, state) => ((lookups.stateLabels[eventType] || {})[state]) || state || "";
   const departmentName = (code) => lookups.departments[code] || code || "";
 
-  function fmtDateTime(iso, withMillis) {
-    if (!iso) return "";
-    const opts = {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"};
-    if (withMillis) opts.fractionalSecondDigits = 3;
-    return new Date(iso).toLocaleString(LANG, opts);
-  }
+  const fmtDateTime = (iso) => Api.fmtDateTime(iso);  // with the time zone
   function errorText(err) {
     if (!err || !err.status) return gettext("no connection to the server");
     return err.message || String(err.status);
@@ -58,33 +55,58 @@
     const prevBtn = pager.querySelector('[data-page="previous"]');
     const nextBtn = pager.querySelector('[data-page="next"]');
     const pageInfo = pager.querySelector(".page-info");
-    const FIELDS = ["search", "event_type", "state", "severity", "district", "created_after", "created_before"];
+    const FIELDS = ["search", "event_type", "state", "severity", "district", "department", "created_after", "created_before"];
     const PAGE_SIZE = 25;
     let links = {next: null, previous: null};
     let page = 1;
     let requestNo = 0;
 
-    // Suggestions for the free-text filters.
-    loadEventTypes().then((types) => {
-      const seen = new Map();
-      for (const t of types) for (const s of t.states || []) if (!seen.has(s.name)) seen.set(s.name, s.label || s.name);
-      document.getElementById("audit-states").replaceChildren(
-        ...[...seen.entries()].sort().map(([name, label]) => el("option", {value: name}, label)));
-      rerender();
-    });
+    // The filters are choices, filled from the API: states (of the chosen event type, else of every type),
+    // districts and departments. A value from the URL that is not (or no longer) a choice stays, as itself
+    // (readUrl adds it before the choices arrive), so the search shown is the search run.
+    function fill(name, entries, keepUnknown = true) {
+      const select = form.elements.namedItem(name);
+      const value = select.value;
+      const known = entries.some(([v]) => v === value);
+      const options = entries.map(([v, label]) => el("option", {value: v}, label));
+      if (value && !known && keepUnknown) options.push(el("option", {value}, value));
+      select.replaceChildren(select.options[0], ...options);  // the template's "Any ..." first
+      select.value = known || keepUnknown ? value : "";
+    }
+    function stateEntries() {
+      const type = form.elements.namedItem("event_type").value;
+      if (type && lookups.states[type]) return lookups.states[type].map((name) => [name, stateLabel(type, name)]);
+      const seen = new Map();  // every type's states; the same name may have another label in another type
+      for (const code of Object.keys(lookups.states)) {
+        for (const name of lookups.states[code]) if (!seen.has(name)) seen.set(name, stateLabel(code, name));
+      }
+      return [...seen.entries()].sort(byLabel);
+    }
+    const fillStates = (keepUnknown) => fill("state", stateEntries(), keepUnknown);
+    loadEventTypes().then(() => { fillStates(); rerender(); });
     loadDistricts().then((districts) => {
-      document.getElementById("audit-districts").replaceChildren(
-        ...Object.entries(districts).sort().map(([code, name]) => el("option", {value: code}, name)));
+      fill("district", Object.entries(districts).sort(byLabel));
       rerender();
     });
+    loadDepartments().then((departments) => {
+      fill("department", Object.entries(departments).sort(byLabel));
+    });
+    // Another event type: its own states (a state it does not have is no longer chosen).
+    form.elements.namedItem("event_type").addEventListener("change", () => fillStates(false));
 
     // The URL holds the query (?search=...&page=2): reload, back/forward and shared links all work.
     function readUrl() {
       const params = new URLSearchParams(location.search);
       for (const name of FIELDS) {
         const input = form.elements.namedItem(name);
-        if (input) input.value = params.get(name) || "";
+        if (!input) continue;
+        const value = params.get(name) || "";
+        if (input.tagName === "SELECT" && value && ![...input.options].some((o) => o.value === value)) {
+          input.append(el("option", {value}, value));  // its choices may not have arrived yet
+        }
+        input.value = value;
       }
+      fillStates(true);  // the event type may have changed (back/forward)
       page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
     }
     function writeUrl(push) {
@@ -199,6 +221,7 @@
     });
     document.getElementById("audit-clear").addEventListener("click", () => {
       for (const name of FIELDS) form.elements.namedItem(name).value = "";
+      fillStates(false);
       page = 1;
       writeUrl(true);
       run();
@@ -352,6 +375,12 @@
       completed: gettext("Completed"), declined: gettext("Declined"), expired: gettext("Expired"), cancelled: gettext("Cancelled"),
     };
     const PRIORITIES = {critical: gettext("critical"), high: gettext("high"), normal: gettext("normal"), low: gettext("low")};
+    // Why an escalation chain stopped (the codes departments.services.escalation writes).
+    const STOPPED = {
+      accept: gettext("the order was accepted"), cancel: gettext("the order was cancelled"),
+      cancelled: gettext("the order was cancelled"), reassigned: gettext("the order was reassigned"),
+      exhausted: gettext("every step was tried"),
+    };
 
     function renderOrders() {
       if (!incident) return;
@@ -361,7 +390,7 @@
         if (o.escalation) {
           const e = o.escalation;
           const steps = (e.steps || []).length;
-          esc = e.stopped ? fmt(gettext("stopped (%(why)s)"), {why: e.stopped})
+          esc = e.stopped ? fmt(gettext("stopped (%(why)s)"), {why: STOPPED[e.stopped] || e.stopped})
             : fmt(gettext("running: next step %(step)s of %(of)s, round %(loop)s"), {step: (e.step || 0) + 1, of: steps || "?", loop: e.loop || 1});
         }
         return el("tr", {"data-testid": "audit-work-order", "data-id": o.id},
@@ -396,7 +425,8 @@
             el("div", {}, fmtDateTime(row.at)),
             offset !== null ? el("div", {class: "muted small mono", title: gettext("Time since the incident was reported")}, fmtOffset(offset)) : null),
           el("td", {class: "kind-cell"}, el("div", {class: "kind-label"}, kindLabel(row.kind)), el("div", {class: "muted small mono"}, row.kind)),
-          el("td", {class: "actor-cell" + (row.actor === "system" ? " system" : "")}, row.actor || "—"),
+          el("td", {class: "actor-cell" + (row.actor === "system" ? " system" : ""), title: row.actor || ""},
+            row.actor_display || row.actor || "—"),
           el("td", {class: "summary-cell", title: JSON.stringify(row.data || {}, null, 1)}, s),
           el("td", {class: "mono hash", title: row.hash}, (row.hash || "").slice(0, 12)));
         return tr;
@@ -457,7 +487,9 @@
     /* One readable line (plus details) per timeline row; keys it does not explain are listed as they are. */
     function summarize(row) {
       const d = row.data || {};
-      const used = new Set(["work_order", "department"]);
+      // reason_code and reason_params are how the server translates the reason: it sends reason_text.
+      const used = new Set(["work_order", "department", "reason_code", "reason_params"]);
+      const reason = row.reason_text || d.reason;
       const take = (...keys) => { keys.forEach((k) => used.add(k)); };
       const main = [];
       const details = [];
@@ -485,13 +517,13 @@
           break;
         case "work_order.offered":
         case "work_order.queued":
-          take("unit", "priority", "attempt", "reason", "routing_rule");
+          take("unit", "priority", "attempt", "reason", "routing_rule", "state");
           main.push(d.unit
             ? fmt(gettext("Offered to %(unit)s of %(department)s, %(priority)s priority, attempt %(attempt)s"),
               {unit: d.unit, department: dept, priority: PRIORITIES[d.priority] || d.priority, attempt: d.attempt})
             : fmt(gettext("No unit available: queued for %(department)s, %(priority)s priority, attempt %(attempt)s"),
               {department: dept, priority: PRIORITIES[d.priority] || d.priority, attempt: d.attempt}));
-          detail(gettext("Why"), d.reason);
+          detail(gettext("Why"), reason);
           if (d.routing_rule) detail(gettext("Routing rule"), "#" + d.routing_rule);
           break;
         case "work_order.accepted":
@@ -503,20 +535,20 @@
           take("state", "unit", "note", "reason");
           main.push(fmt(gettext("%(department)s, unit %(unit)s: now %(state)s"),
             {department: dept, unit: d.unit || "—", state: WO_STATES[d.state] || d.state}));
-          detail(gettext("Reason"), d.reason);
+          detail(gettext("Reason"), reason);
           detail(gettext("Note"), d.note);
           break;
         case "work_order.expired":
           take("state", "unit", "attempt", "reason");
           main.push(fmt(gettext("Offer to %(unit)s of %(department)s expired (attempt %(attempt)s)"),
             {unit: d.unit || "—", department: dept, attempt: d.attempt}));
-          detail(gettext("Reason"), d.reason);
+          detail(gettext("Reason"), reason);
           break;
         case "work_order.reassigned":
           take("state", "unit", "from_unit", "to_unit", "reason");
           main.push(fmt(gettext("%(department)s: reassigned from %(from)s to %(to)s"),
             {department: dept, from: d.from_unit || "—", to: d.to_unit || "—"}));
-          detail(gettext("Reason"), d.reason);
+          detail(gettext("Reason"), reason);
           break;
         case "work_order.escalated":
           take("action", "notify", "step", "of_steps", "loop", "repeat", "from_unit", "to_unit");

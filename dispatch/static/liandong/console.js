@@ -9,6 +9,7 @@
   const {el, fmtTime, fmtDuration} = Api;
   const $ = (sel, root) => (root || document).querySelector(sel);
   const FILTERS = ["event_type", "state", "district", "department"];
+  const WALL = document.body.classList.contains("wall");   // the command center's big display (/console/wall/)
 
   /* ================================================================ state */
 
@@ -20,6 +21,14 @@
     districts: [],          // GeoJSON features
     units: {},              // department code -> {at, list}
     filters: {event_type: "", state: "", district: "", department: "", hide_final: false},
+    quick: "",              // a figure tile's filter: needs_action | awaiting_ack | escalating | breached | ""
+    search: "",             // free text over number, title, address, district, type, units
+    sort: {key: "attention", dir: "desc"},   // attention: what needs action first, then urgency
+    lane: [],               // the "Needs action" items (Attention.collect), most urgent first
+    laneSig: "",
+    laneRank: new Map(),    // incident id -> its most urgent reason's rank
+    signalled: new Set(),   // "id:reason" already announced (chime, notification)
+    cursor: null,           // the board row the keyboard is on (incident id)
     loaded: false, queue: [], gen: 0,
     selectedId: null, timeline: [], message: null,
     flash: new Set(),       // ids changed by live events since the last render
@@ -97,7 +106,7 @@
     const inc = S.incidents[p.id] || {id: p.id, sla: {}, work_orders: [], available_transitions: []};
     const moved = inc.state !== undefined && inc.state !== p.state;
     for (const k of ["number", "event_type", "state", "severity", "urgency", "title", "district", "location",
-                     "created_at", "updated_at"]) inc[k] = p[k];
+                     "needs_location", "created_at", "updated_at"]) if (k in p) inc[k] = p[k];
     const spec = stateSpec(p.event_type, p.state) || {};
     inc.sla = Object.assign({}, inc.sla, {state: p.state, due_at: p.sla_due_at, breached_at: p.sla_breached_at});
     if (moved || inc.sla.paused === undefined) {                // a paused clock keeps its (approximate) value
@@ -115,17 +124,42 @@
     return {inc, moved};
   }
 
+  const QUICK = {
+    needs_action: (inc) => S.lane.some((item) => item.inc.id === inc.id),
+    awaiting_ack: (inc) => (inc.work_orders || []).some((o) => o.state === "offered"),
+    escalating: (inc) => (inc.work_orders || []).some((o) => woEscalated(o) && ["offered", "accepted", "en_route", "on_scene", "returned"].includes(o.state)),
+    breached: (inc) => isBreached(inc),
+  };
+  function searchText(inc) {
+    return [inc.number, inc.title, inc.address, districtLabel(inc.district), typeLabel(inc.event_type),
+            stateLabel(inc.event_type, inc.state), ...(inc.work_orders || []).map((o) => o.unit)]
+      .filter(Boolean).join(" ").toLowerCase();
+  }
   function visible(inc) {
     const f = S.filters;
     if (f.event_type && inc.event_type !== f.event_type) return false;
     if (f.state && inc.state !== f.state) return false;
     if (f.district && inc.district !== f.district) return false;
     if (f.department && !(inc.work_orders || []).some((o) => o.department === f.department)) return false;
+    if (S.quick && !(isFinal(inc) ? false : QUICK[S.quick](inc))) return false;
+    if (S.search && !S.search.split(/\s+/).every((word) => searchText(inc).includes(word))) return false;
     return !(f.hide_final && isFinal(inc));
   }
+  // Column sort: each key gives a value; ties fall back to urgency, then the newest first.
+  const SORT = {
+    attention: (i) => (S.laneRank.get(i.id) || 0) * 100 + i.urgency * 10 + i.severity,
+    number: (i) => i.number || "", event_type: (i) => typeLabel(i.event_type), urgency: (i) => i.urgency * 10 + i.severity,
+    state: (i) => stateLabel(i.event_type, i.state), district: (i) => districtLabel(i.district),
+    age: (i) => -Date.parse(i.created_at), sla: (i) => { const r = slaRemaining(i); return r === null || isFinal(i) ? Infinity : r; },
+  };
+  function compare(a, b) {
+    const key = SORT[S.sort.key] || SORT.urgency, x = key(a), y = key(b);
+    let c = typeof x === "string" ? x.localeCompare(y, window.LIANDONG.lang) : (x > y) - (x < y);
+    if (S.sort.dir === "desc") c = -c;
+    return c || (b.urgency - a.urgency) || (Date.parse(b.created_at) - Date.parse(a.created_at));
+  }
   function boardList() {
-    return Object.values(S.incidents).filter(visible)
-      .sort((a, b) => (b.urgency - a.urgency) || (Date.parse(b.created_at) - Date.parse(a.created_at)));
+    return Object.values(S.incidents).filter(visible).sort(compare);
   }
 
   /* ================================================================ rendering */
@@ -135,6 +169,7 @@
     if (!renderTimer) renderTimer = setTimeout(() => { renderTimer = null; render(); }, 50);
   }
   function render() {
+    updateLane();
     const list = boardList();
     renderBoard(list);
     renderMarkers(list);
@@ -165,7 +200,8 @@
     }, deptShort(o.department), " ", el("b", {}, woState(o.state)), woEscalated(o) ? " ⚠" : ""));
   }
   function buildRow(inc) {
-    return el("tr", {"data-testid": "incident-row", "data-id": inc.id, "data-number": inc.number, onclick: () => select(inc.id)},
+    return el("tr", {"data-testid": "incident-row", "data-id": inc.id, "data-number": inc.number, tabindex: "0",
+                     onclick: () => { S.cursor = inc.id; select(inc.id); }, onfocus: () => { S.cursor = inc.id; }},
       el("td", {class: "num"}, el("b", {}, inc.number), el("div", {class: "title"}, inc.title)),
       el("td", {}, typeLabel(inc.event_type)),
       el("td", {class: "sevcell"}, sevBadge(inc)),
@@ -195,6 +231,8 @@
         rows.set(inc.id, r);
       }
       r.tr.classList.toggle("selected", inc.id === S.selectedId);
+      r.tr.classList.toggle("cursor", inc.id === S.cursor);
+      r.tr.classList.toggle("needs", S.laneRank.has(inc.id));
       r.tr.classList.toggle("final", isFinal(inc));
       const want = prev ? prev.nextSibling : body.firstChild;
       if (want !== r.tr) body.insertBefore(r.tr, want);
@@ -210,10 +248,13 @@
 
   /** The clocks: ages, SLA countdowns and acknowledgement deadlines (every second). */
   function tick() {
+    if (S.loaded && updateLane()) { scheduleRender(); return; }   // renderLane ticks every clock itself
     for (const node of document.querySelectorAll("[data-tick]")) {
       const inc = S.incidents[node.dataset.inc];
       const kind = node.dataset.tick;
-      if (kind === "due") {
+      if (kind === "since") {
+        node.textContent = fmtDuration(Math.max(0, (now() - Date.parse(node.dataset.at)) / 1000));
+      } else if (kind === "due") {
         const left = (Date.parse(node.dataset.at) - now()) / 1000;
         node.textContent = fmtDuration(left);
         node.classList.toggle("breached", left < 0);
@@ -234,6 +275,102 @@
     }
   }
 
+  // ---- needs action: the lane, the count in the title and on its tile, the chime and notifications
+  const ATTENTION = {now, isFinal, isBreached, slaRemaining, escalated: woEscalated};
+  function updateLane() {
+    const lane = Attention.collect(Object.values(S.incidents), ATTENTION);
+    S.lane = lane;
+    S.laneRank = new Map(lane.map((item) => [item.inc.id, item.rank]));
+    if (S.loaded) signal(lane);
+    const sig = JSON.stringify(lane.map((it) => [it.inc.id, it.reasons.map((r) => [r.code, r.due]), it.inc.state,
+                                                  it.inc.title, it.inc.urgency, it.inc.id === S.selectedId]));
+    if (sig === S.laneSig) return false;
+    S.laneSig = sig;
+    renderLane();
+    return true;
+  }
+  function renderLane() {
+    const box = $("#lane");
+    if (!box) return;
+    const lane = S.lane;
+    box.replaceChildren(...lane.map((item) => {
+      const inc = item.inc, top = item.reasons[0];
+      return el("li", {class: "lane-item rank-" + top.code + (item.urgent ? " urgent" : "") + (inc.id === S.selectedId ? " selected" : ""),
+                       "data-testid": "lane-item", "data-id": inc.id, "data-reasons": item.reasons.map((r) => r.code).join(" "),
+                       tabindex: "0", role: "button", onclick: () => select(inc.id),
+                       onkeydown: (e) => { if (e.key === "Enter") { e.stopPropagation(); select(inc.id); } }},
+        el("span", {class: "lane-reason"}, top.label),
+        el("span", {class: "lane-clock clock", "data-tick": top.due ? (top.countdown ? "due" : "since") : null,
+                    "data-at": top.due ? new Date(top.due).toISOString() : null,
+                    title: top.countdown ? gettext("Time left") : gettext("Time since")}),
+        el("b", {class: "lane-num"}, inc.number),
+        el("span", {class: "sev sev-" + inc.urgency, title: gettext("Urgency")}, inc.urgency),
+        el("span", {class: "lane-title"}, inc.title),
+        el("span", {class: "lane-where muted"}, districtLabel(inc.district)),
+        el("span", {class: "lane-more"}, item.reasons.slice(1).map((r) => el("span", {class: "chip reason-" + r.code}, r.label))));
+    }));
+    $("#lane-empty").hidden = lane.length > 0;
+    const count = $('[data-testid="needs-action-count"]');
+    if (count) count.textContent = lane.length;
+    const tile = $('[data-figure="needs_action"]');
+    if (tile) { tile.textContent = lane.length; tile.parentElement.classList.toggle("alert", lane.some((i) => i.urgent)); }
+    Attention.title(lane.length);
+    tick();
+  }
+  /** Announce what is new in the lane: urgent reasons chime and notify; the first look at a loaded board does not. */
+  function signal(lane) {
+    const current = new Set(), fresh = [];
+    for (const item of lane) {
+      for (const r of item.reasons) {
+        const key = item.inc.id + ":" + r.code;
+        current.add(key);
+        if (!S.signalled.has(key) && r.urgent) fresh.push({item, reason: r});
+      }
+    }
+    const first = !S.signalledOnce;
+    S.signalled = current;
+    S.signalledOnce = true;
+    if (first || !fresh.length) return;
+    Attention.chime.play("urgent");
+    for (const {item, reason} of fresh.slice(0, 3)) {
+      Attention.notifier.notify({
+        title: `${reason.label}: ${item.inc.number}`, body: item.inc.title, tag: "incident-" + item.inc.id,
+        onclick: () => select(item.inc.id),
+      });
+    }
+  }
+  function renderAlertButtons() {
+    const sound = $("#sound-toggle"), notify = $("#notify-toggle");
+    if (sound) {
+      const on = Attention.chime.wanted, blocked = on && !Attention.chime.running;
+      sound.textContent = on ? (blocked ? gettext("Sound: click to allow") : gettext("Sound on")) : gettext("Sound off");
+      sound.setAttribute("aria-pressed", on && !blocked ? "true" : "false");
+      sound.dataset.state = on ? (blocked ? "blocked" : "on") : "off";
+    }
+    if (notify) {
+      notify.hidden = !Attention.notifier.supported;
+      notify.textContent = Attention.notifier.enabled ? gettext("Notifications on") : gettext("Notifications off");
+      notify.setAttribute("aria-pressed", Attention.notifier.enabled ? "true" : "false");
+    }
+  }
+  function setupAlerts() {
+    Attention.onChange(renderAlertButtons);
+    const sound = $("#sound-toggle"), notify = $("#notify-toggle");
+    if (sound) sound.addEventListener("click", () => {
+      if (Attention.chime.wanted && Attention.chime.running) Attention.chime.disable();
+      else Attention.chime.enable().then((ok) => { if (ok) Attention.chime.play("new"); });
+    });
+    if (notify) notify.addEventListener("click", () => {
+      if (Attention.notifier.enabled) Attention.notifier.disable(); else Attention.notifier.enable();
+    });
+    // Sound was enabled on an earlier visit: the browser still wants a gesture; the first click or key gives it.
+    Attention.chime.unlock();
+    const unlock = () => { Attention.chime.unlock(); };
+    document.addEventListener("pointerdown", unlock, {once: true, capture: true});
+    document.addEventListener("keydown", unlock, {once: true, capture: true});
+    renderAlertButtons();
+  }
+
   // ---- figures
   function renderFigures(f) {
     for (const key of ["open_incidents", "awaiting_ack", "escalating", "breaches"]) {
@@ -243,67 +380,62 @@
     }
     const states = Object.entries(f.open_by_state || {}).sort((a, b) => b[1] - a[1]);
     $('[data-figure="open_by_state"]').replaceChildren(...states.map(([name, n]) =>
-      el("span", {class: "state-count", "data-state": name}, S.stateLabels[name] || name, " ", el("b", {}, n))));
+      el("button", {type: "button", class: "state-count", "data-state": name, "aria-pressed": S.filters.state === name ? "true" : "false",
+                    title: gettext("Show only this state")}, S.stateLabels[name] || name, " ", el("b", {}, n))));
   }
 
-  // ---- map
-  const SVG = "http://www.w3.org/2000/svg";
-  function svg(tag, attrs, ...children) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) node.setAttribute(k, v);
-    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
-    return node;
-  }
-  const map = {proj: null, inv: null, markerSig: ""};
-  function drawMap() {
-    const node = $("#map");
-    const pts = S.districts.flatMap((f) => (f.geometry.coordinates[0] || []));
-    if (!pts.length) { node.replaceChildren(); return; }
-    const lons = pts.map((p) => p[0]), lats = pts.map((p) => p[1]);
-    const minLon = Math.min(...lons), maxLon = Math.max(...lons), minLat = Math.min(...lats), maxLat = Math.max(...lats);
-    const kx = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);   // equirectangular, true scale at mid-latitude
-    const W = 1000, pad = 16, scale = W / ((maxLon - minLon) * kx), H = (maxLat - minLat) * scale;
-    map.proj = (lon, lat) => [pad + (lon - minLon) * kx * scale, pad + (maxLat - lat) * scale];
-    map.inv = (x, y) => [minLon + (x - pad) / (kx * scale), maxLat - (y - pad) / scale];
-    node.setAttribute("viewBox", `0 0 ${W + 2 * pad} ${Math.round(H + 2 * pad)}`);
-    node.setAttribute("preserveAspectRatio", "xMidYMid meet");
-    const shapes = S.districts.map((f, i) => {
-      const ring = (f.geometry.coordinates[0] || []).map(([lon, lat]) => map.proj(lon, lat));
-      const d = ring.map((p, j) => (j ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1)).join("") + "Z";
-      const cx = ring.reduce((s, p) => s + p[0], 0) / ring.length, cy = ring.reduce((s, p) => s + p[1], 0) / ring.length;
-      return svg("g", {class: "district d" + (i % 4), "data-code": f.properties.code},
-        svg("path", {d}), svg("text", {x: cx.toFixed(1), y: cy.toFixed(1), "text-anchor": "middle"}, f.properties.display_name));
+  // ---- map: the LiandongMap component (map.js); these adapters feed it the console's incidents, units and pick
+  const mapView = {m: null, selectedId: null};
+  function createMap() {
+    const form = $("#new-incident"), config = $("#map-config");
+    mapView.m = LiandongMap.create($("#map"), {
+      config: config ? JSON.parse(config.textContent) : {}, districts: S.districts, canPick: !!form || canLocate(),
+      onSelect: (id) => select(id),
+      onPick(lat, lon) {
+        // Placing a selected incident ("Pick on the map" in its detail), else the new-incident form, as typing would.
+        const locating = S.pickFor && S.pickFor === S.selectedId && $('#detail [data-testid="locate-form"]');
+        const target = locating || form;
+        if (!target) return;
+        target.elements.lat.value = lat.toFixed(5);
+        target.elements.lon.value = lon.toFixed(5);
+        if (locating) { S.pickFor = null; target.elements.lat.dispatchEvent(new Event("input")); return; }
+        renderPick();
+      },
     });
-    node.replaceChildren(svg("g", {class: "districts"}, shapes), svg("g", {class: "markers"}), svg("g", {class: "pick"}));
-    map.markerSig = "";
+    window.consoleMap = mapView.m;
     renderPick();
+    loadMapUnits();
+    setInterval(loadMapUnits, 15000);                          // units have no live events (their orders do)
   }
   function renderMarkers(list) {
-    const layer = $("#map .markers");
-    if (!layer || !map.proj) return;
-    const located = list.filter((inc) => inc.location && inc.location.lat !== null && inc.location.lat !== undefined)
-      .sort((a, b) => a.urgency - b.urgency);                 // the most urgent drawn last, on top
-    const sig = JSON.stringify([S.selectedId, located.map((i) => [i.id, i.location.lat, i.location.lon, i.severity,
-                                                                  i.urgency, isBreached(i), isFinal(i)])]);
-    if (sig === map.markerSig) return;
-    map.markerSig = sig;
-    layer.replaceChildren(...located.map((inc) => {
-      const [x, y] = map.proj(inc.location.lon, inc.location.lat), r = 9 + inc.urgency * 2;
-      const cls = ["marker", "sev-fill-" + inc.severity, isBreached(inc) ? "breached" : "", isFinal(inc) ? "final" : "",
-                   inc.id === S.selectedId ? "selected" : ""].filter(Boolean).join(" ");
-      return svg("g", {class: cls, "data-testid": "marker", "data-id": inc.id, transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`},
-        svg("title", {}, `${inc.number} · ${inc.title} · ${stateLabel(inc.event_type, inc.state)}`),
-        isBreached(inc) ? svg("circle", {class: "pulse", r}) : null, svg("circle", {class: "dot", r}));
-    }));
+    const m = mapView.m;
+    if (!m) return;
+    m.setIncidents(list.filter((inc) => inc.location && inc.location.lat !== null && inc.location.lat !== undefined)
+      .map((inc) => ({id: inc.id, number: inc.number, title: inc.title, stateLabel: stateLabel(inc.event_type, inc.state),
+                      severity: inc.severity, urgency: inc.urgency, breached: isBreached(inc), final: isFinal(inc),
+                      lat: inc.location.lat, lon: inc.location.lon})), {selectedId: S.selectedId});
+    if (S.selectedId !== mapView.selectedId) {                 // a newly selected incident is brought into view
+      mapView.selectedId = S.selectedId;
+      if (S.selectedId) m.focus(S.selectedId);
+    }
   }
   function renderPick() {
-    const layer = $("#map .pick"), form = $("#new-incident");
-    if (!layer || !map.proj || !form) return;
+    const form = $("#new-incident");
+    if (!mapView.m || !form) return;
     const lat = parseFloat(form.elements.lat.value), lon = parseFloat(form.elements.lon.value);
-    if (Number.isNaN(lat) || Number.isNaN(lon)) { layer.replaceChildren(); return; }
-    const [x, y] = map.proj(lon, lat);
-    layer.replaceChildren(svg("g", {transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})`},
-      svg("circle", {r: 10}), svg("path", {d: "M-16 0H-5M5 0H16M0 -16V-5M0 5V16"})));
+    if (Number.isNaN(lat) || Number.isNaN(lon)) mapView.m.setPick(null, null); else mapView.m.setPick(lat, lon);
+  }
+  async function loadMapUnits() {
+    try {
+      const page = await Api.get("/api/units/?page_size=200");
+      mapView.m.setUnits((page.results || page).map((u) => {
+        const p = u.position;                                  // the last reported position, else the unit's base
+        const status = u.on_duty === false ? "off_duty" : u.status;
+        return {callsign: u.callsign, department: deptLabel(u.department), status,
+                statusLabel: LiandongMap.UNIT_STATUSES[status] || status,
+                lat: p ? p.lat : u.lat, lon: p ? p.lon : u.lon, stale: !p || !!p.stale};
+      }));
+    } catch (e) { /* keep the units last drawn */ }
   }
 
   // ---- detail
@@ -346,6 +478,7 @@
         el("span", {}, gettext("Age"), " ", el("span", {class: "clock", "data-tick": "age", "data-inc": inc.id}))),
       S.message ? el("p", {class: S.message.error ? "error message" : "ok message", "data-testid": "detail-message", role: "alert"}, S.message.text) : null,
       transitionsBox(inc),
+      locationBox(inc),
       el("dl", {class: "facts"},
         el("dt", {}, gettext("District")), el("dd", {}, districtLabel(inc.district)),
         el("dt", {}, gettext("Address")), el("dd", {}, inc.address || "—"),
@@ -364,15 +497,77 @@
     restoreInputs(box, saved);
     tick();
   }
+  function transitionSpec(et, name) { return (S.eventTypes[et] && S.eventTypes[et].transitions[name]) || {}; }
   function transitionsBox(inc) {
     const names = inc.available_transitions || [], seen = inc.state;   // the state the operator sees
     if (!names.length) return el("p", {class: "muted"}, gettext("No transitions available to you now."));
     return el("div", {class: "transitions"}, names.map((name) => {
-      const note = el("input", {type: "text", "data-keep": "tnote-" + name, placeholder: gettext("Note (optional)"), "aria-label": gettext("Note")});
-      return el("div", {class: "transition"},
-        el("button", {type: "button", class: "primary", "data-testid": "transition", "data-name": name,
-                      onclick: (e) => fireTransition(inc.id, seen, name, note, e.target)}, transitionLabel(inc.event_type, name)), note);
+      const spec = transitionSpec(inc.event_type, name);
+      const required = !!(spec.note_required || spec.guard === "note_required"), danger = !!spec.destructive;
+      const note = el("input", {type: "text", "data-keep": "tnote-" + name, "data-testid": "transition-note", "data-name": name,
+                                required, "aria-required": required ? "true" : "false",
+                                placeholder: required ? gettext("Note (required)") : gettext("Note (optional)"),
+                                "aria-label": required ? gettext("Note (required)") : gettext("Note")});
+      if (S.invalidNote === name) note.setAttribute("aria-invalid", "true");   // kept across re-renders until typed into
+      note.addEventListener("input", () => { note.removeAttribute("aria-invalid"); S.invalidNote = null; });
+      return el("div", {class: "transition" + (danger ? " danger" : "")},
+        el("button", {type: "button", class: danger ? "danger" : "primary", "data-testid": "transition", "data-name": name,
+                      "data-destructive": danger ? "true" : "false",
+                      onclick: (e) => fireTransition(inc, seen, name, note, e.target)},
+           transitionLabel(inc.event_type, name)),
+        el("label", {class: "tnote" + (required ? " required" : "")}, note));
     }));
+  }
+  /** Set or correct an incident's place (dispatchers): a report without one waits in Needs action. */
+  const canLocate = () => !WALL && ["dispatcher", "admin"].includes((window.LIANDONG.user || {}).role);
+  function locationBox(inc) {
+    if (!canLocate() || isFinal(inc)) return null;
+    const input = (name, attrs) => el("input", Object.assign({"data-keep": `loc-${name}-${inc.id}`, name, "data-testid": "locate-" + name}, attrs));
+    const district = el("select", {"data-keep": `loc-district-${inc.id}`, name: "district", "data-testid": "locate-district"},
+      el("option", {value: ""}, gettext("District from the point")),
+      ...S.districts.map((f) => el("option", {value: f.properties.code}, f.properties.display_name)));
+    const outside = el("input", {type: "checkbox", name: "location_outside_city", "data-testid": "locate-outside"});
+    const form = el("form", {class: "locate-form", "data-testid": "locate-form", novalidate: true,
+                             onsubmit: (ev) => { ev.preventDefault(); locate(inc, form, ev.submitter || form.querySelector("button[type=submit]")); }},
+      el("label", {}, gettext("Latitude"), input("lat", {type: "number", step: "any"})),
+      el("label", {}, gettext("Longitude"), input("lon", {type: "number", step: "any"})),
+      el("label", {}, gettext("District"), district),
+      el("label", {class: "wide"}, gettext("Address"), input("address", {maxlength: 300})),
+      el("label", {class: "check wide"}, outside, gettext("The place is outside the city and that is right")),
+      el("div", {class: "locate-buttons"},
+        el("button", {type: "button", "data-testid": "locate-pick", onclick: () => { S.pickFor = inc.id; toast(gettext("Click the map to place the incident.")); }},
+           gettext("Pick on the map")),
+        el("button", {type: "submit", class: "primary", "data-testid": "locate-save"}, gettext("Set location"))));
+    if (inc.needs_location) {
+      return el("section", {class: "needs-location", "data-testid": "needs-location"},
+        el("p", {class: "warn"}, "⚠ ", gettext("No location: its work orders wait and no unit is offered until you set a point or a district.")), form);
+    }
+    return el("details", {class: "locate"}, el("summary", {}, gettext("Correct the location")), form);
+  }
+  async function locate(inc, form, button) {
+    const f = form.elements, v = (n) => f[n].value.trim(), body = {};
+    for (const n of ["lat", "lon"]) f[n].removeAttribute("aria-invalid");
+    if (v("lat") || v("lon")) {
+      if (!v("lat") || !v("lon") || f.lat.validity.badInput || f.lon.validity.badInput) {
+        for (const n of ["lat", "lon"]) if (!v(n) || f[n].validity.badInput) f[n].setAttribute("aria-invalid", "true");
+        S.message = {error: true, text: gettext("Enter both latitude and longitude, or neither.")};
+        renderDetail();
+        return;
+      }
+      body.location = {lat: Number(v("lat")), lon: Number(v("lon"))};
+    }
+    if (v("district")) body.district = v("district");
+    if (v("address")) body.address = v("address");
+    if (f.location_outside_city.checked) body.location_outside_city = true;
+    if (!body.location && !body.district) {
+      S.message = {error: true, text: gettext("Give a point (latitude and longitude) or a district.")};
+      renderDetail();
+      return;
+    }
+    S.pickFor = null;
+    const ok = await act(button, async () => storeIncident(await Api.post(`/api/incidents/${inc.id}/location/`, body)),
+                         gettext("Location set."));
+    if (ok) renderDetailWithout(...["lat", "lon", "district", "address"].map((n) => `loc-${n}-${inc.id}`));
   }
   function workOrdersBox(inc) {
     const orders = inc.work_orders || [];
@@ -414,10 +609,10 @@
                          el("th", {}, gettext("Actor")), el("th", {}, gettext("Details")))),
       el("tbody", {}, [...S.timeline].reverse().map((t) => {
         const d = t.data || {};
-        const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, d.reason, d.note, d.text]
+        const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, t.reason_text || d.reason, d.note, d.text]
           .filter(Boolean).join(" — ");
         return el("tr", {"data-seq": t.seq}, el("td", {class: "muted"}, t.seq), el("td", {}, fmtTime(t.at)),
-                  el("td", {title: t.kind}, KINDS[t.kind] || t.kind), el("td", {}, t.actor || "—"), el("td", {}, text));
+                  el("td", {title: t.kind}, KINDS[t.kind] || t.kind), el("td", {}, t.actor_display || t.actor || "—"), el("td", {}, text));
       }))));
   }
 
@@ -433,12 +628,15 @@
   /* ================================================================ live */
 
   function onEvent(msg) {
+    if (window.unitBoard) window.unitBoard.onLiveEvent(msg);
     if (!msg.incident) return;
     if (!S.loaded) { S.queue.push(msg); return; }
     applyEvent(msg);
   }
-  function applyEvent(msg) {
+  function applyEvent(msg, replayed) {
+    const known = !!S.incidents[msg.incident.id];
     const {inc, moved} = mergeEvent(msg);
+    if (!known && !replayed && msg.type === "incident.created") Attention.chime.play("new");
     S.flash.add(inc.id);
     if (moved && inc.sla.paused && inc.id !== S.selectedId) refreshIncident(inc.id);   // the frozen clock
     if (inc.id === S.selectedId) scheduleDetail();
@@ -471,7 +669,7 @@
       S.loaded = true;
       const queued = S.queue;
       S.queue = [];
-      queued.forEach(applyEvent);
+      queued.forEach((msg) => applyEvent(msg, true));
       S.flash.clear();
       if (S.selectedId) loadDetail();
       render();
@@ -507,8 +705,9 @@
 
   function select(id) {
     id = id === null ? null : Number(id);
+    if (id !== null) { S.cursor = id; if (!WALL) showTab("detail"); }
     if (id !== S.selectedId) {                                // typed notes belong to the incident they were typed for
-      S.timeline = []; S.message = null;
+      S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null;
       $("#detail").replaceChildren();
       $("#detail").scrollTop = 0;
     }
@@ -523,17 +722,42 @@
     button.disabled = true;
     S.message = null;
     let ok = false;
-    try { await request(); S.message = {text: okText}; ok = true; } catch (e) { S.message = {error: true, text: errorText(e)}; }
+    S.lastError = null;
+    try { await request(); S.message = {text: okText}; ok = true; } catch (e) { S.lastError = e; S.message = {error: true, text: errorText(e)}; }
     button.disabled = false;
     scheduleRender();
     await loadDetail();
     return ok;
   }
-  async function fireTransition(id, expected, name, noteInput, button) {
-    const body = {transition: name, note: noteInput.value.trim(), expected_state: expected};
-    const ok = await act(button, async () => storeIncident(await Api.post(`/api/incidents/${id}/transitions/`, body)),
+  async function fireTransition(inc, expected, name, noteInput, button) {
+    const spec = transitionSpec(inc.event_type, name), note = noteInput.value.trim();
+    if ((spec.note_required || spec.guard === "note_required") && !note) {
+      S.invalidNote = name;
+      S.message = {error: true, text: interpolate(gettext("“%s” needs a note: say why."), [button.textContent])};
+      renderDetail();
+      const again = $(`#detail [data-testid="transition-note"][data-name="${CSS.escape(name)}"]`);
+      if (again) again.focus();
+      return;
+    }
+    if (spec.destructive && !(await confirmDanger(inc, button.textContent, note))) return;
+    const body = {transition: name, note, expected_state: expected};
+    const ok = await act(button, async () => storeIncident(await Api.post(`/api/incidents/${inc.id}/transitions/`, body)),
                          interpolate(gettext("Done: %s."), [button.textContent]));
     if (ok) renderDetailWithout(`tnote-${name}`);
+    else if (S.lastError && S.lastError.errors && S.lastError.errors.note) { S.invalidNote = name; renderDetail(); }
+  }
+  /** A destructive transition (cancel, close without verification) asks first, naming what it will do. */
+  function confirmDanger(inc, label, note) {
+    const dialog = $("#confirm-dialog");
+    $("#confirm-text", dialog).textContent = interpolate(gettext("%(action)s %(number)s (“%(title)s”)? This ends the incident and stands down its open work orders."),
+                                                         {action: label, number: inc.number, title: inc.title}, true);
+    $("#confirm-note", dialog).textContent = note ? interpolate(gettext("Note: %s"), [note]) : "";
+    $("#confirm-yes", dialog).textContent = label;
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), {once: true});
+      dialog.showModal();
+      $("#confirm-no", dialog).focus();
+    });
   }
   async function addNote(inc, button) {
     const text = $('#detail [data-keep="note"]').value.trim();
@@ -567,6 +791,7 @@
   function clearFormErrors(form) {
     form.querySelectorAll('[data-testid^="error-"]').forEach((n) => { n.textContent = ""; });
     form.querySelectorAll("[aria-invalid]").forEach((n) => n.removeAttribute("aria-invalid"));
+    form.querySelectorAll("label.invalid").forEach((n) => n.classList.remove("invalid"));
     $(".form-error", form).hidden = true;
   }
   function showFormErrors(form, errors, detail) {
@@ -574,7 +799,12 @@
     for (const [key, msgs] of Object.entries(errors || {})) {
       const name = ERROR_FIELD[key] || key;
       const node = form.elements[name] && form.querySelector(`[data-testid="error-${name}"]`);
-      if (node) { node.textContent = msgs.join(" "); form.elements[name].setAttribute("aria-invalid", "true"); }
+      if (node) {
+        node.textContent = msgs.join(" ");
+        form.elements[name].setAttribute("aria-invalid", "true");
+        const label = form.elements[name].closest("label");
+        if (label) label.classList.add("invalid");
+      }
       else top.push((key === "non_field_errors" ? "" : key + ": ") + msgs.join(" "));
     }
     const box = $(".form-error", form);
@@ -597,6 +827,7 @@
     const body = {event_type: v("event_type"), title: v("title"), description: v("description"), severity: Number(v("severity")),
                   address: v("address"), reporter: {name: v("reporter_name"), phone: v("reporter_phone")}, source: "console"};
     if (v("lat") && v("lon")) body.location = {lat: Number(v("lat")), lon: Number(v("lon"))};
+    if (body.location && f.location_outside_city.checked) body.location_outside_city = true;
     const button = form.querySelector('[data-testid="create-incident"]');
     button.disabled = true;
     try {
@@ -605,56 +836,140 @@
       S.flash.add(inc.id);
       for (const n of ["title", "description", "address", "lat", "lon", "reporter_name", "reporter_phone"]) f[n].value = "";
       f.severity.value = "3";
+      f.location_outside_city.checked = false;
+      $(".f-outside", form).hidden = true;
       renderPick();
       toast(interpolate(gettext("Incident %s created."), [inc.number]));
       select(inc.id);
       scheduleStats();
     } catch (e) {
+      // A point outside every district: the dispatcher may confirm it (the box appears next to the error).
+      if (e.status === 400 && e.errors && e.errors.location) $(".f-outside", form).hidden = false;
       showFormErrors(form, e.errors, e.status === 400 ? e.message : errorText(e));
     } finally {
       button.disabled = false;
     }
   }
 
-  function onMapClick(ev) {
-    const marker = ev.target.closest('[data-testid="marker"]');
-    if (marker) { select(marker.dataset.id); return; }
-    if (!map.inv) return;
-    const node = $("#map"), pt = node.createSVGPoint();
-    pt.x = ev.clientX; pt.y = ev.clientY;
-    const p = pt.matrixTransform(node.getScreenCTM().inverse());
-    const [lon, lat] = map.inv(p.x, p.y);
-    const form = $("#new-incident");
-    if (!form) return;                                       // this role may not report incidents
-    form.elements.lat.value = lat.toFixed(5);
-    form.elements.lon.value = lon.toFixed(5);
-    renderPick();
+  // ---- filters, figure tiles, search, sort, saved views: the board's view lives in the address (shareable)
+  function viewQuery() {
+    const q = new URLSearchParams();
+    for (const k of FILTERS) if (S.filters[k]) q.set(k, S.filters[k]);
+    if (S.filters.hide_final) q.set("hide_final", "1");
+    if (S.quick) q.set("quick", S.quick);
+    if (S.search) q.set("q", S.search);
+    if (S.sort.key !== "attention" || S.sort.dir !== "desc") q.set("sort", (S.sort.dir === "desc" ? "-" : "") + S.sort.key);
+    return q;
   }
-
-  // ---- filters
-  function setupFilters() {
-    const box = $("#filters"), params = new URLSearchParams(location.search);
+  function readView(params) {
     for (const k of FILTERS) S.filters[k] = params.get(k) || "";
     S.filters.hide_final = params.get("hide_final") === "1";
+    S.quick = QUICK[params.get("quick")] ? params.get("quick") : "";
+    S.search = (params.get("q") || "").trim().toLowerCase();
+    const sort = params.get("sort") || "-attention", key = sort.replace(/^-/, "");
+    S.sort = SORT[key] ? {key, dir: sort.startsWith("-") ? "desc" : "asc"} : {key: "attention", dir: "desc"};
+  }
+  /** The view changed: address, controls, then the board (a server-side filter reloads the snapshot). */
+  function viewChanged(reload) {
+    const q = viewQuery();
+    history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
+    showView();
+    if (reload) loadSnapshot(); else render();
+  }
+  function showView() {
+    const box = $("#filters");
+    for (const k of FILTERS) if (box.elements[k]) box.elements[k].value = S.filters[k];
+    box.elements.hide_final.checked = S.filters.hide_final;
+    if (document.activeElement !== box.elements.q) box.elements.q.value = S.search;
+    for (const tile of document.querySelectorAll(".figures [data-quick]")) {
+      tile.setAttribute("aria-pressed", tile.dataset.quick === S.quick && (S.quick || !hasFilters()) ? "true" : "false");
+    }
+    for (const th of document.querySelectorAll(".incidents th[data-sort]")) {
+      th.setAttribute("aria-sort", th.dataset.sort === S.sort.key ? (S.sort.dir === "desc" ? "descending" : "ascending") : "none");
+    }
+    const views = savedViews(), current = viewQuery().toString();
+    const sel = $("#saved-views");
+    sel.replaceChildren(el("option", {value: ""}, gettext("Choose a saved view…")),
+      ...views.map((v) => el("option", {value: v.name}, v.name)));
+    const match = views.find((v) => v.query === current);
+    sel.value = match ? match.name : "";
+    $("#delete-view").hidden = !match;
+  }
+  const hasFilters = () => FILTERS.some((k) => S.filters[k]) || S.search;
+
+  // Saved views are kept on the server for each user (/api/me/views/): they follow the dispatcher to any workstation.
+  let views = [];
+  function savedViews() { return views; }
+  async function loadViews() {
+    try { views = await Api.get("/api/me/views/?page=console"); } catch (e) { /* keep the last list */ }
+    showView();
+  }
+
+  function setupFilters() {
+    const box = $("#filters");
+    readView(new URLSearchParams(location.search));
     box.addEventListener("submit", (ev) => ev.preventDefault());
     box.addEventListener("change", (ev) => {
       const t = ev.target;
-      if (t.name === "hide_final") S.filters.hide_final = t.checked;
-      else S.filters[t.name] = t.value;
-      const q = new URLSearchParams();
-      for (const k of FILTERS) if (S.filters[k]) q.set(k, S.filters[k]);
-      if (S.filters.hide_final) q.set("hide_final", "1");
-      history.replaceState(null, "", location.pathname + (q.toString() ? "?" + q : ""));
-      if (t.name === "hide_final") render(); else loadSnapshot();
+      if (t.name === "hide_final") { S.filters.hide_final = t.checked; viewChanged(false); }
+      else if (FILTERS.includes(t.name)) { S.filters[t.name] = t.value; viewChanged(true); }
     });
+    let searchTimer = null;
+    box.elements.q.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => { S.search = box.elements.q.value.trim().toLowerCase(); viewChanged(false); }, 120);
+    });
+    for (const tile of document.querySelectorAll(".figures [data-quick]")) {
+      tile.addEventListener("click", () => {
+        const quick = tile.dataset.quick;
+        if (!quick) { for (const k of FILTERS) S.filters[k] = ""; S.search = ""; S.quick = ""; viewChanged(true); return; }
+        S.quick = S.quick === quick ? "" : quick;
+        viewChanged(false);
+      });
+    }
+    $('[data-figure="open_by_state"]').addEventListener("click", (ev) => {
+      const chip = ev.target.closest("[data-state]");
+      if (!chip) return;
+      S.filters.state = S.filters.state === chip.dataset.state ? "" : chip.dataset.state;
+      viewChanged(true);
+    });
+    for (const th of document.querySelectorAll(".incidents th[data-sort]")) {
+      th.querySelector("button").addEventListener("click", () => {
+        const key = th.dataset.sort;
+        S.sort = S.sort.key === key ? {key, dir: S.sort.dir === "desc" ? "asc" : "desc"}
+                                    : {key, dir: ["urgency", "attention"].includes(key) ? "desc" : "asc"};
+        viewChanged(false);
+      });
+    }
+    $("#saved-views").addEventListener("change", (ev) => {
+      const view = savedViews().find((v) => v.name === ev.target.value);
+      if (!view) return;
+      readView(new URLSearchParams(view.query));
+      viewChanged(true);
+    });
+    $("#save-view").addEventListener("click", async () => {
+      const name = (prompt(gettext("Name this view (filters, search and sort):")) || "").trim();
+      if (!name) return;
+      try {
+        await Api.post("/api/me/views/", {page: "console", name, query: viewQuery().toString()});
+        toast(interpolate(gettext("View “%s” saved."), [name]));
+      } catch (e) { toast(errorText(e)); }
+      loadViews();
+    });
+    $("#delete-view").addEventListener("click", async () => {
+      const view = views.find((v) => v.name === $("#saved-views").value);
+      if (!view) return;
+      try { await Api.del(`/api/me/views/${view.id}/`); } catch (e) { toast(errorText(e)); }
+      loadViews();
+    });
+    loadViews();
   }
   function fillFilterOptions() {
     const box = $("#filters"), states = new Map();
     for (const et of Object.values(S.eventTypes)) for (const s of Object.values(et.states)) if (!states.has(s.name)) states.set(s.name, s.label);
     box.elements.state.append(...[...states].map(([name, label]) => el("option", {value: name}, label)));
     box.elements.district.append(...S.districts.map((f) => el("option", {value: f.properties.code}, f.properties.display_name)));
-    for (const k of FILTERS) box.elements[k].value = S.filters[k];
-    box.elements.hide_final.checked = S.filters.hide_final;
+    showView();
   }
 
   async function loadReference() {
@@ -674,6 +989,67 @@
     S.districts = districts.features || [];
   }
 
+  // ---- keyboard: j/k or arrows move, Enter opens, / searches, n new incident, Esc closes
+  function typing(target) {
+    return target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  }
+  function moveCursor(step) {
+    const ids = boardList().map((inc) => inc.id);
+    if (!ids.length) return;
+    let at = ids.indexOf(S.cursor ?? S.selectedId);
+    at = at < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.max(0, Math.min(ids.length - 1, at + step));
+    S.cursor = ids[at];
+    render();
+    const row = rows.get(S.cursor);
+    if (row) { row.tr.focus({preventScroll: true}); row.tr.scrollIntoView({block: "nearest"}); }
+  }
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
+    if (ev.key === "Escape") {
+      if (typing(ev.target)) { ev.target.blur(); return; }
+      if (S.selectedId) { select(null); return; }
+      const card = $("#new-incident-card");
+      if (card && card.open) card.open = false;
+      return;
+    }
+    if (typing(ev.target)) return;
+    if (ev.key === "j" || ev.key === "ArrowDown") { ev.preventDefault(); moveCursor(1); }
+    else if (ev.key === "k" || ev.key === "ArrowUp") { ev.preventDefault(); moveCursor(-1); }
+    else if (ev.key === "Enter" && S.cursor && ev.target.closest && !ev.target.closest("button, a, .lane-item")) {
+      ev.preventDefault(); select(S.cursor);
+    } else if (ev.key === "/") { ev.preventDefault(); $("#board-search").focus(); $("#board-search").select(); }
+    else if (ev.key === "n") {
+      const card = $("#new-incident-card");
+      if (!card) return;
+      ev.preventDefault();
+      card.open = true;
+      card.scrollIntoView({block: "nearest"});
+      $("#new-incident").elements.event_type.focus();
+    }
+  }
+
+  // ---- the side panel's tabs: the incident, the unit board
+  function showTab(name) {
+    for (const tab of document.querySelectorAll(".right-tabs [data-tab]")) {
+      const on = tab.dataset.tab === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      const panel = document.getElementById(tab.getAttribute("aria-controls"));
+      if (panel) panel.hidden = !on;
+    }
+    if (name === "units" && window.unitBoard) window.unitBoard.refresh();
+  }
+  function setupUnitBoard() {
+    const node = $("#unit-board");
+    if (!node || !window.UnitBoard) return;
+    const departments = [...$("#department-filter").options].filter((o) => o.value).map((o) => ({code: o.value, name: o.textContent}));
+    window.unitBoard = UnitBoard.create(node, {
+      departments, canSetStatus: ["dispatcher", "admin"].includes((window.LIANDONG.user || {}).role),
+      onSelectIncident: (id) => { showTab("detail"); select(id); },
+    });
+    for (const tab of document.querySelectorAll(".right-tabs [data-tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+    if (WALL) { window.unitBoard.setCompact(true); node.hidden = false; }
+  }
+
   async function main() {
     const card = $("#new-incident-card");
     if (card) {
@@ -682,8 +1058,10 @@
       $("#new-incident").addEventListener("submit", submitForm);
       $("#new-incident").addEventListener("input", (ev) => { if (ev.target.name === "lat" || ev.target.name === "lon") renderPick(); });
     }
-    $("#map").addEventListener("click", onMapClick);
     setupFilters();
+    setupAlerts();
+    setupUnitBoard();
+    document.addEventListener("keydown", onKey);
 
     // The stream first: once it is open, nothing committed after the snapshot can be missed.
     let opened;
@@ -696,7 +1074,7 @@
     live.start(null);
     await Promise.all([loadReference(), Promise.race([open, new Promise((r) => setTimeout(r, 3000))])]);
     fillFilterOptions();
-    drawMap();
+    createMap();
     await loadSnapshot();
     loadStats();
     setInterval(tick, 1000);

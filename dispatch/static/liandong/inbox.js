@@ -1,6 +1,17 @@
-/* Liandong department inbox: the department's work orders, live, with offer alerts (banner, beep, vibration)
- * and thumb-sized actions. Data: GET /api/work-orders/ (scoped by the server), GET /api/incidents/<id>/,
- * live stream /ws/departments/<code>/ (every event re-GETs what it concerns, so replays are harmless). */
+/* Liandong department inbox, made for a phone on a weak signal.
+ *
+ * Job first: the worker's own orders in progress (accepted, en route or on scene by their unit, or accepted by
+ * them on this phone) are pinned on top as big cards with one big next-step button (accept -> depart -> arrive
+ * -> complete); offers follow as a compact list with tabs "My unit" / "Whole department"; the department's other
+ * active orders and the recently finished ones come last. New offers raise a banner, a beep and a vibration.
+ *
+ * Offline: an action taken without a connection (or whose request fails at the network level) is kept in the
+ * outbox (outbox.js, IndexedDB) with its Idempotency-Key, shown on its card as pending, and replayed in order
+ * when the connection is back; a refusal is shown on the card as a conflict until the worker dismisses it.
+ * Crews may share their position (opt-in): the latest fix at most every 30 s, nothing queued while offline.
+ *
+ * Data: GET /api/work-orders/ (scoped by the server), GET /api/incidents/<id>/, live stream
+ * /ws/departments/<code>/ (every event re-GETs what it concerns, so replays are harmless). */
 (function () {
   "use strict";
   const el = Api.el;
@@ -9,10 +20,14 @@
   const DEPARTMENT = root.dataset.department;
   const USER = (window.LIANDONG && window.LIANDONG.user) || {};
   const IS_LEAD = USER.role === "lead";
+  const MY_UNIT = USER.unit || null;
   const fmt = (text, values) => interpolate(text, values, true);
 
   const OPEN = ["offered", "accepted", "en_route", "on_scene"];
+  const WORKING = ["accepted", "en_route", "on_scene"];
   const FINISHED_LIMIT = 50;
+  const ACTION_TIMEOUT = 15000;  // an action's request that hangs this long is queued (same key) and retried
+  const RETRY_EVERY = 10000;     // the outbox is retried this often while it holds anything
   const PRIORITY_RANK = {critical: 0, high: 1, normal: 2, low: 3};
   const STATE_LABELS = {
     offered: gettext("Offered"), accepted: gettext("Accepted"), en_route: gettext("En route"),
@@ -26,20 +41,27 @@
   const UNIT_STATUS = {available: gettext("available"), busy: gettext("busy"), off_duty: gettext("off duty")};
   // Buttons: label, style, and the inline form an action needs first (if any).
   const ACTIONS = {
-    accept: {label: gettext("Accept"), cls: "primary go wide"},
-    depart: {label: gettext("Depart now"), cls: "primary wide"},
-    arrive: {label: gettext("Arrived on scene"), cls: "primary wide"},
+    accept: {label: gettext("Accept"), cls: "primary go"},
+    depart: {label: gettext("Depart now"), cls: "primary"},
+    arrive: {label: gettext("Arrived on scene"), cls: "primary"},
     complete: {label: gettext("Complete…"), cls: "primary go", form: "complete"},
     decline: {label: gettext("Decline…"), cls: "danger", form: "decline"},
     reassign: {label: gettext("Reassign…"), cls: "", form: "reassign"},
     cancel: {label: gettext("Cancel order…"), cls: "danger", form: "cancel"},
   };
   const ACTION_ORDER = ["accept", "depart", "arrive", "complete", "decline", "reassign", "cancel"];
+  const NEXT_STEPS = ["accept", "depart", "arrive", "complete"];  // the one big button: the first available
   const DONE_TEXT = {
     accept: gettext("Accepted."), depart: gettext("On the way."), arrive: gettext("Arrival recorded."),
     complete: gettext("Completed."), decline: gettext("Declined."), reassign: gettext("Reassigned."),
     cancel: gettext("Cancelled."),
   };
+  // The state an action leads to (shown, marked pending, while the action waits in the outbox).
+  const EXPECTED = {accept: "accepted", depart: "en_route", arrive: "on_scene", complete: "completed",
+                    decline: "declined", reassign: "offered", cancel: "cancelled"};
+  // What may be queued after a pending action, when the server cannot be asked (its lifecycle, by role).
+  const LIFECYCLE = {offered: ["accept", "decline", "reassign"], accepted: ["depart", "reassign"],
+                     en_route: ["arrive"], on_scene: ["complete"]};
 
   const orders = new Map();        // id -> work order (REST representation)
   const cards = new Map();         // id -> card view
@@ -47,6 +69,8 @@
   const incidentLoads = new Map(); // id -> pending request
   const announced = new Set();     // "id:attempt" offers already alerted
   const fresh = new Set();         // ids of cards highlighted as new offers
+  const gone = new Set();          // ids no longer visible to us, kept on screen for a conflict until dismissed
+  const inflight = new Set();      // AbortControllers of requests under way (given up when the socket dies)
   const alertIds = [];             // ids named by the offer banner
   let eventTypes = {};
   const districts = {};
@@ -56,11 +80,25 @@
 
   const statusLine = document.getElementById("inbox-status");
   const alertsBox = document.getElementById("inbox-alerts");
+  const pendingBadge = document.getElementById("pending-count");
   const lists = {}, counts = {}, empties = {};
-  for (const name of ["offered", "active", "finished"]) {
+  for (const name of ["mine", "offered", "active", "finished"]) {
     lists[name] = root.querySelector(`[data-list="${name}"]`);
     counts[name] = root.querySelector(`[data-count="${name}"]`);
     empties[name] = root.querySelector(`[data-empty="${name}"]`);
+  }
+  const unitCount = root.querySelector('[data-count="offered-unit"]');
+
+  function store(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  function stored(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
+
+  // Orders this user accepted on this phone (the API does not say who accepted an order): their jobs even when
+  // offered to another unit of the department. Kept across reloads, pruned once the orders are finished.
+  const ACCEPTED_KEY = "liandong.inbox.accepted." + USER.username;
+  const acceptedByMe = new Set((stored(ACCEPTED_KEY) || "").split(",").filter(Boolean).map(Number));
+  function rememberAccepted(id, yes) {
+    if (yes) acceptedByMe.add(id); else acceptedByMe.delete(id);
+    store(ACCEPTED_KEY, Array.from(acceptedByMe).slice(-100).join(","));
   }
 
   /* ---------- sound (Web Audio, unlocked by the first user gesture) ---------- */
@@ -139,6 +177,529 @@
     if (navigator.vibrate && activated) { try { navigator.vibrate([250, 120, 250, 120, 250]); } catch (e) { /* unsupported */ } }
   }
 
+  /* ---------- the outbox: actions kept on the phone until the server has them ---------- */
+  const outbox = new Outbox(USER.username);
+  let queue = [];            // this user's outbox entries (pending and conflicts), oldest first
+  let sendingId = null;      // the entry a flush is sending now
+  const pendingOf = (id) => queue.filter((e) => e.order === id && e.status === "pending");
+  const conflictsOf = (id) => queue.filter((e) => e.order === id && e.status === "conflict");
+
+  async function reloadQueue() {
+    const before = new Set(queue.map((e) => e.order));
+    queue = await outbox.list();
+    for (const e of queue) before.add(e.order);
+    for (const id of before) if (orders.has(id)) renderCard(id);
+    layout();
+    pruneAlert();  // an offer accepted offline is answered, as far as the banner goes
+    const n = queue.filter((e) => e.status === "pending").length;
+    pendingBadge.hidden = n === 0;
+    pendingBadge.dataset.count = String(n);
+    pendingBadge.textContent = fmt(ngettext("%(n)s action waiting to be sent", "%(n)s actions waiting to be sent", n), {n});
+  }
+  reloadQueue().then(() => {
+    if (loaded) fetchQueuedOrders();
+    if (online()) flushQueue();
+  });
+
+  // Orders with a queued action or a conflict that the list did not bring (finished long ago): fetched one by one.
+  function fetchQueuedOrders() {
+    for (const id of new Set(queue.map((e) => e.order))) if (!orders.has(id)) refreshOrder(id);
+  }
+
+  async function enqueue(card, body, key) {
+    const order = orders.get(card.id);
+    await outbox.add({order: card.id, incident: order ? order.incident : null, action: body.action,
+                      path: `/api/work-orders/${card.id}/actions/`, body, key, expected: EXPECTED[body.action]});
+    if (body.action === "accept") rememberAccepted(card.id, true);
+    closeForm(card);
+    fresh.delete(card.id);
+    clearMessage(card);
+    await reloadQueue();  // the card shows it pending (pendingNote), the header counts it
+    if (online()) flushQueue();
+  }
+
+  function timed(run) {
+    const controller = new AbortController();
+    inflight.add(controller);
+    const timer = setTimeout(() => controller.abort(), ACTION_TIMEOUT);
+    return run(controller.signal).finally(() => { clearTimeout(timer); inflight.delete(controller); });
+  }
+
+  function sendEntry(entry) {
+    sendingId = entry.id;
+    return timed((signal) => Api.post(entry.path, entry.body, {headers: {"Idempotency-Key": entry.key}, signal}))
+      .finally(() => { sendingId = null; });
+  }
+
+  /** Replay the outbox in order (the same Idempotency-Key as the first try: nothing is done twice). */
+  function flushQueue() {
+    if (!queue.some((e) => e.status === "pending")) return Promise.resolve();
+    const replaced = (entry) => { queue = queue.map((e) => (e.id === entry.id ? entry : e)); };
+    return outbox.flush(sendEntry, {
+      sent(entry, order) {
+        queue = queue.filter((e) => e.id !== entry.id);
+        const card = cards.get(entry.order);
+        if (card) card.quietUntil = Date.now() + 4000;
+        if (order && order.id) { orders.delete(order.id); upsert(order); }
+        if (card) showMessage(card, DONE_TEXT[entry.action] || gettext("Done."), "ok");
+      },
+      refused(entry) {
+        replaced(entry);
+        if (entry.action === "accept") rememberAccepted(entry.order, false);
+        const card = cards.get(entry.order);
+        if (card) clearMessage(card);
+        refreshOrder(entry.order);  // the order's current state, for the conflict
+      },
+      failed(entry, err) {
+        // Kept, and sent once the worker has logged in again (the outbox is per user and survives the login).
+        if (err.status === 401) setStatus(gettext("Your session has ended. Log in again: what is waiting is kept and sent then."), true);
+      },
+    }).then(async (result) => {
+      await reloadQueue();
+      // Tapped while this flush ran (queued behind it): send those too, now.
+      if (result === "done" && online() && queue.some((e) => e.status === "pending")) flushQueue();
+    }, reloadQueue);
+  }
+  setInterval(() => { if (!outbox.flushing) flushQueue(); }, RETRY_EVERY);
+
+  async function dismissConflicts(id) {
+    for (const e of conflictsOf(id)) await outbox.remove(e.id);
+    await reloadQueue();
+    if (gone.has(id)) removeOrder(id);
+  }
+
+  /** The worker takes back what is still waiting (not the one being sent right now). */
+  async function discardPending(id) {
+    for (const e of pendingOf(id)) if (e.id !== sendingId) await outbox.remove(e.id);
+    queue = await outbox.list();
+    const order = orders.get(id);
+    // An accept taken back: not our job unless the server already has it accepted.
+    if (!pendingOf(id).some((e) => e.action === "accept") && !(order && WORKING.includes(order.state))) rememberAccepted(id, false);
+    await reloadQueue();
+  }
+
+  /* ---------- layout ---------- */
+  const time = (iso) => (iso ? Date.parse(iso) : Infinity);
+  const SORTS = {
+    mine: (a, b) => conflictsOf(b.id).length - conflictsOf(a.id).length ||
+      (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || time(a.created_at) - time(b.created_at),
+    offered: (a, b) => time(a.ack_due_at) - time(b.ack_due_at) || a.id - b.id,
+    active: (a, b) => (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || time(a.created_at) - time(b.created_at),
+    finished: (a, b) => time(b.updated_at) - time(a.updated_at) || b.id - a.id,
+  };
+
+  /** The state the worker sees: the server's, moved on by the actions still waiting in the outbox. */
+  function shownState(order) {
+    const pending = pendingOf(order.id);
+    return pending.length ? pending[pending.length - 1].expected : order.state;
+  }
+
+  function isOurs(order) {
+    return (MY_UNIT && order.unit === MY_UNIT) || acceptedByMe.has(order.id);
+  }
+
+  function sectionOf(order) {
+    if (pendingOf(order.id).length || conflictsOf(order.id).length) return "mine";  // on top until settled
+    const state = order.state;
+    if (WORKING.includes(state) && isOurs(order)) return "mine";
+    if (state === "offered") return "offered";
+    if (OPEN.includes(state)) return "active";
+    return "finished";
+  }
+
+  /* Offer tabs: "My unit" (offered to the user's unit) and "Whole department". */
+  let tab = MY_UNIT ? (stored("liandong.inbox.tab") || "unit") : "department";
+  const tabButtons = Array.from(root.querySelectorAll("[data-tab]"));
+  for (const b of tabButtons) b.addEventListener("click", () => { setTab(b.dataset.tab); });
+  function setTab(name) {
+    tab = name;
+    store("liandong.inbox.tab", name);
+    for (const b of tabButtons) {
+      b.setAttribute("aria-selected", String(b.dataset.tab === name));
+      b.classList.toggle("selected", b.dataset.tab === name);
+    }
+    layout();
+  }
+  function inTab(order) { return tab === "department" || order.unit === MY_UNIT; }
+  setTab(tab);
+
+  function layout() {
+    const groups = {mine: [], offered: [], active: [], finished: []};
+    for (const o of orders.values()) groups[sectionOf(o)].push(o);
+    for (const [name, group] of Object.entries(groups)) {
+      group.sort(SORTS[name]);
+      const shown = name === "finished" ? group.slice(0, FINISHED_LIMIT) : group;
+      const list = lists[name];
+      shown.forEach((o, i) => {
+        const card = cards.get(o.id);
+        if (card.section !== name) renderCard(o.id);  // a job card or a compact row
+        const node = card.node;
+        if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+        node.hidden = name === "offered" && !inTab(o);
+      });
+      while (list.children.length > shown.length) list.lastElementChild.remove();
+      if (counts[name]) counts[name].textContent = String(group.length);
+      empties[name].hidden = (name === "offered" ? group.filter(inTab).length : group.length) > 0;
+    }
+    if (unitCount) unitCount.textContent = String(groups.offered.filter((o) => o.unit === MY_UNIT).length);
+    root.classList.toggle("has-offers", groups.offered.length > 0);
+    root.classList.toggle("has-jobs", groups.mine.length > 0);
+  }
+
+  /* ---------- cards ---------- */
+  function cardFor(id) {
+    let card = cards.get(id);
+    if (card) return card;
+    const node = el("article", {class: "wo", "data-testid": "work-order", "data-id": id});
+    card = {
+      node, id, busy: false, formKind: null, pressed: null, expanded: false, section: null,
+      msg: el("p", {class: "wo-msg", role: "alert", "data-testid": "work-order-message", hidden: true}),
+      actions: el("div", {class: "wo-actions"}), form: el("div", {class: "wo-form"}),
+    };
+    node.addEventListener("pointerdown", () => { if (fresh.delete(id)) node.classList.remove("is-new"); });
+    cards.set(id, card);
+    return card;
+  }
+
+  function renderCard(id) {
+    const order = orders.get(id);
+    if (!order) return;
+    const card = cardFor(id);
+    const incident = incidents.get(order.incident);
+    const node = card.node;
+    const pending = pendingOf(id), conflicts = conflictsOf(id);
+    const state = shownState(order);
+    const section = card.section = sectionOf(order);
+    const job = section === "mine";
+    node.dataset.state = state;
+    node.dataset.incident = String(order.incident);
+    node.dataset.unit = order.unit || "";
+    if (pending.length) node.dataset.pending = "true"; else delete node.dataset.pending;
+    if (conflicts.length) node.dataset.conflict = "true"; else delete node.dataset.conflict;
+    node.className = `wo ${job ? "job" : "row"} state-${state} prio-${order.priority}` + (fresh.has(id) ? " is-new" : "") +
+      (isEscalated(order) ? " escalated" : "") + (pending.length ? " pending" : "") + (conflicts.length ? " conflict" : "") +
+      (card.expanded ? " expanded" : "");
+
+    const actions = visibleActions(order, state, pending.length > 0);
+    if (job) {
+      const next = actions.find((a) => NEXT_STEPS.includes(a));
+      renderActions(card, actions, next);
+      node.replaceChildren(...[
+        head(order, state, pending),
+        el("h3", {class: "wo-title"}, incident ? incident.title : gettext("Loading incident…")),
+        where(incident),
+        countdown(order, state, false),
+        pending.length ? pendingNote(id, pending) : null,
+        conflicts.length ? conflictBox(order, conflicts) : null,
+        card.msg, card.actions, card.form,
+        details(order, incident, state),
+      ].filter(Boolean));
+    } else {
+      // A compact row: one line to scan (tap it for the details); an offer keeps its Accept button in reach.
+      const primary = state === "offered" && actions.includes("accept") ? "accept" : null;
+      renderActions(card, actions.filter((a) => a !== primary), null);
+      const line = el("button", {type: "button", class: "row-line", "aria-expanded": String(card.expanded),
+                                 onclick: () => { card.expanded = !card.expanded; renderCard(id); }},
+        el("span", {class: "row-title"}, incident ? incident.title : gettext("Loading incident…")),
+        el("span", {class: "row-sub"}, rowFacts(order, incident, state)));
+      const children = [el("div", {class: "row-main"}, line,
+        primary ? actionButton(card, primary, "row-accept") : null)];
+      children.push(card.msg);
+      if (card.expanded || card.formKind) {
+        children.push(el("div", {class: "row-more"},
+          where(incident), details(order, incident, state), card.actions, card.form));
+      }
+      node.replaceChildren(...children);
+    }
+    // An open form stays (with what was typed) while its action is still available.
+    if (card.formKind && !actions.includes(card.formKind)) closeForm(card);
+    tick();
+  }
+
+  function head(order, state, pending) {
+    return el("div", {class: "wo-head"}, [
+      el("span", {class: "wo-number"}, order.incident_number || "#" + order.incident),
+      el("span", {class: "badge prio prio-" + order.priority}, PRIORITY_LABELS[order.priority] || order.priority),
+      el("span", {class: "badge st st-" + state + (pending.length ? " is-pending" : ""), "data-testid": "state"},
+        STATE_LABELS[state] || state),
+      pending.length ? el("span", {class: "badge pending", "data-testid": "pending"}, gettext("Pending")) : null,
+      isEscalated(order) ? el("span", {class: "badge esc", "data-testid": "escalated"}, gettext("Escalated")) : null,
+    ].filter(Boolean));
+  }
+
+  function shortPriority(priority) {
+    return {critical: gettext("Critical"), high: gettext("High"), normal: gettext("Normal"), low: gettext("Low")}[priority] || priority;
+  }
+
+  function where(incident) {
+    if (!incident) return null;
+    const parts = [];
+    if (incident.address) parts.push(el("span", {class: "addr"}, incident.address));
+    if (incident.location) {
+      const {lat, lon} = incident.location;
+      parts.push(el("span", {class: "coords muted"}, `${Number(lat).toFixed(4)}, ${Number(lon).toFixed(4)}`));
+      const km = distanceKm(incident.location);
+      if (km !== null) parts.push(el("span", {class: "distance", "data-testid": "distance"}, formatKm(km)));
+    }
+    if (!parts.length) parts.push(el("span", {class: "muted"}, gettext("No address given")));
+    return el("div", {class: "wo-where"}, el("p", {}, parts),
+      incident.location ? navigateLink(incident) : null);
+  }
+
+  /** A link that opens the platform's map app with directions to the incident. */
+  function navigateLink(incident) {
+    const {lat, lon} = incident.location;
+    const label = incident.address || incident.title || "";
+    const ua = navigator.userAgent || "";
+    let href, external = false;
+    if (/iPhone|iPad|iPod|Macintosh/i.test(ua) && !/Android/i.test(ua)) {
+      href = `https://maps.apple.com/?daddr=${lat},${lon}` + (label ? "&q=" + encodeURIComponent(label) : "");
+      external = true;
+    } else {
+      href = `geo:${lat},${lon}?q=${lat},${lon}` + (label ? "(" + encodeURIComponent(label) + ")" : "");
+    }
+    return el("a", {class: "btn navigate", href, "data-testid": "navigate", target: external ? "_blank" : null,
+                    rel: external ? "noopener" : null}, gettext("Navigate"));
+  }
+
+  function countdown(order, state, short) {
+    if (state === "offered" && order.state === "offered") {
+      return el(short ? "span" : "p", {class: "countdown" + (short ? "" : " big"), "data-due": order.ack_due_at || "",
+                                       "data-kind": "ack", "data-short": short ? "1" : null,
+                                       title: short ? gettext("Time left to respond") : null});
+    }
+    if (OPEN.includes(state) && order.due_at) {
+      return el(short ? "span" : "p", {class: "countdown", "data-due": order.due_at, "data-kind": "due",
+                                       "data-short": short ? "1" : null});
+    }
+    return null;
+  }
+
+  function rowFacts(order, incident, state) {
+    const facts = [
+      el("span", {class: "badge prio prio-" + order.priority, title: PRIORITY_LABELS[order.priority] || order.priority},
+        shortPriority(order.priority)),
+      el("span", {class: "wo-number"}, order.incident_number || "#" + order.incident),
+    ];
+    if (state !== "offered") facts.push(el("span", {class: "badge st st-" + state, "data-testid": "state"}, STATE_LABELS[state] || state));
+    if (isEscalated(order)) facts.push(el("span", {class: "badge esc"}, gettext("Escalated")));
+    if (order.unit) facts.push(el("span", {class: order.unit === MY_UNIT ? "unit mine" : "unit"}, order.unit));
+    if (incident && incident.district) facts.push(el("span", {}, districts[incident.district] || incident.district));
+    const km = incident && incident.location ? distanceKm(incident.location) : null;
+    if (km !== null) facts.push(el("span", {class: "distance", "data-testid": "distance"}, formatKm(km)));
+    if (OPEN.includes(state)) facts.push(countdown(order, state, true));
+    else facts.push(el("span", {}, Api.fmtTime(order.updated_at)));
+    return facts.filter(Boolean);
+  }
+
+  function details(order, incident, state) {
+    const lines = [];
+    if (incident) {
+      const kind = [eventTypes[incident.event_type] || incident.event_type, fmt(gettext("severity %(n)s"), {n: incident.severity})];
+      if (incident.district) kind.push(districts[incident.district] || incident.district);
+      lines.push(el("p", {class: "wo-kind muted"}, kind.join(" · ")));
+      if (incident.description) lines.push(el("p", {class: "wo-desc"}, incident.description));
+    }
+    const meta = [
+      el("span", {}, order.unit ? fmt(gettext("Unit %(unit)s"), {unit: order.unit}) : gettext("No unit yet (department queue)")),
+      el("span", {}, fmt(gettext("Attempt %(n)s of %(max)s"), {n: order.attempts, max: order.max_attempts})),
+    ];
+    if (!OPEN.includes(state)) {
+      meta.push(el("span", {}, fmt(gettext("%(state)s at %(time)s"), {state: STATE_LABELS[state] || state, time: Api.fmtTime(order.updated_at)})));
+    }
+    lines.push(el("p", {class: "wo-meta"}, meta));
+    return el("div", {class: "wo-body"}, lines);
+  }
+
+  function pendingNote(id, pending) {
+    const labels = pending.map((e) => (ACTIONS[e.action] || {label: e.action}).label.replace("…", ""));
+    return el("div", {class: "wo-pending", "data-testid": "pending-note"},
+      el("span", {}, fmt(gettext("Waiting to be sent: %(actions)s."), {actions: labels.join(", ")}), " ",
+        online() ? gettext("Sending…") : gettext("It is sent as soon as the connection is back.")),
+      el("button", {type: "button", class: "undo", "data-testid": "discard-pending", onclick: () => discardPending(id)},
+        gettext("Undo")));
+  }
+
+  function conflictBox(order, conflicts) {
+    const lines = conflicts.map((e) => {
+      const label = (ACTIONS[e.action] || {label: e.action}).label.replace("…", "");
+      let why = e.error && e.error.message ? e.error.message : "";
+      if (e.error && e.error.held) why = gettext("Not sent: an earlier action on this order was refused.");
+      else if (e.error && e.error.status === 404) why = gettext("This work order is no longer in your department's inbox.");
+      return el("li", {}, el("strong", {}, fmt(gettext("Not done: %(action)s."), {action: label})), " ", why);
+    });
+    const now = gone.has(order.id)
+      ? gettext("You can no longer see this order.")
+      : order.unit
+        ? fmt(gettext("The order is now: %(state)s, unit %(unit)s."), {state: STATE_LABELS[order.state] || order.state, unit: order.unit})
+        : fmt(gettext("The order is now: %(state)s."), {state: STATE_LABELS[order.state] || order.state});
+    return el("div", {class: "wo-conflict", role: "alert", "data-testid": "conflict", "data-current-state": order.state},
+      el("p", {class: "conflict-title"}, gettext("The server refused what you did offline")),
+      el("ul", {}, lines),
+      el("p", {class: "conflict-now", "data-testid": "conflict-state"}, now),
+      el("button", {type: "button", class: "dismiss-conflict", "data-testid": "dismiss-conflict",
+                    onclick: () => dismissConflicts(order.id)}, gettext("Understood, dismiss")));
+  }
+
+  function isEscalated(order) {
+    return !!(order.escalation && !order.escalation.stopped);
+  }
+
+  /** The actions to offer: the server's list for the order as it stands; after a pending action (which the
+   * server has not seen yet), what the lifecycle allows next. */
+  function visibleActions(order, state, pending) {
+    if (gone.has(order.id)) return [];
+    const allowed = pending ? (LIFECYCLE[state] || []) : order.available_actions;
+    return ACTION_ORDER.filter((a) => allowed.includes(a) && (a !== "reassign" || IS_LEAD) && (!pending || a !== "cancel"));
+  }
+
+  function actionButton(card, action, extra) {
+    const spec = ACTIONS[action];
+    return el("button", {
+      type: "button", class: "act " + spec.cls + (extra ? " " + extra : "") + (card.formKind === action ? " open" : ""),
+      "data-testid": "action", "data-action": action, disabled: card.busy,
+      "aria-expanded": spec.form ? String(card.formKind === action) : null,
+      onclick: () => onAction(card, action),
+    }, card.busy && card.pressed === action ? gettext("Working…") : spec.label);
+  }
+
+  function renderActions(card, actions, next) {
+    const buttons = [];
+    if (next) buttons.push(actionButton(card, next, "next"));
+    const rest = actions.filter((a) => a !== next).map((a) => actionButton(card, a, "secondary"));
+    if (rest.length) buttons.push(el("div", {class: "secondary-actions"}, rest));
+    card.actions.replaceChildren(...buttons);
+    card.actions.hidden = buttons.length === 0;
+  }
+
+  function onAction(card, action) {
+    const order = orders.get(card.id);
+    if (!order || card.busy) return;
+    clearMessage(card);
+    const spec = ACTIONS[action];
+    if (spec.form) {
+      if (card.formKind === action) closeForm(card);
+      else openForm(card, action);
+      renderCard(card.id);
+      if (card.formKind) focusForm(card);
+      return;
+    }
+    send(card, {action});
+  }
+
+  /* ---------- distance (to the latest fix of this phone, else to the unit's reported position) ---------- */
+  let myUnit = null;  // the user's unit as /api/units/ shows it
+  function here() {
+    if (Position.fix) return Position.fix;
+    if (myUnit && myUnit.position && !myUnit.position.stale) return myUnit.position;
+    return null;
+  }
+  function distanceKm(to) {
+    const from = here();
+    if (!from || !to) return null;
+    const rad = Math.PI / 180, dLat = (to.lat - from.lat) * rad, dLon = (to.lon - from.lon) * rad;
+    const a = Math.sin(dLat / 2) ** 2 + Math.cos(from.lat * rad) * Math.cos(to.lat * rad) * Math.sin(dLon / 2) ** 2;
+    return 6371 * 2 * Math.asin(Math.sqrt(a));
+  }
+  function formatKm(km) {
+    return km < 1 ? fmt(gettext("%(m)s m"), {m: Math.round(km * 100) * 10}) : fmt(gettext("%(km)s km"), {km: km.toFixed(1)});
+  }
+
+  function loadUnits() {
+    if (!unitsPromise) {
+      unitsPromise = Api.get(`/api/units/?department=${encodeURIComponent(DEPARTMENT)}&page_size=200`)
+        .then((data) => data.results || data)
+        .catch((err) => { unitsPromise = null; throw err; });
+    }
+    return unitsPromise;
+  }
+  if (MY_UNIT) {
+    loadUnits().then((units) => {
+      myUnit = units.find((u) => u.callsign === MY_UNIT) || null;
+      if (here()) for (const id of cards.keys()) renderCard(id);
+    }).catch(() => {});
+  }
+
+  /* ---------- sharing the crew's position (opt-in, remembered on this phone) ---------- */
+  const Position = {
+    KEY: "liandong.inbox.sharePosition." + USER.username,
+    EVERY: 30000,         // at most one report this often
+    button: document.getElementById("share-position"),
+    line: document.getElementById("position-status"),
+    on: false, watchId: null, fix: null, latest: null, sentAt: 0, timer: null, sending: false,
+    init() {
+      if (!this.button || !MY_UNIT) return;
+      this.button.addEventListener("click", () => this.set(!this.on));
+      this.set(stored(this.KEY) === "1");
+    },
+    set(on) {
+      this.on = on;
+      store(this.KEY, on ? "1" : "0");
+      this.button.setAttribute("aria-checked", String(on));
+      this.button.classList.toggle("on", on);
+      if (on && this.watchId === null) {
+        if (!navigator.geolocation) { this.say(gettext("This browser cannot share its position.")); this.set(false); return; }
+        this.say(gettext("Waiting for a position fix…"));
+        this.watchId = navigator.geolocation.watchPosition((p) => this.onFix(p), (e) => this.onError(e),
+                                                           {enableHighAccuracy: true, maximumAge: 15000, timeout: 60000});
+      } else if (!on) {
+        if (this.watchId !== null) navigator.geolocation.clearWatch(this.watchId);
+        this.watchId = null;
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.latest = null;
+        this.fix = null;
+        this.say(null);
+      }
+    },
+    onFix(p) {
+      const hadFix = !!this.fix;
+      this.fix = {lat: p.coords.latitude, lon: p.coords.longitude};
+      // Only the latest fix is ever sent: a stale position is worthless, so nothing is queued.
+      this.latest = {lat: p.coords.latitude, lon: p.coords.longitude, at: new Date(p.timestamp || Date.now()).toISOString()};
+      if (!hadFix) for (const id of cards.keys()) renderCard(id);
+      this.maybeSend();
+    },
+    onError(e) {
+      if (e.code === 1) { this.say(gettext("Position not shared: this browser was not allowed to use it.")); this.set(false); return; }
+      this.say(gettext("No position fix yet."));
+    },
+    maybeSend() {
+      if (!this.on || !this.latest || this.sending || !online()) return;  // offline: the latest goes when back
+      const wait = this.sentAt + this.EVERY - Date.now();
+      if (wait > 0) {
+        if (!this.timer) this.timer = setTimeout(() => { this.timer = null; this.maybeSend(); }, wait);
+        return;
+      }
+      this.send();
+    },
+    async send() {
+      const fix = this.latest;
+      this.latest = null;
+      this.sending = true;
+      try {
+        const units = await loadUnits();
+        const unit = units.find((u) => u.callsign === MY_UNIT);
+        if (!unit) throw Object.assign(new Error(gettext("Your unit was not found.")), {status: 404});
+        await timed((signal) => Api.post(`/api/units/${unit.id}/position/`, fix, {signal}));
+        this.sentAt = Date.now();
+        this.say(fmt(gettext("Position shared at %(time)s."), {time: Api.fmtTime(new Date().toISOString())}), "ok");
+      } catch (err) {
+        if (!err.status || err.status >= 500) { if (!this.latest) this.latest = fix; }  // back online: sent again
+        else this.say(fmt(gettext("Position not shared (%(error)s)."), {error: errorText(err)}), "error");
+      } finally {
+        this.sending = false;
+      }
+    },
+    say(text, kind) {
+      if (!this.line) return;
+      this.line.hidden = !text;
+      this.line.textContent = text || "";
+      this.line.className = "position-status" + (kind ? " " + kind : "");
+    },
+  };
+  Position.init();
+
   /* ---------- live stream first, then the REST load ---------- */
   let streamUp;
   const streamReady = new Promise((resolve) => { streamUp = resolve; });
@@ -148,10 +709,18 @@
     onStatus(state) {
       window.liveStatus(state);
       if (state === "live" || state === "refused") streamUp();
+      if (state === "offline") {
+        // Requests under way will not come back: give them up now, their actions go to the outbox.
+        for (const controller of inflight) controller.abort();
+      }
+      if (state === "live") { flushQueue(); Position.maybeSend(); }
+      showConnection();
     },
-  });
+  }, {maxBackoff: 5000});
   window.inboxLive = live;
   live.start(null);
+  function online() { return live.live && navigator.onLine !== false; }
+  window.addEventListener("online", () => { flushQueue(); Position.maybeSend(); });
   // Load once the stream is subscribed (nothing committed after that is missed), or after 2 s anyway.
   Promise.race([streamReady, new Promise((resolve) => setTimeout(resolve, 2000))]).then(loadAll);
   Api.get("/api/event-types/").then((types) => {
@@ -185,13 +754,25 @@
           announceOffer(orders.get(order.id), order.attempts);
         }
       }
+      if (!loaded) fetchQueuedOrders();
       loaded = true;
       root.classList.add("loaded");
       layout();
-      setStatus(fmt(gettext("Up to date · loaded %(time)s"), {time: Api.fmtTime(new Date().toISOString())}));
+      loadedAt = new Date().toISOString();
+      showConnection();
     } catch (err) {
       setStatus(fmt(gettext("Could not load work orders (%(error)s). Retrying…"), {error: errorText(err)}), true);
       setTimeout(loadAll, 5000);
+    }
+  }
+  let loadedAt = null;
+
+  function showConnection() {
+    if (!loaded) return;
+    if (live.state === "offline") {
+      setStatus(gettext("Offline. Actions are kept on this phone and sent when the connection is back."), true);
+    } else if (loadedAt) {
+      setStatus(fmt(gettext("Up to date · loaded %(time)s"), {time: Api.fmtTime(loadedAt)}));
     }
   }
 
@@ -201,10 +782,14 @@
     try {
       order = await Api.get(`/api/work-orders/${id}/`);
     } catch (err) {
-      if (err.status === 404) removeOrder(id);
-      else if (!err.status || err.status >= 500) setTimeout(() => refreshOrder(id, opts), 3000);
+      if (err.status === 404) {
+        // Reassigned out of reach or gone: a conflict about it stays on screen until dismissed.
+        if (conflictsOf(id).length && orders.has(id)) { gone.add(id); renderCard(id); layout(); }
+        else removeOrder(id);
+      } else if (!err.status || err.status >= 500) setTimeout(() => refreshOrder(id, opts), 3000);
       return null;
     }
+    gone.delete(id);
     upsert(order);
     const current = orders.get(id);
     if (opts.offerAttempt !== null && opts.offerAttempt !== undefined && current.state === "offered") {
@@ -252,8 +837,12 @@
     if (prev && prev.updated_at && order.updated_at && Date.parse(order.updated_at) < Date.parse(prev.updated_at)) return;
     orders.set(order.id, order);
     if (order.state !== "offered") fresh.delete(order.id);
+    // Someone else's now (reassigned to another unit, or offered again): no longer a job of ours.
+    if (acceptedByMe.has(order.id) && !WORKING.includes(order.state) && !pendingOf(order.id).length) rememberAccepted(order.id, false);
     // Open orders' incidents first; the finished ones' only once that section is opened.
-    if (OPEN.includes(order.state) || finishedSection.open) wantIncident(order.incident, order.state === "offered");
+    if (OPEN.includes(order.state) || finishedSection.open || sectionOf(order) === "mine") {
+      wantIncident(order.incident, order.state === "offered" || sectionOf(order) === "mine");
+    }
     renderCard(order.id);
     layout();
     pruneAlert();
@@ -262,153 +851,22 @@
   function removeOrder(id) {
     orders.delete(id);
     fresh.delete(id);
+    gone.delete(id);
     const card = cards.get(id);
     if (card) { card.node.remove(); cards.delete(id); }
     layout();
     pruneAlert();
   }
 
-  /* ---------- layout ---------- */
-  const sectionOf = (o) => (o.state === "offered" ? "offered" : OPEN.includes(o.state) ? "active" : "finished");
-  const time = (iso) => (iso ? Date.parse(iso) : Infinity);
-  const SORTS = {
-    offered: (a, b) => time(a.ack_due_at) - time(b.ack_due_at) || a.id - b.id,
-    active: (a, b) => (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || time(a.created_at) - time(b.created_at),
-    finished: (a, b) => time(b.updated_at) - time(a.updated_at) || b.id - a.id,
-  };
-
-  function layout() {
-    const groups = {offered: [], active: [], finished: []};
-    for (const o of orders.values()) groups[sectionOf(o)].push(o);
-    for (const [name, group] of Object.entries(groups)) {
-      group.sort(SORTS[name]);
-      const shown = name === "finished" ? group.slice(0, FINISHED_LIMIT) : group;
-      const list = lists[name];
-      shown.forEach((o, i) => {
-        const node = cards.get(o.id).node;
-        if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
-      });
-      while (list.children.length > shown.length) list.lastElementChild.remove();
-      counts[name].textContent = String(group.length);
-      empties[name].hidden = group.length > 0;
-    }
-    root.classList.toggle("has-offers", groups.offered.length > 0);
-  }
-
-  /* ---------- cards ---------- */
-  function cardFor(id) {
-    let card = cards.get(id);
-    if (card) return card;
-    const node = el("article", {class: "wo", "data-testid": "work-order", "data-id": id});
-    card = {
-      node, id, busy: false, formKind: null, pressed: null,
-      head: el("div", {class: "wo-head"}), body: el("div", {class: "wo-body"}),
-      msg: el("p", {class: "wo-msg", role: "alert", "data-testid": "work-order-message", hidden: true}),
-      actions: el("div", {class: "wo-actions"}), form: el("div", {class: "wo-form"}),
-    };
-    node.append(card.head, card.body, card.msg, card.actions, card.form);
-    node.addEventListener("pointerdown", () => { if (fresh.delete(id)) node.classList.remove("is-new"); });
-    cards.set(id, card);
-    return card;
-  }
-
-  function renderCard(id) {
-    const order = orders.get(id);
-    if (!order) return;
-    const card = cardFor(id);
-    const incident = incidents.get(order.incident);
-    const node = card.node;
-    node.dataset.state = order.state;
-    node.dataset.incident = String(order.incident);
-    node.className = `wo state-${order.state} prio-${order.priority}` + (fresh.has(id) ? " is-new" : "") +
-      (isEscalated(order) ? " escalated" : "");
-
-    card.head.replaceChildren(...[
-      el("span", {class: "wo-number"}, order.incident_number || "#" + order.incident),
-      el("span", {class: "badge prio prio-" + order.priority}, PRIORITY_LABELS[order.priority] || order.priority),
-      el("span", {class: "badge st st-" + order.state, "data-testid": "state"}, STATE_LABELS[order.state] || order.state),
-      isEscalated(order) ? el("span", {class: "badge esc", "data-testid": "escalated"}, gettext("Escalated")) : null,
-    ].filter(Boolean));
-
-    const lines = [];
-    lines.push(el("h3", {class: "wo-title"}, incident ? incident.title : gettext("Loading incident…")));
-    if (incident) {
-      const where = [];
-      if (incident.address) where.push(el("span", {class: "addr"}, incident.address));
-      if (incident.location) {
-        const {lat, lon} = incident.location;
-        where.push(el("a", {class: "maplink", href: `geo:${lat},${lon}?q=${lat},${lon}`},
-          `${Number(lat).toFixed(4)}, ${Number(lon).toFixed(4)}`));
-      }
-      if (!where.length) where.push(el("span", {class: "muted"}, gettext("No address given")));
-      lines.push(el("p", {class: "wo-where"}, where));
-      const kind = [eventTypes[incident.event_type] || incident.event_type,
-        fmt(gettext("severity %(n)s"), {n: incident.severity})];
-      if (incident.district) kind.push(districts[incident.district] || incident.district);
-      lines.push(el("p", {class: "wo-kind muted"}, kind.join(" · ")));
-      if (incident.description) lines.push(el("p", {class: "wo-desc"}, incident.description));
-    }
-    if (order.state === "offered") {
-      lines.push(el("p", {class: "countdown big", "data-due": order.ack_due_at || "", "data-kind": "ack"}));
-    } else if (OPEN.includes(order.state) && order.due_at) {
-      lines.push(el("p", {class: "countdown", "data-due": order.due_at, "data-kind": "due"}));
-    }
-    const meta = [
-      el("span", {}, order.unit ? fmt(gettext("Unit %(unit)s"), {unit: order.unit}) : gettext("No unit yet (department queue)")),
-      el("span", {}, fmt(gettext("Attempt %(n)s of %(max)s"), {n: order.attempts, max: order.max_attempts})),
-    ];
-    if (!OPEN.includes(order.state)) {
-      meta.push(el("span", {}, fmt(gettext("%(state)s at %(time)s"), {state: STATE_LABELS[order.state] || order.state, time: Api.fmtTime(order.updated_at)})));
-    }
-    lines.push(el("p", {class: "wo-meta"}, meta));
-    card.body.replaceChildren(...lines);
-
-    renderActions(card, order);
-    // An open form stays (with what was typed) while its action is still available.
-    if (card.formKind && !order.available_actions.includes(card.formKind)) closeForm(card);
-    tick();
-  }
-
-  function isEscalated(order) {
-    return !!(order.escalation && !order.escalation.stopped);
-  }
-
-  function visibleActions(order) {
-    return ACTION_ORDER.filter((a) => order.available_actions.includes(a) && (a !== "reassign" || IS_LEAD));
-  }
-
-  function renderActions(card, order) {
-    const buttons = visibleActions(order).map((action) => {
-      const spec = ACTIONS[action];
-      return el("button", {
-        type: "button", class: "act " + spec.cls + (card.formKind === action ? " open" : ""),
-        "data-testid": "action", "data-action": action, disabled: card.busy,
-        "aria-expanded": spec.form ? String(card.formKind === action) : null,
-        onclick: () => onAction(card, action),
-      }, card.busy && card.pressed === action ? gettext("Working…") : spec.label);
-    });
-    card.actions.replaceChildren(...buttons);
-    card.actions.hidden = buttons.length === 0;
-  }
-
-  function onAction(card, action) {
-    const order = orders.get(card.id);
-    if (!order || card.busy) return;
-    clearMessage(card);
-    const spec = ACTIONS[action];
-    if (spec.form) {
-      if (card.formKind === action) closeForm(card);
-      else openForm(card, action);
-      renderActions(card, order);
-      return;
-    }
-    send(card, {action});
-  }
-
   /* ---------- inline forms ---------- */
   function field(labelText, control, name) {
     return el("label", {class: "field"}, labelText, control, el("span", {class: "field-error", "data-error-for": name, hidden: true}));
   }
+
+  const CONFIRM_LABELS = {
+    decline: gettext("Decline order"), complete: gettext("Mark completed"), reassign: gettext("Reassign"),
+    cancel: gettext("Cancel order"),
+  };
 
   function openForm(card, kind) {
     const parts = [];
@@ -426,16 +884,12 @@
     } else if (kind === "cancel") {
       parts.push(field(gettext("Reason for cancelling"), el("textarea", {name: "reason", rows: 2, maxlength: 4000}), "reason"));
     }
-    const confirmLabels = {
-      decline: gettext("Decline order"), complete: gettext("Mark completed"), reassign: gettext("Reassign"),
-      cancel: gettext("Cancel order"),
-    };
     const form = el("form", {class: "wo-inline-form form-" + kind, "data-form": kind, novalidate: true},
       parts,
       el("div", {class: "form-buttons"},
-        el("button", {type: "button", class: "back", onclick: () => { closeForm(card); renderActions(card, orders.get(card.id)); }}, gettext("Back")),
+        el("button", {type: "button", class: "back", onclick: () => { closeForm(card); renderCard(card.id); }}, gettext("Back")),
         el("button", {type: "submit", class: kind === "decline" || kind === "cancel" ? "danger strong" : "primary",
-          "data-testid": "confirm-" + kind}, confirmLabels[kind])));
+          "data-testid": "confirm-" + kind}, CONFIRM_LABELS[kind])));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const body = {action: kind};
@@ -443,10 +897,22 @@
         const input = form.elements.namedItem(name);
         if (input) body[name] = input.value.trim();
       }
+      if (kind === "decline" && !body.reason) {  // the server would refuse it; say so before it is queued
+        const spot = form.querySelector('[data-error-for="reason"]');
+        spot.textContent = gettext("This field is required.");
+        spot.hidden = false;
+        return;
+      }
       send(card, body);
     });
     card.form.replaceChildren(form);
     card.formKind = kind;
+    card.expanded = true;  // a compact row opens to show the form
+  }
+
+  function focusForm(card) {
+    const form = card.form.querySelector("form");
+    if (!form) return;
     const first = form.querySelector("textarea, select");
     if (first) first.focus({preventScroll: true});
     form.scrollIntoView({block: "nearest", behavior: "smooth"});
@@ -458,12 +924,7 @@
   }
 
   function fillUnits(select, order) {
-    if (!unitsPromise) {
-      unitsPromise = Api.get(`/api/units/?department=${encodeURIComponent(DEPARTMENT)}&page_size=200`)
-        .then((data) => data.results || data)
-        .catch((err) => { unitsPromise = null; throw err; });
-    }
-    unitsPromise.then((units) => {
+    loadUnits().then((units) => {
       const options = [el("option", {value: ""}, gettext("Choose a unit"))];
       for (const u of units) {
         const current = order && order.unit === u.callsign;
@@ -478,20 +939,30 @@
   }
 
   /* ---------- sending actions ---------- */
+  // Online: sent at once with a fresh Idempotency-Key. Offline, behind an action still waiting, or when the
+  // request fails at the network level (it may or may not have reached the server): kept in the outbox with
+  // that same key, so that the replay can never act twice.
   async function send(card, body) {
     if (card.busy) return;
+    const key = Outbox.uuid();
+    if (!online() || pendingOf(card.id).length || queue.some((e) => e.status === "pending")) {
+      await enqueue(card, body, key);
+      return;
+    }
     card.busy = true;
     card.quietUntil = Infinity; // our own action re-offers (reassign, decline): no alarm for it
     card.pressed = body.action;
     setBusy(card, true);
     clearMessage(card);
     try {
-      const order = await Api.post(`/api/work-orders/${card.id}/actions/`, body);
+      const order = await timed((signal) => Api.post(`/api/work-orders/${card.id}/actions/`, body,
+                                                     {headers: {"Idempotency-Key": key}, signal}));
       card.busy = false;
       card.quietUntil = Date.now() + 4000;
       card.pressed = null;
       closeForm(card);
       fresh.delete(card.id);
+      if (body.action === "accept") rememberAccepted(card.id, true);
       orders.delete(card.id); // the server's answer is the truth, whatever arrived meanwhile
       upsert(order);
       setBusy(card, false);
@@ -501,12 +972,16 @@
       card.quietUntil = 0;
       card.pressed = null;
       setBusy(card, false);
+      if (!err.status || [408, 429, 502, 503, 504].includes(err.status)) {
+        await enqueue(card, body, key);  // the same key: if it did reach the server, the replay changes nothing
+        return;
+      }
       showError(card, err);
       if (err.status === 409 || err.status === 400 || err.status === 404) {
         await refreshOrder(card.id);
         if (!cards.has(card.id)) return;
       }
-      renderActions(card, orders.get(card.id) || {available_actions: []});
+      renderCard(card.id);
     }
   }
 
@@ -514,15 +989,13 @@
     card.node.setAttribute("aria-busy", String(busy));
     for (const b of card.node.querySelectorAll(".wo-actions button, .wo-form button[type=submit]")) b.disabled = busy;
     if (busy && card.pressed) {
-      const b = card.actions.querySelector(`[data-action="${card.pressed}"]`);
-      if (b && !ACTIONS[card.pressed].form) b.textContent = gettext("Working…");
+      const b = card.node.querySelector(`[data-testid=action][data-action="${card.pressed}"]`);
+      if (b && !ACTIONS[card.pressed].form) { b.textContent = gettext("Working…"); b.disabled = true; }
       const submit = card.form.querySelector("button[type=submit]");
       if (submit) submit.textContent = gettext("Working…");
     } else if (!busy) {
       const submit = card.form.querySelector("button[type=submit]");
-      const kind = card.formKind;
-      if (submit && kind) submit.textContent = {decline: gettext("Decline order"), complete: gettext("Mark completed"),
-        reassign: gettext("Reassign"), cancel: gettext("Cancel order")}[kind];
+      if (submit && card.formKind) submit.textContent = CONFIRM_LABELS[card.formKind];
     }
   }
 
@@ -615,8 +1088,10 @@
     dismissAlert();
     const card = id && cards.get(id);
     if (card) {
+      const order = orders.get(id);
+      if (order && sectionOf(order) === "offered" && !inTab(order)) setTab("department");
       card.node.scrollIntoView({block: "center", behavior: "smooth"});
-      const accept = card.actions.querySelector('[data-action="accept"]');
+      const accept = card.node.querySelector('[data-action="accept"]');
       if (accept) accept.focus({preventScroll: true});
     }
   }
@@ -632,7 +1107,7 @@
     const before = alertIds.length;
     for (let i = alertIds.length - 1; i >= 0; i--) {
       const o = orders.get(alertIds[i]);
-      if (!o || o.state !== "offered") alertIds.splice(i, 1);
+      if (!o || o.state !== "offered" || pendingOf(o.id).length) alertIds.splice(i, 1);
     }
     if (alertIds.length !== before) renderAlert();
   }
@@ -665,7 +1140,8 @@
       const left = (Date.parse(due) - now) / 1000;
       const ack = node.dataset.kind === "ack";
       let text;
-      if (left >= 0) text = fmt(ack ? gettext("Respond within %(t)s") : gettext("Due in %(t)s"), {t: Api.fmtDuration(left)});
+      if (node.dataset.short) text = (left < 0 ? "−" : "") + Api.fmtDuration(Math.abs(left));
+      else if (left >= 0) text = fmt(ack ? gettext("Respond within %(t)s") : gettext("Due in %(t)s"), {t: Api.fmtDuration(left)});
       else text = fmt(ack ? gettext("Response overdue by %(t)s") : gettext("Overdue by %(t)s"), {t: Api.fmtDuration(-left)});
       node.textContent = text;
       node.classList.toggle("overdue", left < 0);

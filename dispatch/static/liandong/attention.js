@@ -1,0 +1,154 @@
+/* Liandong attention: what needs a dispatcher now, and the ways of saying so (a chime, a desktop
+ * notification, the count in the tab title). The console (and its wall mode) owns the data; this file only
+ * decides and signals.
+ *
+ *   const items = Attention.collect(incidents, ctx);   // the "Needs action" lane, most urgent first
+ *   Attention.chime.play("urgent");                     // after Attention.chime.enable() (one click, remembered)
+ *   Attention.notifier.notify({title, body, tag, onclick});
+ *   Attention.title(count);
+ *
+ * Reasons, from the most urgent: an SLA breach, an escalated order, an order a department returned, an incident
+ * that has no location (its orders wait), an offer not acknowledged past half its window, an SLA about to breach.
+ */
+(function () {
+  "use strict";
+
+  const REASONS = {
+    sla_breached: {rank: 100, urgent: true, label: gettext("SLA breached")},
+    escalated: {rank: 90, urgent: true, label: gettext("Escalated order")},
+    returned: {rank: 85, urgent: true, label: gettext("Order returned")},
+    needs_location: {rank: 80, urgent: true, label: gettext("Needs a location")},
+    ack_late: {rank: 70, urgent: false, countdown: true, label: gettext("Offer not acknowledged")},
+    sla_near: {rank: 60, urgent: false, countdown: true, label: gettext("SLA about to breach")},
+  };
+  const OPEN_ORDER = ["offered", "accepted", "en_route", "on_scene", "returned"];
+  const NEAR_SECONDS = 300;        // an SLA with less than 5 minutes (or a quarter of it) left is "about to breach"
+
+  /**
+   * The lane: one item per incident that needs action, most urgent first.
+   * ctx: {now(): ms, isFinal(inc), isBreached(inc), slaRemaining(inc): s|null, escalated(order)}.
+   * Item: {inc, reasons: [{code, rank, label, due}], rank, urgent}; ``due`` (ms) is the moment the reason is about
+   * (breached at, acknowledgement due ...), for the lane's clock: time since it, or time left when ``countdown``.
+   */
+  function collect(incidents, ctx) {
+    const now = ctx.now(), items = [];
+    for (const inc of incidents) {
+      if (ctx.isFinal(inc)) continue;
+      const reasons = [], sla = inc.sla || {};
+      const add = (code, due) => reasons.push(Object.assign({code, due: due ?? null}, REASONS[code]));
+      if (ctx.isBreached(inc)) add("sla_breached", Date.parse(sla.breached_at || sla.due_at) || null);
+      const open = (inc.work_orders || []).filter((o) => OPEN_ORDER.includes(o.state));
+      const escalated = open.filter(ctx.escalated);
+      if (escalated.length) add("escalated", Date.parse(escalated[0].escalated_at) || null);
+      if (open.some((o) => o.state === "returned")) add("returned");
+      if (inc.needs_location) add("needs_location", Date.parse(inc.created_at));
+      const late = open.filter((o) => o.state === "offered" && !ctx.escalated(o) && ackPastHalf(o, now));
+      if (late.length) add("ack_late", Math.min(...late.map((o) => Date.parse(o.ack_due_at))));
+      if (!reasons.some((r) => r.code === "sla_breached") && !sla.paused) {
+        const left = ctx.slaRemaining(inc), total = sla.sla_seconds;
+        const near = total ? Math.min(NEAR_SECONDS, total / 4) : NEAR_SECONDS;
+        if (left !== null && left !== undefined && left >= 0 && left <= near) add("sla_near", now + left * 1000);
+      }
+      if (!reasons.length) continue;
+      reasons.sort((a, b) => b.rank - a.rank);
+      items.push({inc, reasons, rank: reasons[0].rank, urgent: reasons.some((r) => r.urgent)});
+    }
+    return items.sort((a, b) => (b.rank - a.rank) || (b.inc.urgency - a.inc.urgency)
+                                || (Date.parse(a.inc.created_at) - Date.parse(b.inc.created_at)));
+  }
+  function ackPastHalf(order, now) {
+    const due = Date.parse(order.ack_due_at);
+    if (!due) return false;
+    const window = (order.ack_timeout_seconds || 0) * 1000;
+    return window ? now >= due - window / 2 : now >= due;
+  }
+
+  /* ---------------------------------------------------------------- the chime (Web Audio, no file to load) */
+  const SOUND_KEY = "liandong.console.sound";
+  const chime = {
+    ctx: null,
+    played: [],                                   // {at, kind}: what actually sounded (tests and the badge read it)
+    last: {},
+    get wanted() { return localStorage.getItem(SOUND_KEY) === "on"; },
+    get running() { return !!this.ctx && this.ctx.state === "running"; },
+    /** One click: make the audio context (browsers allow sound only after a gesture) and remember the choice. */
+    enable() {
+      localStorage.setItem(SOUND_KEY, "on");
+      return this.unlock();
+    },
+    disable() {
+      localStorage.setItem(SOUND_KEY, "off");
+      if (this.ctx) this.ctx.suspend();
+      changed();
+    },
+    unlock() {
+      const AC = window.AudioContext || window.webkitAudioContext;
+      if (!AC || !this.wanted) { changed(); return Promise.resolve(false); }
+      try { if (!this.ctx) this.ctx = new AC(); } catch (e) { changed(); return Promise.resolve(false); }
+      return this.ctx.resume().then(() => { changed(); return this.running; }, () => { changed(); return false; });
+    },
+    /** "urgent": two falling tones; "new": one short tone. At most one of each kind a second and a half. */
+    play(kind) {
+      if (!this.wanted || !this.running) return false;
+      const t0 = this.ctx.currentTime, nowMs = Date.now();
+      if (nowMs - (this.last[kind] || 0) < 1500) return false;
+      this.last[kind] = nowMs;
+      const tones = kind === "urgent" ? [[988, 0], [740, 0.18], [988, 0.36], [740, 0.54]] : [[660, 0]];
+      for (const [freq, at] of tones) {
+        const osc = this.ctx.createOscillator(), gain = this.ctx.createGain();
+        osc.type = "sine";
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, t0 + at);
+        gain.gain.exponentialRampToValueAtTime(0.35, t0 + at + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.16);
+        osc.connect(gain).connect(this.ctx.destination);
+        osc.start(t0 + at);
+        osc.stop(t0 + at + 0.17);
+      }
+      this.played.push({at: nowMs, kind});
+      if (this.played.length > 50) this.played.shift();
+      return true;
+    },
+  };
+
+  /* ---------------------------------------------------------------- desktop notifications (opt-in) */
+  const NOTIFY_KEY = "liandong.console.notify";
+  const notifier = {
+    sent: 0,
+    get supported() { return "Notification" in window; },
+    get enabled() {
+      return this.supported && Notification.permission === "granted" && localStorage.getItem(NOTIFY_KEY) === "on";
+    },
+    async enable() {
+      if (!this.supported) return false;
+      const permission = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+      localStorage.setItem(NOTIFY_KEY, permission === "granted" ? "on" : "off");
+      changed();
+      return permission === "granted";
+    },
+    disable() { localStorage.setItem(NOTIFY_KEY, "off"); changed(); },
+    /** A notification per incident (``tag`` replaces the previous one for the same incident). */
+    notify({title, body, tag, onclick}) {
+      if (!this.enabled) return null;
+      try {
+        const n = new Notification(title, {body, tag, renotify: true});
+        n.onclick = () => { window.focus(); if (onclick) onclick(); n.close(); };
+        this.sent += 1;
+        return n;
+      } catch (e) { return null; }                // some browsers allow notifications only from a service worker
+    },
+  };
+
+  /* ---------------------------------------------------------------- the tab title */
+  let baseTitle = null;
+  function title(count) {
+    if (baseTitle === null) baseTitle = document.title;
+    const next = count > 0 ? `(${count}) ${baseTitle}` : baseTitle;
+    if (document.title !== next) document.title = next;
+  }
+
+  const listeners = [];
+  function changed() { for (const fn of listeners) fn(); }
+
+  window.Attention = {REASONS, collect, chime, notifier, title, onChange: (fn) => listeners.push(fn)};
+})();
