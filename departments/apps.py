@@ -10,7 +10,7 @@ class DepartmentsConfig(AppConfig):
         # Imported here, not at module level: an app's models and services load only once the registry is ready.
         from departments import tasks  # noqa: F401 - gives webhooks their Celery task
         from departments.models import Department
-        from departments.services import escalation, guards, routing  # noqa: F401 - register handlers and guards
+        from departments.services import escalation, guards, offers, routing  # noqa: F401 - register handlers and guards
         from departments.services.webhooks import webhook_deliveries_record
         from dispatch.core.changes import subscribe
         from workflows.services import department_codes_source

@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy
 from departments.models import Unit, WorkOrder
 from departments.services.selection import Candidate, Choice, select_unit
 from departments.services.selectors import unit_candidates
-from dispatch.core.changes import Change, record_changes
+from dispatch.core.changes import Change, record_change, record_changes
 from dispatch.core.deadlines import deadline_schedule, deadlines_cancel, deadlines_schedule_fresh
+from dispatch.core.outbox import outbox_handler
 from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Deadline, Incident, User
 
@@ -33,6 +34,9 @@ WAITING_FOR_LOCATION = Reason(
     legacy=(r"no location yet: waiting for a dispatcher to set the incident's location or district",),
 )
 UNIT_ASSIGNED = Reason("unit_assigned", gettext_lazy("%(unit)s: assigned"), legacy=(r"(?P<unit>.+): assigned",))
+UNIT_UNAVAILABLE = Reason(
+    "unit_unavailable", gettext_lazy("%(unit)s was taken off the roster or out of service: offered again"), legacy=(),
+)
 
 
 def choose_unit(order: WorkOrder, candidates: list[Candidate]) -> Choice:
@@ -124,6 +128,31 @@ def work_orders_offer_waiting(*, incident: Incident, actor: User | None) -> list
         escalating = bool(order.escalation and not order.escalation.get("stopped"))
         work_order_offer(work_order=order, actor=actor, schedule_ack=not escalating)
     return waiting
+
+
+@outbox_handler("work_order.withdraw")
+def offer_withdraw(*, work_order_id: int, unit_id: int) -> None:
+    """A unit taken off the roster or out of service gives back the offer it holds (``departments.services.units``
+    records this job with the change): the order is offered again, to another unit or the department's queue, with
+    a timeline row saying why. Idempotent: an order no longer offered to that unit, or a unit back on duty, is
+    left alone. Locks the incident, then the order (the order every writer takes)."""
+    incident_id = WorkOrder.objects.filter(pk=work_order_id).values_list("incident_id", flat=True).first()
+    if incident_id is None:
+        return
+    Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk").get()
+    order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("incident", "department", "unit")
+             .get(pk=work_order_id))
+    unit = order.unit
+    if order.state != WorkOrder.State.OFFERED or unit is None or unit.pk != unit_id:
+        return
+    if unit.on_duty and unit.status not in Unit.UNAVAILABLE:
+        return  # back on duty before this ran: the offer stands
+    record_change(
+        incident=order.incident, kind="work_order.reassigned", work_order=order, live="work_order.updated",
+        data=order.event_data(from_unit=unit.callsign, **reason_data(UNIT_UNAVAILABLE(unit=unit.callsign))),
+    )
+    escalating = bool(order.escalation and not order.escalation.get("stopped"))
+    work_order_offer(work_order=order, actor=None, schedule_ack=not escalating)
 
 
 def ack_deadline(order: WorkOrder) -> dict:

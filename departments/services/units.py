@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from departments.models import Unit, UnitStatusChange, WorkOrder
 from dispatch import access
 from dispatch.core.errors import Forbidden, Invalid, NotFound
+from dispatch.core.outbox import outbox_enqueue
 from dispatch.models import User
 
 # The unit's status while it holds orders in these states (the furthest along wins).
@@ -59,6 +60,12 @@ def unit_status_set(
             source=UnitStatusChange.Source.MANUAL, reason=reason,
             actor=actor if isinstance(actor, User) else None,
         )
+        if not unit.on_duty or unit.status in Unit.UNAVAILABLE:
+            # Offers it holds go to another unit (after commit, each in its incident's lock: offers.offer_withdraw).
+            held = WorkOrder.objects.filter(unit=unit, state=WorkOrder.State.OFFERED).values_list("pk", "attempts")
+            for order_id, attempt in held:
+                outbox_enqueue(kind="work_order.withdraw", payload={"work_order_id": order_id, "unit_id": unit.pk},
+                               dedupe_key=f"withdraw:{order_id}:{attempt}")
     return unit
 
 

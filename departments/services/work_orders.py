@@ -152,6 +152,9 @@ def _reassign(order: WorkOrder, *, actor: User, unit: str | int | None, reason: 
     target = units.filter(pk=int(unit)).first() if str(unit).isdigit() else units.filter(callsign=str(unit)).first()
     if target is None:
         raise Invalid(_("No such unit in this department."), {"unit": [_("Not a unit of this department.")]})
+    if not target.on_duty or target.status in Unit.UNAVAILABLE:  # never offered to a unit that cannot go
+        raise Invalid(_("That unit cannot take orders now."),
+                      {"unit": [_("%(unit)s is off the duty roster or out of service.") % {"unit": target.callsign}]})
     previous = order.unit.callsign if order.unit_id and order.unit is not None else None
     escalation_stop(order, why="reassigned")
     _record(order, actor=actor, kind="work_order.reassigned", extra={"from_unit": previous, "to_unit": target.callsign, "reason": reason})

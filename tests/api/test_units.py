@@ -159,3 +159,36 @@ def test_a_working_unit_names_the_incident_of_its_current_order(api_as, act, rep
     for action in ("depart", "arrive", "complete"):
         assert act("city_management_staff", order["id"], action).status_code == 200
     assert _unit(dispatcher, order["unit"])["current_incident"] is None
+
+
+def test_a_unit_taken_off_the_roster_gives_back_the_offer_it_holds(api_as, reported_incident):
+    order = order_for(reported_incident, CM)
+    held_by = order["unit"]
+    lead = api_as("city_management_lead")
+    unit = _unit(lead, held_by)
+    assert lead.patch(f"/api/units/{unit['id']}/", {"on_duty": False, "reason": "crew sent home"}).status_code == 200
+    again = lead.get(f"/api/work-orders/{order['id']}/").json()
+    assert again["state"] == "offered" and again["unit"] != held_by  # another unit, or the department's queue
+    assert again["attempts"] == order["attempts"] + 1
+    rows = [r for r in api_as("supervisor").get(f"/api/incidents/{reported_incident['id']}/timeline/").json()
+            if r["data"].get("work_order") == order["id"]]
+    withdrawn = next(r for r in rows if r["kind"] == "work_order.reassigned")
+    assert withdrawn["data"]["from_unit"] == held_by and withdrawn["actor"] == "system"
+    assert withdrawn["data"]["reason_code"] == "unit_unavailable"
+    assert rows[-1]["kind"] in ("work_order.offered", "work_order.queued")
+    # Putting it back on the roster changes nothing more (the job is done once).
+    assert lead.patch(f"/api/units/{unit['id']}/", {"on_duty": True, "reason": "back"}).status_code == 200
+    assert lead.get(f"/api/work-orders/{order['id']}/").json()["attempts"] == again["attempts"]
+
+
+def test_an_order_is_never_reassigned_to_a_unit_that_cannot_go(api_as, reported_incident):
+    order = order_for(reported_incident, CM)
+    dispatcher = api_as("dispatcher")
+    other = next(u for u in dispatcher.get("/api/units/", {"department": CM}).json()["results"]
+                 if u["callsign"] != order["unit"])
+    assert dispatcher.patch(f"/api/units/{other['id']}/", {"status": "out_of_service", "reason": "pump broken"}).status_code == 200
+    response = dispatcher.post(f"/api/work-orders/{order['id']}/actions/",
+                               {"action": "reassign", "unit": other["callsign"], "reason": "closer"})
+    assert response.status_code == 400, response.content
+    assert "unit" in response.json()["errors"]
+    assert dispatcher.get(f"/api/work-orders/{order['id']}/").json()["unit"] == order["unit"]
