@@ -15,13 +15,14 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True, allow_null=True)
     incident_number = TextField(source="incident.number", read_only=True)
+    accepted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     available_actions = serializers.SerializerMethodField()
 
     class Meta:
         model = WorkOrder
         fields = [
             "id", "incident", "incident_number", "department", "unit", "state", "priority", "dispatch_round",
-            "created_at", "updated_at", "ack_due_at", "ack_timeout_seconds", "due_at", "attempts", "max_attempts", "escalation",
+            "created_at", "updated_at", "ack_due_at", "ack_timeout_seconds", "due_at", "accepted_by", "attempts", "max_attempts", "escalation",
             "escalated_at", "available_actions",
         ]
         read_only_fields = fields

@@ -44,7 +44,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return access.work_orders_visible_to(self.request.user).select_related("incident", "department", "unit")
+        return access.work_orders_visible_to(self.request.user).select_related("incident", "department", "unit", "accepted_by")
 
     @extend_schema(
         request=WorkOrderActionSerializer, responses=WorkOrderSerializer,

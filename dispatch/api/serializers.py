@@ -192,7 +192,7 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         orders = getattr(obj, "visible_work_orders", None)  # prefetched for a page by IncidentViewSet
         if orders is None:
             orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
-            orders = orders.select_related("department", "unit", "incident").order_by("id")
+            orders = orders.select_related("department", "unit", "incident", "accepted_by").order_by("id")
         return WorkOrderSerializer(orders, many=True, context=self.context).data
 
 

@@ -99,7 +99,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _prefetches(self) -> list:
         # Two prefetches for a whole page: every order's department (roles on transitions), and the orders the
         # caller may see, as the response lists them (one query, not one per incident).
-        visible = access.work_orders_visible_to(self.request.user).select_related("department", "unit", "incident")
+        visible = access.work_orders_visible_to(self.request.user).select_related("department", "unit", "incident", "accepted_by")
         return ["work_orders", Prefetch("work_orders", queryset=visible.order_by("id"), to_attr="visible_work_orders")]
 
     @extend_schema(

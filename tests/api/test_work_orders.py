@@ -122,6 +122,16 @@ def test_action_not_available_from_offered_is_409(reported_incident, act, action
     assert set(response.json()) == {"detail", "errors"}
 
 
+def test_an_order_names_who_accepted_it(reported_incident, act, api_as):
+    cm = order_for(reported_incident, "city_management")
+    assert cm["accepted_by"] is None
+    accepted = act("city_management_staff", cm["id"], "accept")
+    assert accepted.status_code == 200 and accepted.json()["accepted_by"] == "city_management_staff"
+    assert api_as("city_management_lead").get(f"/api/work-orders/{cm['id']}/").json()["accepted_by"] == "city_management_staff"
+    orders = api_as("dispatcher").get(f"/api/incidents/{reported_incident['id']}/").json()["work_orders"]
+    assert next(o for o in orders if o["id"] == cm["id"])["accepted_by"] == "city_management_staff"
+
+
 def test_accept_twice_is_409(reported_incident, act):
     cm = order_for(reported_incident, "city_management")
     assert act("city_management_staff", cm["id"], "accept").status_code == 200

@@ -294,8 +294,9 @@
     return pending.length ? pending[pending.length - 1].expected : order.state;
   }
 
-  function isOurs(order) {
-    return (MY_UNIT && order.unit === MY_UNIT) || acceptedByMe.has(order.id);
+  function isOurs(order) {   // held by my unit, or accepted by me (on any device; this phone also remembers)
+    return (MY_UNIT && order.unit === MY_UNIT) || (!!order.accepted_by && order.accepted_by === USER.username)
+      || acceptedByMe.has(order.id);
   }
 
   function sectionOf(order) {
