@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "dispatch",
     "workflows",
     "departments",
+    "plans",
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 

@@ -16,6 +16,7 @@ from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
 from dispatch.web.auth_views import TokenLoginView
+from plans.api.views import PlanListView
 from workflows.api.views import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
 # SimpleRouter: no root view and no ".json" format-suffix aliases (one URL per resource).
@@ -32,6 +33,7 @@ api = [
     path("event-types/", EventTypeListView.as_view(), name="event-types"),
     path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
+    path("plans/", PlanListView.as_view(), name="plan-list"),
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
     path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),

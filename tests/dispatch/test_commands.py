@@ -5,6 +5,7 @@ from django.core.management import CommandError, call_command
 
 from departments.models import Department, District, RoutingRule, Unit
 from dispatch.models import User
+from plans.models import PlanVersion
 from tests.conftest import PASSWORD
 from workflows.models import EventType, WorkflowVersion
 
@@ -15,6 +16,7 @@ def _snapshot():
         "districts": District.objects.count(), "departments": Department.objects.count(),
         "units": Unit.objects.count(), "rules": RoutingRule.objects.count(),
         "versions": sorted(WorkflowVersion.objects.values_list("event_type__code", "version", "checksum")),
+        "plans": sorted(PlanVersion.objects.values_list("plan__code", "version", "checksum")),
     }
 
 

@@ -152,6 +152,14 @@ def _new_workflow(persona: str) -> dict:
     return {**load_yaml(text), "code": "matrix_probe"}
 
 
+def _new_plan(persona: str) -> dict:
+    """A valid new response plan (the demo rainstorm plan, renamed): admin publishes version 1 -> 201."""
+    from plans.definition import load_yaml
+
+    text = (Path(__file__).resolve().parents[2] / "plans" / "definitions" / "rainstorm.yaml").read_text("utf-8")
+    return {**load_yaml(text), "code": "matrix_probe_plan"}
+
+
 CANCEL = {"transition": "cancel", "note": "permission matrix probe"}  # from responding; dispatcher, supervisor
 
 
@@ -181,6 +189,10 @@ _RULES = [
     Rule("workflow-versions", "GET",                (401, 200, 200, 200, 200, 200, 200, 200), obj="event_type"),
     Rule("workflow-publish", "POST",                (401, 403, 403, 201, 403, 403, 403, 403), body=_new_workflow,
          why="admin only; a valid new definition -> 201"),
+    Rule("plan-list", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200),
+         why="every signed-in user reads the response plans"),
+    Rule("plan-list", "POST",                       (401, 403, 403, 201, 403, 403, 403, 403), body=_new_plan,
+         why="admin only; a valid new plan -> 201"),
     Rule("districts", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200)),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),

@@ -19,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, password, **options):
         counts = city_load()
         call_command("load_workflows", stdout=self.stdout)
+        call_command("load_plans", stdout=self.stdout)  # after the workflows: plans name their event types
         # (username, role, department, unit): per department a staff member and a lead without a unit, and a
         # crew member of the department's first unit (by callsign), who sees "my unit" in the phone inbox.
         users = [("dispatcher", "dispatcher", None, None), ("supervisor", "supervisor", None, None),
