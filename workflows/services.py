@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from django.db import transaction
-from django.db.models import Max
 from django.utils.translation import gettext as _
 
+from dispatch.core.definitions import directory_publish, normalized_checksum, version_publish
 from dispatch.core.errors import Invalid
 from workflows.definition import Definition, DefinitionInvalid, load_yaml, parse_definition
 from workflows.models import EventType, WorkflowVersion
@@ -37,8 +35,7 @@ def known_departments() -> set[str]:
 
 
 def definition_checksum(definition: Definition) -> str:
-    body = json.dumps(definition.to_normalized(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return normalized_checksum(definition.to_normalized())
 
 
 def workflow_publish(*, actor: User | None, raw: dict | str, source: str = "") -> tuple[WorkflowVersion, bool]:
@@ -54,49 +51,26 @@ def workflow_publish(*, actor: User | None, raw: dict | str, source: str = "") -
         raise Invalid(_("The workflow definition is invalid."), {"definition": exc.errors}) from exc
     if isinstance(raw, str):
         source = source or raw
-    checksum = definition_checksum(definition)
-    with transaction.atomic():
-        event_type, _created = EventType.objects.select_for_update().get_or_create(
-            code=definition.code, defaults={"name": definition.name}
-        )
-        active = event_type.active_version
-        if active is not None and active.checksum == checksum:
-            return active, False
-        number = (event_type.versions.aggregate(n=Max("version"))["n"] or 0) + 1
-        version = WorkflowVersion.objects.create(
-            event_type=event_type, version=number, definition=definition.to_normalized(),
-            source=source or json.dumps(data, ensure_ascii=False, indent=2), checksum=checksum,
-            created_by=actor if actor is not None and actor.pk else None,
-        )
-        event_type.active_version = version
-        event_type.name = definition.name
-        event_type.save(update_fields=["active_version", "name"])
-    return version, True
+    return version_publish(
+        owners=EventType, versions=WorkflowVersion, owner_field="event_type", content_field="definition",
+        code=definition.code, name=definition.name, normalized=definition.to_normalized(),
+        source=source or json.dumps(data, ensure_ascii=False, indent=2), actor=actor,
+    )
 
 
 def workflows_load_directory(*, directory: Path = DEFINITIONS_DIR) -> list[tuple[str, int, bool]]:
-    """Publish every ``*.yaml`` in ``directory``; returns ``(code, version, created)`` for each.
-
-    All files are validated before any is published, so a bad file leaves the database untouched.
-    """
-    problems: list[str] = []
-    texts: list[str] = []
+    """Publish every ``*.yaml`` in ``directory``, all or nothing; returns ``(code, version, created)`` for each."""
     departments = known_departments()
-    for path in sorted(directory.glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
+
+    def check(text: str) -> tuple[str | None, list[str]]:
         try:
-            definition = parse_definition(load_yaml(text), departments=departments)
+            return parse_definition(load_yaml(text), departments=departments).code, []
         except DefinitionInvalid as exc:
-            problems.extend(f"{path.name}: {e}" for e in exc.errors)
-            continue
-        if definition.code != path.stem:
-            problems.append(f"{path.name}: code {definition.code!r} does not match the file name")
-        texts.append(text)
-    if problems:
-        raise Invalid(_("Invalid workflow definitions."), {"definition": problems})
-    results = []
-    with transaction.atomic():
-        for text in texts:
-            version, created = workflow_publish(actor=None, raw=text)
-            results.append((version.event_type.code, version.version, created))
-    return results
+            return None, exc.errors
+
+    def publish(text: str) -> tuple[str, int, bool]:
+        version, created = workflow_publish(actor=None, raw=text)
+        return version.event_type.code, version.version, created
+
+    return directory_publish(directory=directory, check=check, publish=publish,
+                             invalid=_("Invalid workflow definitions."))
