@@ -38,6 +38,11 @@ def test_status_follows_the_order_and_every_change_is_in_the_history(api_as, act
         ("available", "busy", "order", order["id"]), ("busy", "en_route", "order", order["id"]),
         ("en_route", "on_scene", "order", order["id"]), ("on_scene", "available", "order", order["id"]),
     ]
+    # The stored reason is for machines; people read it in their language.
+    assert history[-1]["reason_text"] == f"Work order {order['id']}: Accepted"
+    zh = dispatcher.get(f"/api/units/{unit['id']}/history/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert zh[-1]["reason_text"] == f"工单 {order['id']}：已接单"
+    assert zh[-1]["reason"] == history[-1]["reason"] == f"work order {order['id']} accepted"
 
 
 def test_cancelling_the_incident_frees_the_unit(api_as, act, transition, reported_incident):

@@ -125,6 +125,7 @@ def test_action_not_available_from_offered_is_409(reported_incident, act, action
 def test_an_order_names_who_accepted_it(reported_incident, act, api_as):
     cm = order_for(reported_incident, "city_management")
     assert cm["accepted_by"] is None
+    assert cm["ack_timeout_seconds"] == 180  # waterlogging's city_management window: the console's "half past" clock
     accepted = act("city_management_staff", cm["id"], "accept")
     assert accepted.status_code == 200 and accepted.json()["accepted_by"] == "city_management_staff"
     assert api_as("city_management_lead").get(f"/api/work-orders/{cm['id']}/").json()["accepted_by"] == "city_management_staff"

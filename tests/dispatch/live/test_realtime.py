@@ -24,6 +24,10 @@ def test_reporting_pushes_to_console_and_to_each_routed_department(dispatcher, w
     assert [e["type"] for e in console] == ["incident.created"] + ["work_order.offered"] * 3
     assert all(e["incident"]["number"] == number for e in console)
     assert {e["work_order"]["department"] for e in console[1:]} == {"city_management", "traffic_police", "transit"}
+    # The console's "offer not acknowledged past half its window" needs the window with the deadline.
+    assert {(e["work_order"]["department"], e["work_order"]["ack_timeout_seconds"]) for e in console[1:]} == {
+        ("city_management", 180), ("traffic_police", 300), ("transit", 300)}
+    assert all(e["work_order"]["ack_due_at"] for e in console[1:])
 
     transit = listeners["transit"].drain()
     assert [(e["type"], e["work_order"]["department"]) for e in transit] == [("work_order.offered", "transit")]
