@@ -72,6 +72,14 @@ def is_department_system(user) -> bool:
     return client is not None and client.active and client.kind == "department" and is_department_member(user)
 
 
+def may_post_cap(user) -> bool:
+    """A weather service's key (an active ``cap_source`` API client) or an administrator posts CAP warnings."""
+    client = api_client_of(user)
+    if client is not None:
+        return client.active and client.kind == "cap_source"
+    return user.is_authenticated and user.role == Role.ADMIN
+
+
 def timeline_rows_visible_to(user) -> QuerySet:
     """Every timeline row ``user`` may read, across incidents (exports): the rules of ``timeline_visible_to``."""
 

@@ -16,6 +16,7 @@ from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
 from dispatch.web.auth_views import TokenLoginView
+from plans.api import views as plans
 from plans.api.views import PlanListView
 from workflows.api.views import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
 
@@ -34,6 +35,11 @@ api = [
     path("workflows/", WorkflowPublishView.as_view(), name="workflow-publish"),
     path("workflows/<slug:code>/versions/", WorkflowVersionListView.as_view(), name="workflow-versions"),
     path("plans/", PlanListView.as_view(), name="plan-list"),
+    path("plans/<slug:code>/activate/", plans.PlanActivateView.as_view(), name="plan-activate"),
+    path("activations/", plans.ActivationListView.as_view(), name="activation-list"),
+    path("activations/<int:pk>/", plans.ActivationDetailView.as_view(), name="activation-detail"),
+    path("activations/<int:pk>/acknowledge/", plans.ActivationAcknowledgeView.as_view(), name="activation-acknowledge"),
+    path("activations/<int:pk>/end/", plans.ActivationEndView.as_view(), name="activation-end"),
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
     path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
@@ -43,6 +49,7 @@ api = [
     path("incidents/<int:pk>/cap/", cap.IncidentCapView.as_view(), name="incident-cap"),
     path("incidents/<int:pk>/public-warning/", cap.PublicWarningView.as_view(), name="incident-public-warning"),
     path("cap/alerts/", cap.CapFeedView.as_view(), name="cap-alerts"),
+    path("cap/inbound/", cap.CapInboundView.as_view(), name="cap-inbound"),
     path("incidents/export/", exports.IncidentExportView.as_view(), name="incident-export"),
     path("timeline/export/", exports.TimelineExportView.as_view(), name="timeline-export"),
     path("", include(router.urls)),

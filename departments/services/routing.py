@@ -5,13 +5,34 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from departments.models import Department, RoutingRule, Unit, WorkOrder
 from departments.services.offers import Offer, choose_unit, offers_make
-from departments.services.selection import Candidate, DispatchTarget, plan_dispatch
+from departments.services.selection import Candidate, DispatchTarget, plan_dispatch, plan_with_overrides
 from departments.services.selectors import routing_rules, unit_candidates
+from dispatch.core.changes import record_change
 from dispatch.core.outbox import outbox_handler
+from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Incident
+from plans.models import Activation
+
+PLAN_OVERRIDES = Reason(
+    "plan_overrides",
+    gettext_lazy("reported inside the area of response plan %(plan)s at level %(level)s: its overrides apply"),
+)
+
+
+def _activation_overrides(activation_id: int | None) -> tuple[Activation, dict] | None:
+    """The activation that tagged the incident at intake, if still active, and its current level's overrides (a
+    query only for an incident reported inside an activation's area)."""
+    if activation_id is None:
+        return None
+    activation = Activation.objects.filter(pk=activation_id, active=True).select_related("plan", "version").first()
+    if activation is None:
+        return None
+    overrides = activation.level_spec().get("overrides")
+    return (activation, overrides) if overrides else None
 
 
 @outbox_handler("incident.route")
@@ -39,6 +60,14 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
         baseline, routing_rules(), event_type=incident.event_type.code, state=state,
         severity=incident.severity, district_id=incident.district_id,
     )
+    applied = _activation_overrides(incident.activation_id)
+    if applied is not None:  # reported inside an active response plan's area: its overrides, and the row saying so
+        activation, overrides = applied
+        plan = plan_with_overrides(plan, overrides, event_type=incident.event_type.code)
+        record_change(incident=incident, kind="incident.plan_overrides", data={
+            "activation": activation.pk, "plan": activation.plan.code, "level": activation.level,
+            "overrides": overrides, "dispatch_round": dispatch_round, **reason_data(PLAN_OVERRIDES(plan=activation.plan.code, level=activation.level)),
+        })
     departments = {d.code: d for d in Department.objects.filter(code__in=[t.department for t in plan])}
     existing = set(
         WorkOrder.objects.filter(incident=incident, dispatch_round=dispatch_round).values_list("department_id", flat=True)

@@ -176,3 +176,37 @@ def plan_dispatch(
                 )
             )
     return plan
+
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+
+
+def plan_with_overrides(plan: list[DispatchTarget], overrides: dict | None, *, event_type: str) -> list[DispatchTarget]:
+    """``plan`` under a response plan activation's overrides (``{"ack_timeout_seconds", "priority",
+    "extra_departments": {event type: [codes]}}``, any of them absent or null): acknowledgement windows no longer
+    than the override's, priority at least the override's, and the extra departments named for ``event_type``
+    added. ``None``: the plan as it is."""
+    if not overrides:
+        return plan
+    ack, priority = overrides.get("ack_timeout_seconds"), overrides.get("priority")
+
+    def raised(target_priority: str) -> str:
+        if priority and PRIORITY_RANK.get(priority, 0) > PRIORITY_RANK.get(target_priority, 0):
+            return priority
+        return target_priority
+
+    out = [
+        DispatchTarget(
+            department=t.department, priority=raised(t.priority),
+            ack_timeout_seconds=min(t.ack_timeout_seconds, ack) if ack else t.ack_timeout_seconds,
+            rule_id=t.rule_id, max_attempts=t.max_attempts,
+        )
+        for t in plan
+    ]
+    present = {t.department for t in plan}
+    for code in (overrides.get("extra_departments") or {}).get(event_type, []):
+        if code not in present:
+            present.add(code)
+            out.append(DispatchTarget(department=code, priority=raised("normal"),
+                                      ack_timeout_seconds=ack or DEFAULT_ACK_TIMEOUT_SECONDS))
+    return out

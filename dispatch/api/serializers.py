@@ -1,6 +1,5 @@
 """Serializers: validate input and shape output. No domain logic here."""
 
-from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -10,13 +9,9 @@ from dispatch import access
 from dispatch.core.timeline import API_CLIENT_PREFIX, actor_display, reason_text
 from dispatch.models import ApiClient, Incident, Source, TimelineEvent
 from dispatch.rest.fastfields import CachedFieldsMixin
-from dispatch.rest.fields import RegexTextField, SlugTextField, TextField
+from dispatch.rest.fields import NOT_BLANK, RegexTextField, SlugTextField, TextField
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
-
-# Text that must say something: DRF trims surrounding whitespace and refuses what is left empty; the pattern
-# puts that rule in the schema too (at least one character that is not whitespace).
-NOT_BLANK = RegexValidator(r"\S", _("This field may not be blank."))
 
 
 def mask_phone(phone: str) -> str:
@@ -163,9 +158,12 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         fields = [
             "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
             "location", "address", "district", "location_outside_city", "needs_location", "reporter", "source",
-            "external_id", "created_at", "updated_at", "available_transitions", "work_orders",
+            "external_id", "activation", "created_at", "updated_at", "available_transitions", "work_orders",
         ]
         read_only_fields = fields
+        extra_kwargs = {"activation": {"help_text": _(
+            "The response plan activation in force where and when it was reported (its overrides shaped its routing), "
+            "or null.")}}
 
     @extend_schema_field(LocationSerializer(allow_null=True))
     def get_location(self, obj):

@@ -29,6 +29,8 @@ from dispatch.core.timeline import timeline_append_many
 
 Subscriber = Callable[[list["Change"]], None]
 _subscribers: list[Subscriber] = []
+NoticeSubscriber = Callable[[list["Notice"]], None]
+_notice_subscribers: list[NoticeSubscriber] = []
 
 
 def json_ready(value: Any) -> Any:
@@ -91,3 +93,31 @@ def record_changes(
     for subscriber in _subscribers:
         subscriber(changes)
     return events
+
+
+# --- Notices: live news that is not a change to one incident ----------------------------------------------------
+
+
+@dataclass
+class Notice:
+    """Something pushed live that concerns no single incident (a response plan activated, a department's standby
+    task acknowledged): sent on the ``console`` stream and on each of ``departments``' streams."""
+
+    live: str  # the live event's type: "activation.started" ...
+    payload: dict  # JSON-ready
+    departments: tuple[str, ...] = ()
+
+
+def subscribe_notices(subscriber: NoticeSubscriber) -> NoticeSubscriber:
+    """Call ``subscriber(notices)`` with every batch of notices, in the announcing transaction. Idempotent."""
+    if subscriber not in _notice_subscribers:
+        _notice_subscribers.append(subscriber)
+    return subscriber
+
+
+def announce(notices: list[Notice]) -> None:
+    """Hand notices to their subscribers (live push records them with the transaction and sends after commit)."""
+    if not notices:
+        return
+    for subscriber in _notice_subscribers:
+        subscriber(notices)

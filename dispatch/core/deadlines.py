@@ -36,7 +36,8 @@ def deadline_handler(kind: str) -> Callable[[Handler], Handler]:
 
 
 def deadline_schedule(
-    *, kind: str, key: str, due_at: datetime, incident, work_order=None, data: dict | None = None, fresh: bool = False
+    *, kind: str, key: str, due_at: datetime, incident=None, work_order=None, data: dict | None = None,
+    fresh: bool = False,
 ) -> Deadline:
     """Record a deadline in the current transaction (idempotent by ``key``). ``fresh``: the key names something
     created in this transaction, so it cannot exist yet (a plain insert, no savepoint)."""
@@ -57,9 +58,14 @@ def deadlines_schedule_fresh(deadlines: list[dict]) -> list[Deadline]:
     return Deadline.objects.bulk_create([Deadline(**{**fields, "data": fields.get("data") or {}}) for fields in deadlines])
 
 
-def deadlines_cancel(*, work_order=None, incident=None, kinds: tuple[str, ...] | None = None) -> int:
-    """Cancel pending deadlines of a work order or an incident (the thing they watched has happened)."""
+def deadlines_cancel(
+    *, work_order=None, incident=None, kinds: tuple[str, ...] | None = None, key_prefix: str | None = None
+) -> int:
+    """Cancel pending deadlines of a work order or an incident, or whose key starts with ``key_prefix`` (the thing
+    they watched has happened)."""
     qs = Deadline.objects.filter(state=Deadline.State.PENDING)
+    if key_prefix is not None:
+        qs = qs.filter(key__startswith=key_prefix)
     if work_order is not None:
         qs = qs.filter(work_order=work_order)
     if incident is not None:

@@ -178,6 +178,9 @@ SYSTEM_ACTORS = {
     "work_order.expired": _("Acknowledgement deadline (automatic)"),
     "work_order.escalated": _("Escalation chain (automatic)"),
     "sla.breached": _("SLA clock (automatic)"),
+    "task.overdue": _("Acknowledgement deadline (automatic)"),  # a response plan's standby task
+    "task.escalated": _("Escalation chain (automatic)"),
+    "activation.ended": _("Warning expiry (automatic)"),
 }
 API_CLIENT_PREFIX = "api."  # an API client's service account is named "api.<client name>"
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dispatch.core.changes import Change
+from dispatch.core.changes import Change, Notice
 from dispatch.models import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,25 @@ def publish_changes(changes: list[Change]) -> list[LiveEvent]:
     pushed = [change for change in changes if change.live]
     if not pushed:
         return []
-    now = timezone.now()
     pending = []  # (stream, type, payload) in the order of the changes
     for change in pushed:
         pending += [(stream, change.live, change.payload) for stream in _streams(change)]
+    return _publish(pending)
+
+
+def publish_notices(notices: list[Notice]) -> list[LiveEvent]:
+    """Subscriber of notices (``dispatch.core.changes.announce``): each on the console stream and its departments'
+    streams, recorded in the announcing transaction and sent after commit, like changes."""
+    pending = []
+    for notice in notices:
+        streams = [CONSOLE_GROUP, *(department_group(code) for code in sorted(set(notice.departments)))]
+        pending += [(stream, notice.live, notice.payload) for stream in streams]
+    return _publish(pending)
+
+
+def _publish(pending: list[tuple[str, str, dict]]) -> list[LiveEvent]:
+    """Record the events (one counter statement, one insert) and send them after commit."""
+    now = timezone.now()
     counts: dict[str, int] = {}
     for stream, _type, _payload in pending:
         counts[stream] = counts.get(stream, 0) + 1

@@ -16,7 +16,8 @@ def key_hash(key: str) -> str:
 
 class ApiClient(models.Model):
     """A program that calls Liandong with a key: a citizen app or the 12345 hotline (``open311``, only the
-    Open311 endpoints) or a department's own system (``department``, the /api/ as that department's staff).
+    Open311 endpoints), a department's own system (``department``, the /api/ as that department's staff) or a
+    weather service posting warnings (``cap_source``, only ``POST /api/cap/inbound/``).
 
     The key is stored only as its SHA-256 (``key_hash``) and a short non-secret ``key_prefix`` for lookup
     and display. ``user`` is the client's service account (unusable password, no token of its own): the
@@ -26,6 +27,7 @@ class ApiClient(models.Model):
     class Kind(models.TextChoices):
         OPEN311 = "open311", _("Open311 client")
         DEPARTMENT = "department", _("Department system")
+        CAP_SOURCE = "cap_source", _("CAP warning source")
 
     name = models.CharField(_("name"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -48,7 +50,7 @@ class ApiClient(models.Model):
         verbose_name_plural = _("API clients")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind="open311", department__isnull=True)
+                condition=models.Q(kind__in=["open311", "cap_source"], department__isnull=True)
                 | models.Q(kind="department", department__isnull=False),
                 name="api_client_department_iff_department_kind",
             ),

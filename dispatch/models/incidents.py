@@ -54,6 +54,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     sla_clock = models.JSONField(default=dict, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
     urgency = models.PositiveSmallIntegerField(_("urgency"), default=3)
+    # The response plan activation in force where and when it was reported (``plans.services.activations``): its
+    # overrides (shorter acknowledgement windows, higher priority, extra departments) applied to its routing.
+    activation = models.ForeignKey(
+        "plans.Activation", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
+    )
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -89,7 +94,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             "state": self.state, "severity": self.severity, "urgency": self.urgency, "title": self.title,
             "district": self.district.code if self.district_id else None,
             "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
-            "needs_location": self.needs_location,
+            "needs_location": self.needs_location, "activation": self.activation_id,
             "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }

@@ -7,10 +7,12 @@ from rest_framework import authentication, exceptions
 from dispatch.models.clients import KEY_PREFIX
 from dispatch.services.clients import api_client_for_key, api_client_touch
 
+CAP_INBOUND_PATH = "/api/cap/inbound/"  # the one path a ``cap_source`` key is good for
 
 class ApiClientAuthentication(authentication.BaseAuthentication):
     """Accepts a department client's key (keys start with ``ldk_``; anything else is left to
-    ``TokenAuthentication``). Unknown or inactive keys, and Open311 keys (good only on /open311/), -> 401."""
+    ``TokenAuthentication``), and a CAP source's key on ``POST /api/cap/inbound/`` only. Unknown or inactive keys,
+    Open311 keys (good only on /open311/) and CAP source keys elsewhere -> 401."""
 
     keyword = "Token"
 
@@ -29,7 +31,10 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         if not client.active or not client.user.is_active:
             raise exceptions.AuthenticationFailed(_("This API key is disabled."))
-        if client.kind != client.Kind.DEPARTMENT:
+        if client.kind == client.Kind.CAP_SOURCE:
+            if request.path != CAP_INBOUND_PATH:
+                raise exceptions.AuthenticationFailed(_("This API key works only on POST /api/cap/inbound/."))
+        elif client.kind != client.Kind.DEPARTMENT:
             raise exceptions.AuthenticationFailed(_("This API key works only on the Open311 endpoints."))
         api_client_touch(client)
         return client.user, client

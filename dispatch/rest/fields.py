@@ -3,7 +3,13 @@
 
 from typing import Any
 
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+# Text that must say something: DRF trims surrounding whitespace and refuses what is left empty; the pattern
+# puts that rule in the schema too (at least one character that is not whitespace).
+NOT_BLANK = RegexValidator(r"\S", _("This field may not be blank."))
 
 
 class _TextOnly:

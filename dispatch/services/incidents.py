@@ -19,6 +19,7 @@ from dispatch.core.idempotency import idempotent, request_fingerprint
 from dispatch.core.outbox import outbox_enqueue
 from dispatch.models import Incident, IncidentCounter
 from dispatch.services.sla import sla_enter_state, sla_schedule
+from plans.services.activations import activation_covering
 from workflows.definition import StateSpec
 from workflows.models import EventType
 from workflows.runtime import transition_check, transitions_available
@@ -100,6 +101,8 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
         state_entered_at=now, created_by=actor if actor is not None and actor.pk else None,
         urgency=data.get("severity", 3),
     )
+    activation = activation_covering(district.pk if district is not None else None)
+    incident.activation = activation
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
     if _dispatches(incident, spec.states[state]):
         incident.dispatch_round = 1  # the routing job is recorded by _enter_state below
@@ -113,6 +116,8 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
             "district": incident.district.code if incident.district_id else None,
             **({"location_outside_city": True} if incident.location_outside_city else {}),
             **({"needs_location": True} if incident.needs_location else {}),
+            **({"activation": {"id": activation.pk, "plan": activation.plan.code, "level": activation.level}}
+               if activation is not None else {}),
         },
         consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )

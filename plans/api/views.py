@@ -3,18 +3,31 @@
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dispatch.core.errors import Invalid
 from dispatch.core.i18n import localized
+from dispatch.rest.fields import NOT_BLANK, TextField
 from dispatch.rest.parsers import YAMLParser
 from plans.definition import LEVELS, SEVERITIES
 from plans.models import PlanVersion, ResponsePlan
-from plans.services import plan_publish
+from plans.services.activations import (
+    activation_acknowledge,
+    activation_end,
+    activation_get,
+    activation_payload,
+    activation_timeline,
+    activation_timeline_verify,
+    activations_list,
+    plan_activate,
+)
+from plans.services.publishing import plan_publish
 
 
 def plan_view(plan: ResponsePlan, version: PlanVersion) -> dict[str, Any]:
@@ -86,3 +99,74 @@ class PlanListView(APIView):
         version, created = plan_publish(actor=user, raw=raw)
         return Response(plan_view(version.plan, version),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+# --- activations ---------------------------------------------------------------------------------------------
+
+
+class ActivateRequestSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=list(LEVELS))
+    districts = serializers.ListField(child=serializers.SlugField(max_length=64), min_length=1, max_length=200)
+    reason = TextField(max_length=1000, validators=[NOT_BLANK])
+
+
+class ReasonRequestSerializer(serializers.Serializer):
+    reason = TextField(max_length=1000, validators=[NOT_BLANK])
+
+
+class PlanActivateView(APIView):
+    """``POST /api/plans/<code>/activate/`` (dispatchers, supervisors): 201 started or changed, 200 unchanged."""
+
+    @extend_schema(summary="Activate a response plan (or change its active activation)",
+                   request=ActivateRequestSerializer, responses={201: dict, 200: dict})
+    def post(self, request: Request, code: str) -> Response:
+        body = ActivateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        activation, what = plan_activate(
+            actor=request.user, plan_code=code, level=body.validated_data["level"],  # type: ignore[arg-type]
+            district_codes=body.validated_data["districts"], reason=body.validated_data["reason"],
+        )
+        return Response(activation_payload(activation),
+                        status=status.HTTP_200_OK if what == "unchanged" else status.HTTP_201_CREATED)
+
+
+class ActivationListView(APIView):
+    """``GET /api/activations/`` (everyone signed in): ``?active=true`` those in force, otherwise the latest 100."""
+
+    @extend_schema(summary="Response plan activations", responses={200: serializers.ListSerializer(child=serializers.DictField())},
+                   parameters=[OpenApiParameter("active", bool, description="only those in force (true) or ended (false)")])
+    def get(self, request: Request) -> Response:
+        active = request.query_params.get("active")
+        if active not in (None, "", "true", "false", "1", "0"):
+            raise Invalid(_("Invalid filter."), {"active": [_("true or false.")]})
+        flag = None if active in (None, "") else active in ("true", "1")
+        return Response([activation_payload(a) for a in activations_list(active=flag)])
+
+
+class ActivationDetailView(APIView):
+    """``GET /api/activations/<id>/``: the activation and its hash-chained timeline."""
+
+    @extend_schema(summary="One activation with its timeline", responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        activation = activation_get(pk)
+        return Response({**activation_payload(activation), "timeline": activation_timeline(activation),
+                         "chain_intact": activation_timeline_verify(activation.pk) is None})
+
+
+class ActivationAcknowledgeView(APIView):
+    """``POST /api/activations/<id>/acknowledge/``: the lead of a department with a task acknowledges it (叫应)."""
+
+    @extend_schema(summary="Acknowledge your department's task", request=None, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        return Response(activation_payload(activation_acknowledge(activation_id=pk, actor=request.user)))  # type: ignore[arg-type]
+
+
+class ActivationEndView(APIView):
+    """``POST /api/activations/<id>/end/`` (dispatchers, supervisors) with the reason."""
+
+    @extend_schema(summary="End an activation", request=ReasonRequestSerializer, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        body = ReasonRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        activation = activation_end(activation_id=pk, actor=request.user, reason=body.validated_data["reason"])  # type: ignore[arg-type]
+        return Response(activation_payload(activation))

@@ -193,6 +193,22 @@ _RULES = [
          why="every signed-in user reads the response plans"),
     Rule("plan-list", "POST",                       (401, 403, 403, 201, 403, 403, 403, 403), body=_new_plan,
          why="admin only; a valid new plan -> 201"),
+    Rule("plan-activate", "POST",                   (401, 201, 201, 201, 403, 403, 403, 403), obj="plan",
+         body={"level": "III", "districts": ["riverside"], "reason": "permission matrix probe"},
+         why="the command center activates response plans (dispatchers, supervisors; admins too)"),
+    Rule("activation-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200),
+         why="every signed-in user sees the plans in force and their tasks (no personal data)"),
+    Rule("activation-detail", "GET",                (401, 200, 200, 200, 200, 200, 200, 200), obj="activation"),
+    Rule("activation-acknowledge", "POST",          (401, 404, 404, 404, 403, 200, 403, 200), obj="activation",
+         why="the lead of a department with a task (level III: both departments have one); staff 403; no "
+             "department, no task: 404"),
+    Rule("activation-end", "POST",                  (401, 200, 200, 200, 403, 403, 403, 403), obj="activation",
+         body={"reason": "permission matrix probe"}, why="the command center ends an activation"),
+    Rule("cap-inbound", "GET",                      (401, 200, 200, 200, 403, 403, 403, 403),
+         why="the warnings received, matched or not: the command center"),
+    Rule("cap-inbound", "POST",                     (401, 403, 403, 400, 403, 403, 403, 403),
+         why="a CAP source's key (tests/plans/test_cap_inbound.py) or an admin; the probe's JSON body is not CAP 1.2 "
+             "-> 400 naming the document"),
     Rule("districts", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200)),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),
@@ -344,11 +360,20 @@ class Objects:
 
         return SavedView.objects.create(user=User.objects.get(username="dispatcher"), page="console", name="mine")
 
+    @cached_property
+    def activation(self):
+        from dispatch.models import User
+        from plans.services.activations import plan_activate
+
+        activation, _what = plan_activate(actor=User.objects.get(username="dispatcher"), plan_code="rainstorm",
+                                          level="III", district_codes=["riverside"], reason="permission matrix probe")
+        return activation
+
     def id_of(self, obj: str) -> int:
         return {
             "incident": lambda: self.incident["id"], "work_order": lambda: self.work_order["id"],
             "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
-            "saved_view": lambda: self.saved_view.pk,
+            "saved_view": lambda: self.saved_view.pk, "activation": lambda: self.activation.pk,
         }[obj]()
 
     def kwargs(self, obj: str | None) -> dict:
@@ -356,6 +381,8 @@ class Objects:
             return {}
         if obj == "event_type":
             return {"code": "waterlogging"}
+        if obj == "plan":
+            return {"code": "rainstorm"}
         if obj == "incident_number":
             return {"number": self.incident["number"]}
         return {"pk": self.id_of(obj)}

@@ -15,6 +15,9 @@ class Deadline(models.Model):
         ACK = "work_order.ack", "acknowledgement timeout"
         ESCALATION = "work_order.escalation", "escalation step"
         SLA = "incident.sla", "SLA"
+        ACTIVATION_ACK = "activation.ack", "plan task acknowledgement"
+        ACTIVATION_ESCALATION = "activation.escalation", "plan task escalation step"
+        ACTIVATION_EXPIRY = "activation.expiry", "plan activation expiry"
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -24,7 +27,10 @@ class Deadline(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     key = models.CharField(max_length=120, unique=True)
-    incident = models.ForeignKey("dispatch.Incident", on_delete=models.CASCADE, related_name="deadlines")
+    # The incident it watches; none for a deadline of a response plan's activation (``data`` names the task).
+    incident = models.ForeignKey(
+        "dispatch.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="deadlines"
+    )
     work_order = models.ForeignKey(
         "departments.WorkOrder", null=True, blank=True, on_delete=models.CASCADE, related_name="deadlines"
     )

@@ -63,8 +63,13 @@ class TimelineEvent(models.Model):
 
 
 def chain_hash(*, prev_hash: str, incident_id: int, seq: int, kind: str, actor: str, at: str, data: dict) -> str:
-    body = json.dumps(
-        {"incident": incident_id, "seq": seq, "kind": kind, "actor": actor, "at": at, "data": data},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder,
+    return hash_link(
+        prev_hash, {"incident": incident_id, "seq": seq, "kind": kind, "actor": actor, "at": at, "data": data}
     )
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+
+
+def hash_link(prev_hash: str, body: dict) -> str:
+    """The hash of one link of a hash chain: the previous link's hash and this row's canonical JSON (keys sorted).
+    Every append-only timeline (an incident's, a response plan activation's) chains its rows with it."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder)
+    return hashlib.sha256(f"{prev_hash}|{text}".encode()).hexdigest()

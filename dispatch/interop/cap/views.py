@@ -9,16 +9,17 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dispatch import access
-from dispatch.api.serializers import NOT_BLANK, TimelineEventSerializer
+from dispatch.api.serializers import TimelineEventSerializer
 from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
 from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
 from dispatch.models import TimelineEvent
-from dispatch.rest.fields import TextField
+from dispatch.rest.fields import NOT_BLANK, TextField
+from plans.services.warnings import cap_message_view, cap_messages_recent, cap_receive
 
 EXPORT_CHUNK = 500
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -94,6 +95,34 @@ class CapFeedView(APIView):
                           href=request.build_absolute_uri(f"/api/incidents/{row.incident_id}/cap/"))
         body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
         return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
+
+
+class CapInboundView(APIView):
+    """``POST /api/cap/inbound/``: a CAP 1.2 warning from a weather service (an API client of kind ``cap_source``)
+    or an administrator; ``GET`` lists the warnings received (command roles), matched or not."""
+
+    @extend_schema(
+        summary="Receive a CAP 1.2 warning",
+        description=("The body is the CAP 1.2 XML document (`Content-Type: application/cap+xml` or `application/xml`). "
+                     "201 when it started, changed or ended a response plan activation; 200 when it matched nothing, "
+                     "changed nothing, or the same sender + identifier was received before; 400 naming the problem "
+                     "(under `errors.document`) when it is not valid CAP 1.2."),
+        request={CONTENT_TYPE: OpenApiTypes.STR, "application/xml": OpenApiTypes.STR},
+        responses={201: dict, 200: dict},
+    )
+    def post(self, request):
+        if not access.may_post_cap(request.user):
+            raise PermissionDenied(_("Only a CAP source's key or an administrator posts warnings."))
+        received = cap_receive(actor=request.user, document=request.body)
+        return Response({**cap_message_view(received.message), "repeated": received.repeated},
+                        status=status.HTTP_201_CREATED if received.changed else status.HTTP_200_OK)
+
+    @extend_schema(summary="Warnings received (command roles)",
+                   responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request):
+        if not access.is_command(request.user):
+            raise PermissionDenied(_("Only the command center sees the warnings received."))
+        return Response([cap_message_view(m) for m in cap_messages_recent()])
 
 
 # ---- exports ----------------------------------------------------------------------------------------------

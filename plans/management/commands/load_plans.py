@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from dispatch.core.errors import Invalid
-from plans.services import DEFINITIONS_DIR, plans_load_directory
+from plans.services.publishing import DEFINITIONS_DIR, plans_load_directory
 
 
 class Command(BaseCommand):

@@ -24,7 +24,7 @@ from workflows.models import EventType
 if TYPE_CHECKING:
     from dispatch.models import User
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "definitions"
 
 
 def _in_city(lat: float, lon: float) -> bool:

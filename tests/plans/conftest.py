@@ -1,0 +1,3 @@
+"""The deadline tests' travelled clock and sweep, for activations' acknowledgement windows and escalation."""
+
+from tests.deadlines.conftest import clock, sweep  # noqa: F401 - fixtures
