@@ -157,3 +157,62 @@ def test_redis_restarted_without_persistence(stack, dispatcher, capsys):
             break
         time.sleep(0.5)
     assert ready.status_code == 200, ready.text
+
+
+STORM_DRILL_PLAN = """
+code: storm_drill
+name: {en: Storm drill, zh: 暴雨演练}
+triggers: []
+levels:
+  II:
+    tasks:
+      - department: city_management
+        task: {en: Pumps to the low points, zh: 泵车前置易积水点}
+        ack_timeout: 2s
+      - department: environment
+        task: {en: Watch the outfalls, zh: 监控排口}
+        ack_timeout: 1h
+"""
+
+
+def test_an_unacknowledged_plan_task_escalates_with_the_worker_killed(stack, dispatcher, capsys):
+    """A response plan task nobody acknowledges goes overdue after its window and walks the department's chain to
+    the command center, on the real worker and beat, though the worker is SIGKILLed right after the activation."""
+    admin = client(stack.base, "admin")
+    published = admin.post("/api/plans/", content=STORM_DRILL_PLAN, headers={"Content-Type": "application/yaml"})
+    assert published.status_code == 201, published.text
+    response = dispatcher.post("/api/plans/storm_drill/activate/",
+                               json={"level": "II", "districts": ["riverside"], "reason": "services drill"})
+    assert response.status_code == 201, response.text
+    activation = response.json()
+    worker = stack.procs["worker"]
+    restarts = worker.restarts
+    os.kill(worker.pid, signal.SIGKILL)
+    os.killpg(worker.pid, signal.SIGKILL)
+    started = time.monotonic()
+    task = None
+    while time.monotonic() - started < 60:
+        now = dispatcher.get(f"/api/activations/{activation['id']}/").json()
+        task = next(t for t in now["tasks"] if t["department"] == "city_management")
+        if task["state"] == "escalated":
+            break
+        time.sleep(0.25)
+    assert task is not None and task["state"] == "escalated", task
+    assert worker.restarts > restarts
+    rows = [r for r in now["timeline"] if r["data"].get("department") == "city_management"]
+    assert [(r["kind"], r["data"].get("notify")) for r in rows] == [
+        ("task.overdue", None), ("task.escalated", "department"), ("task.escalated", "leads"),
+        ("task.escalated", "command")]
+    assert now["chain_intact"]
+    environment = next(t for t in now["tasks"] if t["department"] == "environment")
+    assert environment["state"] == "pending"
+    fired = stack.query("SELECT kind, count(*), max(EXTRACT(EPOCH FROM fired_at - due_at)) FROM dispatch_deadline "
+                        "WHERE kind LIKE 'activation.%%' AND state = 'fired' GROUP BY kind ORDER BY kind")
+    assert {kind: count for kind, count, _late in fired} == {"activation.ack": 1, "activation.escalation": 2}
+    end = dispatcher.post(f"/api/activations/{activation['id']}/end/", json={"reason": "drill over"})
+    assert end.status_code == 200 and end.json()["tasks"] == [] and not end.json()["active"]  # open tasks cancelled
+    with capsys.disabled():
+        lateness = {kind: round(float(late), 2) for kind, _count, late in fired}
+        print(f"\n[services] plan task: overdue and escalated to the command center "
+              f"{time.monotonic() - started:.1f} s after the activation (window 2 s, chain waits 1 s, worker "
+              f"SIGKILLed, restarted after {RESTART_SEC} s); latest firing after due: {lateness}")
