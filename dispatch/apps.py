@@ -11,6 +11,7 @@ class DispatchConfig(AppConfig):
         from dispatch.core.changes import subscribe, subscribe_notices
         from dispatch.live.publish import publish_changes, publish_notices
         from dispatch.runtime import audit  # noqa: F401 - connects the audit receivers
+        from dispatch.services.hazards import hazard_points_report  # noqa: F401 - registers its outbox handler
         from dispatch.services.sla import on_sla_due  # noqa: F401 - registers its deadline handler
 
         subscribe(publish_changes)  # every recorded change with a live type is pushed

@@ -31,6 +31,7 @@ from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlin
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.i18n import localized
 from dispatch.core.models.timeline import hash_link
+from dispatch.core.outbox import outbox_enqueue
 from dispatch.core.timeline import GENESIS_HASH, SYSTEM, Reason, actor_display, reason_data, reason_text
 from dispatch.models import Deadline, Role
 from plans.definition import LEVELS
@@ -248,6 +249,7 @@ def activation_apply(
             "cap_identifier": cap[1] if cap else None, "ends_at": ends_at,
             "tasks": [{"department": t.department.code, "due_at": t.due_at} for t in tasks],
         })
+        _hazards_schedule(activation)
         _notify(activation, "activation.started")
         return activation, "started"
 
@@ -276,6 +278,8 @@ def activation_apply(
             "superseded": [t.department.code for t in superseded],
             "new": [{"department": t.department.code, "due_at": t.due_at} for t in tasks],
         }
+    if "level" in changes:
+        _hazards_schedule(activation)
     if "districts" in changes:
         activation.districts.set(_districts(sorted(area)))
     if "ends_at" in changes:
@@ -308,6 +312,24 @@ def plan_activate(*, actor: User, plan_code: str, level: str, district_codes: li
         activation, what = activation_apply(plan_id=plan.pk, level=level, districts=districts,
                                             source=Activation.Source.MANUAL, actor=actor, reason=reason)
     return activation_get(activation.pk), what
+
+
+def _hazards_schedule(activation: Activation) -> None:
+    """The level names known hazard points: report them as incidents (after commit, by the outbox job)."""
+    if activation.level_spec().get("hazard_points"):
+        outbox_enqueue(kind="plan.hazard_points", payload={"activation_id": activation.pk, "level": activation.level},
+                       dedupe_key=f"plan-hazards:{activation.pk}:{activation.level}")
+
+
+def activation_hazards_reported(*, activation_id: int, incidents: list) -> None:
+    """Record on the activation's timeline the hazard points reported as incidents (``dispatch.services.hazards``)."""
+    plan_id = Activation.objects.filter(pk=activation_id).values_list("plan_id", flat=True).get()
+    _lock_plan(plan_id)
+    activation = Activation.objects.select_related("plan", "version").get(pk=activation_id)
+    _record(activation, kind="hazard_points.reported", actor=None, data={
+        "level": activation.level, "incidents": [{"id": i.pk, "number": i.number, "title": i.title} for i in incidents],
+    })
+    _notify(activation, "activation.changed", hazard_points=[i.pk for i in incidents])
 
 
 def activation_end(*, activation_id: int, actor: User | None, reason: str) -> Activation:

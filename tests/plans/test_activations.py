@@ -7,7 +7,7 @@ import pytest
 
 from departments.models import WorkOrder
 from dispatch.live.publish import CONSOLE_GROUP, department_group
-from dispatch.models import Deadline, TimelineEvent
+from dispatch.models import Deadline, Incident, TimelineEvent
 from plans.models import Activation, ActivationEvent, ActivationTask
 from plans.services.activations import activation_timeline_verify
 from tests.deadlines.conftest import seconds
@@ -99,7 +99,8 @@ def test_an_unacknowledged_task_goes_overdue_then_escalates_along_the_chain(api_
     console = listen(CONSOLE_GROUP)
     cm = listen(department_group("city_management"))
     clock.shift(timedelta(minutes=10) - seconds(1))
-    assert sweep() == 0
+    sweep()
+    assert task_of(dispatcher.get("/api/activations/?active=true").json()[0], "city_management")["state"] == "pending"
     clock.shift(seconds(1))
     sweep()
     now = dispatcher.get("/api/activations/?active=true").json()[0]
@@ -173,7 +174,7 @@ def test_the_activation_timeline_is_hash_chained_and_append_only(api_as, dispatc
     dispatcher.post(f"/api/activations/{activation['id']}/end/", {"reason": "over"})
     detail = dispatcher.get(f"/api/activations/{activation['id']}/").json()
     assert [r["kind"] for r in detail["timeline"]] == ["activation.started", "task.acknowledged", "activation.changed",
-                                                       "activation.ended"]
+                                                       "hazard_points.reported", "activation.ended"]
     assert detail["chain_intact"] and activation_timeline_verify(activation["id"]) is None
     row = ActivationEvent.objects.filter(activation_id=activation["id"]).first()
     with pytest.raises(ImmutableError):
@@ -228,3 +229,19 @@ def test_everyone_signed_in_lists_activations_and_anonymous_does_not(api_as, dis
     assert api_as("transit_crew").get("/api/activations/").status_code == 200
     assert api_as(None).get("/api/activations/").status_code == 401
     assert dispatcher.get("/api/activations/?active=maybe").status_code == 400
+
+
+def test_the_level_s_hazard_points_inside_the_area_are_reported_and_routed_once(dispatcher):
+    activation = activate(dispatcher, level="II", districts=["riverside"]).json()
+    hazards = Incident.objects.filter(external_id__startswith=f"plan-{activation['id']}-")
+    # Level II names two underpasses: Riverside Rd (riverside) and Central Ave (hightech, outside this area).
+    assert [i.title for i in hazards] == ["滨江路下立交 · Riverside Rd underpass"]
+    (hazard,) = hazards
+    assert hazard.activation_id == activation["id"] and hazard.severity == 3
+    assert hazard.work_orders.filter(department__code="environment").exists()  # the level's extra department
+    activate(dispatcher, level="I", districts=["riverside", "oldtown"], reason="Red warning")
+    titles = sorted(Incident.objects.filter(external_id__startswith=f"plan-{activation['id']}-").values_list("title", flat=True))
+    assert titles == ["人民路环城路下立交 · People's Rd underpass (Ring Rd)", "滨江路下立交 · Riverside Rd underpass"]
+    kinds = list(ActivationEvent.objects.filter(activation_id=activation["id"]).values_list("kind", flat=True))
+    assert kinds.count("hazard_points.reported") == 2
+    assert activation_timeline_verify(activation["id"]) is None

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from dispatch.models import Incident
 from dispatch.services.clients import api_client_add
 from plans.management.commands.replay_cap import cap_rebase, sent_of
 from plans.models import Activation, ActivationEvent, ActivationTask, CapMessage
@@ -70,7 +71,12 @@ def test_the_sample_storm_activates_raises_lowers_and_ends_the_plan(source, disp
     assert dispatcher.get("/api/activations/?active=true").json() == []
     assert not ActivationTask.objects.filter(state__in=["pending", "overdue", "escalated"]).exists()
     kinds = list(ActivationEvent.objects.order_by("seq").values_list("kind", flat=True))
-    assert kinds == ["activation.started"] + ["activation.changed"] * 4 + ["activation.ended"]
+    assert [k for k in kinds if k != "hazard_points.reported"] == (
+        ["activation.started"] + ["activation.changed"] * 4 + ["activation.ended"])
+    # Orange (II) reported the underpasses in its area, red (I) the rest; the downgrade reported none again.
+    hazards = Incident.objects.filter(external_id__startswith="plan-")
+    assert kinds.count("hazard_points.reported") == 2 and hazards.count() == 4
+    assert {i.activation_id for i in hazards} == ids
 
 
 def test_an_update_lowering_the_level_lowers_it(source):
