@@ -46,8 +46,7 @@ def on_ack_timeout(deadline: Deadline) -> str:
 
 def escalation_start(order: WorkOrder) -> None:
     """Copy the department's chain onto the order, offer it again, and run the first step now."""
-    chain = EscalationChain.objects.filter(department_id=order.department_id).first()
-    snapshot = chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
+    snapshot = escalation_snapshot(order.department_id)
     run = (order.escalation or {}).get("run", 0) + 1  # an order can escalate again after a reassignment
     order.escalation = {
         **snapshot, "run": run, "loop": 1, "step": 0, "started_at": timezone.now().isoformat(), "stopped": None,
@@ -78,22 +77,14 @@ def on_escalation_step(deadline: Deadline) -> str:
 def _run_step(order: WorkOrder) -> None:
     """Carry out the current step, record it, and schedule the next one (or end the chain)."""
     assert order.escalation is not None  # set by escalation_start before any step runs
-    progress = dict(order.escalation)
-    steps, loop, index = progress["steps"], progress["loop"], progress["step"]
-    step = steps[index]
+    step, notify, progress = escalation_advance(order.escalation)
+    index, loop, steps = order.escalation["step"], order.escalation["loop"], progress["steps"]
     detail = {}
     if step["action"] == "reoffer":
         previous = order.unit.callsign if order.unit_id and order.unit is not None else None
         order.tried_unit_ids = [order.unit_id] if order.unit_id else []
         work_order_offer(work_order=order, actor=None, schedule_ack=False)
         detail = {"from_unit": previous, "to_unit": order.unit.callsign if order.unit_id and order.unit is not None else None}
-    notify = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}[step["action"]]
-    if index + 1 < len(steps):
-        progress.update(step=index + 1)
-    elif loop < progress["repeat"]:
-        progress.update(step=0, loop=loop + 1)
-    else:
-        progress.update(stopped="exhausted")
     order.escalation = progress
     order.save()
     record_change(
@@ -108,6 +99,31 @@ def _run_step(order: WorkOrder) -> None:
             due_at=timezone.now() + timedelta(seconds=step["wait_seconds"]), incident=order.incident,
             work_order=order, data={"loop": progress["loop"], "step": progress["step"]},
         )
+
+
+NOTIFY = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}  # step action -> who is told
+
+
+def escalation_snapshot(department_id: int) -> dict:
+    """The department's escalation chain as copied onto what escalates (``DEFAULT_ESCALATION`` without one)."""
+    chain = EscalationChain.objects.filter(department_id=department_id).first()
+    return chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
+
+
+def escalation_advance(progress: dict) -> tuple[dict, str, dict]:
+    """The step to carry out now, who it tells, and the progress after it (the next step, the next loop, or
+    ``stopped: "exhausted"``). Pure: a work order's escalation and a response plan task's walk chains alike."""
+    after = dict(progress)
+    steps, loop, index = after["steps"], after["loop"], after["step"]
+    step = steps[index]
+    if index + 1 < len(steps):
+        after.update(step=index + 1)
+    elif loop < after["repeat"]:
+        after.update(step=0, loop=loop + 1)
+    else:
+        after.update(stopped="exhausted")
+    after["done"] = after.get("done", 0) + 1
+    return step, NOTIFY[step["action"]], after
 
 
 def escalation_stop(order: WorkOrder, *, why: str) -> None:

@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from departments.models import DEFAULT_ESCALATION, Department, District, EscalationChain
+from departments.models import Department, District
+from departments.services.escalation import escalation_advance, escalation_snapshot
 from dispatch.core.changes import Notice, announce, json_ready
 from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlines_cancel
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -426,8 +427,7 @@ def on_task_ack_due(deadline: Deadline) -> str:
     task = _lock_task(deadline)
     if task is None or task.state != ActivationTask.State.PENDING or not task.activation.active:
         return "stale"
-    chain = EscalationChain.objects.filter(department_id=task.department_id).first()
-    snapshot = chain.snapshot() if chain is not None and chain.steps.exists() else dict(DEFAULT_ESCALATION)
+    snapshot = escalation_snapshot(task.department_id)
     task.state = ActivationTask.State.OVERDUE
     task.escalation = {**snapshot, "loop": 1, "step": 0, "done": 0, "started_at": timezone.now().isoformat(), "stopped": None}
     task.save(update_fields=["state", "escalation"])
@@ -453,18 +453,11 @@ def on_task_escalation_step(deadline: Deadline) -> str:
 
 def _run_step(task: ActivationTask) -> None:
     """Carry out the chain's current step for the task and schedule the next (or end the chain)."""
-    progress = dict(task.escalation or {})
-    steps, loop, index = progress["steps"], progress["loop"], progress["step"]
-    step = steps[index]
+    before = task.escalation or {}
+    index, loop = before["step"], before["loop"]
     # A standby task has no unit to offer to: "offer to another unit" tells the whole department again.
-    notify = {"reoffer": "department", "notify_leads": "leads", "notify_command": "command"}[step["action"]]
-    if index + 1 < len(steps):
-        progress.update(step=index + 1)
-    elif loop < progress["repeat"]:
-        progress.update(step=0, loop=loop + 1)
-    else:
-        progress.update(stopped="exhausted")
-    progress["done"] = progress.get("done", 0) + 1
+    step, notify, progress = escalation_advance(before)
+    steps = progress["steps"]
     task.escalation = progress
     if notify == "command":
         task.state = ActivationTask.State.ESCALATED
