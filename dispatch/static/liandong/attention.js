@@ -3,21 +3,27 @@
  * decides and signals.
  *
  *   const items = Attention.collect(incidents, ctx);   // the "Needs action" lane, most urgent first
+ *   const tasks = Attention.collectPlanTasks(activations);   // response plan tasks not acknowledged in time
+ *   const lane = Attention.merge(items, tasks);
  *   Attention.chime.play("urgent");                     // after Attention.chime.enable() (one click, remembered)
  *   Attention.notifier.notify({title, body, tag, onclick});
  *   Attention.title(count);
  *
  * Reasons, from the most urgent: an SLA breach, an escalated order, an order a department returned, an incident
  * that has no location (its orders wait), an offer not acknowledged past half its window, an SLA about to breach.
+ * Response plans add their departments' standby tasks: escalated (the command center was told; next to an SLA
+ * breach) and overdue (past the acknowledgement window, the department being reminded).
  */
 (function () {
   "use strict";
 
   const REASONS = {
     sla_breached: {rank: 100, urgent: true, label: gettext("SLA breached")},
+    plan_escalated: {rank: 95, urgent: true, label: gettext("Plan task escalated")},
     escalated: {rank: 90, urgent: true, label: gettext("Escalated order")},
     returned: {rank: 85, urgent: true, label: gettext("Order returned")},
     needs_location: {rank: 80, urgent: true, label: gettext("Needs a location")},
+    plan_overdue: {rank: 75, urgent: false, label: gettext("Plan task overdue")},
     ack_late: {rank: 70, urgent: false, countdown: true, label: gettext("Offer not acknowledged")},
     sla_near: {rank: 60, urgent: false, countdown: true, label: gettext("SLA about to breach")},
   };
@@ -56,6 +62,32 @@
     return items.sort((a, b) => (b.rank - a.rank) || (b.inc.urgency - a.inc.urgency)
                                 || (Date.parse(a.inc.created_at) - Date.parse(b.inc.created_at)));
   }
+  /**
+   * The response plans' standby tasks that need the dispatcher: one item per task escalated or overdue.
+   * Item: {plan: {activation, task}, key, reasons: [{code, rank, label, due}], rank, urgent}; ``due`` is the end of
+   * the acknowledgement window (the lane's clock shows the time since it).
+   */
+  function collectPlanTasks(activations) {
+    const items = [];
+    for (const activation of activations || []) {
+      const tasks = window.Plans ? Plans.currentTasks(activation) : (activation.tasks || []);
+      for (const task of tasks) {
+        const code = {escalated: "plan_escalated", overdue: "plan_overdue"}[task.state];
+        if (!code) continue;
+        const reason = Object.assign({code, due: Date.parse(task.due_at) || null}, REASONS[code]);
+        items.push({plan: {activation, task}, key: "plan-task-" + task.id, reasons: [reason], rank: reason.rank,
+                    urgent: reason.urgent});
+      }
+    }
+    return items.sort((a, b) => (b.rank - a.rank) || ((a.reasons[0].due || 0) - (b.reasons[0].due || 0)));
+  }
+  /** One lane from incident items and plan task items, the most urgent first (each list keeps its own order). */
+  function merge(incidentItems, planItems) {
+    const out = [], a = incidentItems.slice(), b = (planItems || []).slice();
+    while (a.length && b.length) out.push(b[0].rank >= a[0].rank ? b.shift() : a.shift());
+    return out.concat(a, b);
+  }
+
   function ackPastHalf(order, now) {
     const due = Date.parse(order.ack_due_at);
     if (!due) return false;
@@ -150,5 +182,5 @@
   const listeners = [];
   function changed() { for (const fn of listeners) fn(); }
 
-  window.Attention = {REASONS, collect, chime, notifier, title, onChange: (fn) => listeners.push(fn)};
+  window.Attention = {REASONS, collect, collectPlanTasks, merge, chime, notifier, title, onChange: (fn) => listeners.push(fn)};
 })();

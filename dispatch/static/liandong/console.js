@@ -3,6 +3,10 @@
  * Data flow: the live stream starts first (so nothing committed after the snapshot is missed), then the REST
  * snapshot loads; events that arrive meanwhile are queued and applied after it. Every event is an upsert by
  * id, so replays and duplicates are harmless. Rendering is coalesced; age and SLA clocks tick every second.
+ *
+ * Response plans in force (plans.js) show as banners above the board, their districts outlined on the map, their
+ * overdue and escalated standby tasks in the "Needs action" lane; dispatchers and supervisors activate, change and
+ * end them here, and see the latest warnings received (CAP).
  */
 (function () {
   "use strict";
@@ -10,6 +14,7 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const FILTERS = ["event_type", "state", "district", "department"];
   const WALL = document.body.classList.contains("wall");   // the command center's big display (/console/wall/)
+  const CAN_ACTIVATE = !WALL && ["dispatcher", "supervisor", "admin"].includes((window.LIANDONG.user || {}).role);
 
   /* ================================================================ state */
 
@@ -125,7 +130,7 @@
   }
 
   const QUICK = {
-    needs_action: (inc) => S.lane.some((item) => item.inc.id === inc.id),
+    needs_action: (inc) => S.laneRank.has(inc.id),
     awaiting_ack: (inc) => (inc.work_orders || []).some((o) => o.state === "offered"),
     escalating: (inc) => (inc.work_orders || []).some((o) => woEscalated(o) && ["offered", "accepted", "en_route", "on_scene", "returned"].includes(o.state)),
     breached: (inc) => isBreached(inc),
@@ -278,12 +283,14 @@
   // ---- needs action: the lane, the count in the title and on its tile, the chime and notifications
   const ATTENTION = {now, isFinal, isBreached, slaRemaining, escalated: woEscalated};
   function updateLane() {
-    const lane = Attention.collect(Object.values(S.incidents), ATTENTION);
+    const incidentItems = Attention.collect(Object.values(S.incidents), ATTENTION);
+    const lane = Attention.merge(incidentItems, Attention.collectPlanTasks(plans.list()));
     S.lane = lane;
-    S.laneRank = new Map(lane.map((item) => [item.inc.id, item.rank]));
+    S.laneRank = new Map(incidentItems.map((item) => [item.inc.id, item.rank]));
     if (S.loaded) signal(lane);
-    const sig = JSON.stringify(lane.map((it) => [it.inc.id, it.reasons.map((r) => [r.code, r.due]), it.inc.state,
-                                                  it.inc.title, it.inc.urgency, it.inc.id === S.selectedId]));
+    const sig = JSON.stringify(lane.map((it) => (it.inc
+      ? [it.inc.id, it.reasons.map((r) => [r.code, r.due]), it.inc.state, it.inc.title, it.inc.urgency, it.inc.id === S.selectedId]
+      : [it.key, it.reasons.map((r) => [r.code, r.due]), it.plan.activation.level, it.plan.activation.districts])));
     if (sig === S.laneSig) return false;
     S.laneSig = sig;
     renderLane();
@@ -294,6 +301,7 @@
     if (!box) return;
     const lane = S.lane;
     box.replaceChildren(...lane.map((item) => {
+      if (item.plan) return planLaneItem(item);
       const inc = item.inc, top = item.reasons[0];
       return el("li", {class: "lane-item rank-" + top.code + (item.urgent ? " urgent" : "") + (inc.id === S.selectedId ? " selected" : ""),
                        "data-testid": "lane-item", "data-id": inc.id, "data-reasons": item.reasons.map((r) => r.code).join(" "),
@@ -317,12 +325,29 @@
     Attention.title(lane.length);
     tick();
   }
+  /** A response plan's task in the lane (overdue or escalated): clicking it shows the task on its banner. */
+  function planLaneItem(item) {
+    const {activation: a, task: t} = item.plan, top = item.reasons[0];
+    const show = () => showPlanTask(a.id, t.department);
+    return el("li", {class: "lane-item lane-plan rank-" + top.code + (item.urgent ? " urgent" : ""), "data-testid": "lane-item",
+                     "data-kind": "plan-task", "data-id": item.key, "data-activation": a.id, "data-department": t.department,
+                     "data-reasons": item.reasons.map((r) => r.code).join(" "), tabindex: "0", role: "button", onclick: show,
+                     onkeydown: (e) => { if (e.key === "Enter") { e.stopPropagation(); show(); } }},
+      el("span", {class: "lane-reason"}, top.label),
+      el("span", {class: "lane-clock clock", "data-tick": top.due ? "since" : null, "data-at": t.due_at,
+                  title: gettext("Time since the acknowledgement was due")}),
+      el("b", {class: "lane-num lane-plan-name"}, Plans.planName(a)),
+      Plans.levelBadge(a.level, true),
+      el("span", {class: "lane-title"}, Plans.deptName(t) + ": " + Plans.taskText(t)),
+      el("span", {class: "lane-where muted"}, (a.districts || []).map(districtLabel).join(", ")),
+      el("span", {class: "lane-more"}));
+  }
   /** Announce what is new in the lane: urgent reasons chime and notify; the first look at a loaded board does not. */
   function signal(lane) {
     const current = new Set(), fresh = [];
     for (const item of lane) {
       for (const r of item.reasons) {
-        const key = item.inc.id + ":" + r.code;
+        const key = (item.inc ? item.inc.id : item.key) + ":" + r.code;
         current.add(key);
         if (!S.signalled.has(key) && r.urgent) fresh.push({item, reason: r});
       }
@@ -333,6 +358,14 @@
     if (first || !fresh.length) return;
     Attention.chime.play("urgent");
     for (const {item, reason} of fresh.slice(0, 3)) {
+      if (item.plan) {
+        const {activation: a, task: t} = item.plan;
+        Attention.notifier.notify({
+          title: `${reason.label}: ${Plans.planName(a)}`, body: `${Plans.deptName(t)}: ${Plans.taskText(t)}`, tag: item.key,
+          onclick: () => showPlanTask(a.id, t.department),
+        });
+        continue;
+      }
       Attention.notifier.notify({
         title: `${reason.label}: ${item.inc.number}`, body: item.inc.title, tag: "incident-" + item.inc.id,
         onclick: () => select(item.inc.id),
@@ -625,10 +658,112 @@
     toastTimer = setTimeout(() => { node.hidden = true; }, 4000);
   }
 
+  /* ================================================================ response plans */
+
+  const plans = Plans.create({onChange: plansChanged});
+  window.consolePlans = plans;
+  const planTools = new Map();   // activation id -> its buttons (kept: a reason being typed survives re-renders)
+  let planForm = null;
+  function plansChanged(list, msg) {
+    renderPlans();
+    scheduleRender();                                          // the lane: overdue and escalated tasks
+    if (msg && !WALL && (msg.type === "activation.started" || msg.type === "activation.changed")) Attention.chime.play("new");
+    if (msg) scheduleWarnings();
+  }
+  function renderPlans() {
+    const list = plans.list();
+    Plans.renderBanners($("#plan-banners"), list, {districtName: districtLabel, tools: CAN_ACTIVATE ? planToolsOf : null});
+    $("#plan-none").hidden = list.length > 0;
+    for (const id of planTools.keys()) if (!plans.get(id)) planTools.delete(id);
+    if (mapView.m) mapView.m.setPlanAreas(list.map((a) => ({id: a.id, level: a.level, codes: a.districts})));
+  }
+  function planToolsOf(a) {
+    let tools = planTools.get(a.id);
+    if (tools) return tools;
+    const reason = el("input", {type: "text", maxlength: 1000, "data-testid": "plan-end-reason", required: true,
+                                placeholder: gettext("Reason to end (required)"), "aria-label": gettext("Reason to end the plan")});
+    reason.addEventListener("input", () => reason.removeAttribute("aria-invalid"));
+    reason.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); endPlan(a.id, reason, end); } });
+    const end = el("button", {type: "button", class: "danger", "data-testid": "plan-end", onclick: () => endPlan(a.id, reason, end)},
+                   gettext("End…"));
+    tools = el("span", {class: "plan-tools"},
+      el("button", {type: "button", "data-testid": "plan-change", onclick: () => planForm.open(a.plan)}, gettext("Change…")),
+      reason, end);
+    planTools.set(a.id, tools);
+    return tools;
+  }
+  /** End an activation: a reason is required, then the page's confirmation names what ends. */
+  async function endPlan(id, reasonInput, button) {
+    const a = plans.get(id);
+    if (!a) return;
+    const reason = reasonInput.value.trim();
+    if (!reason) {
+      reasonInput.setAttribute("aria-invalid", "true");
+      reasonInput.focus();
+      toast(gettext("Say why the plan ends."));
+      return;
+    }
+    const ok = await confirmDialog({
+      text: interpolate(gettext("End %(plan)s (level %(level)s over %(area)s)? Its open department tasks are cancelled and new incidents are no longer routed by it."),
+                        {plan: Plans.planName(a), level: a.level, area: a.districts.map(districtLabel).join(", ")}, true),
+      note: interpolate(gettext("Reason: %s"), [reason]), yes: gettext("End plan")});
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      plans.upsert(await Api.post(`/api/activations/${id}/end/`, {reason}));
+      toast(interpolate(gettext("%s ended."), [Plans.planName(a)]));
+    } catch (e) {
+      toast(errorText(e));
+      if (e.status === 409) plans.load();
+    } finally {
+      button.disabled = false;
+    }
+  }
+  function showPlanTask(id, department) {
+    const chip = document.querySelector(`[data-testid=plan-banner][data-activation="${id}"] [data-testid=plan-task][data-department="${CSS.escape(department)}"]`);
+    if (!chip) return;
+    chip.scrollIntoView({block: "nearest"});
+    chip.focus();
+    flash(chip, "flash-changed");
+  }
+  function setupPlans() {
+    const dialog = $("#plan-dialog");
+    if (CAN_ACTIVATE && dialog) {
+      planForm = Plans.activateForm(dialog, {
+        store: plans,
+        districts: () => S.districts.map((f) => ({code: f.properties.code, name: f.properties.display_name})),
+        done(a, status) {
+          toast(status === 200 ? gettext("Nothing changed: the plan is already in force so.")
+                               : interpolate(gettext("%(plan)s in force at level %(level)s."), {plan: Plans.planName(a), level: a.level}, true));
+        },
+      });
+      $("#plan-activate-open").addEventListener("click", () => planForm.open(""));
+    }
+    renderPlans();
+    plans.load();
+    loadWarnings();
+    setInterval(loadWarnings, 60000);                          // unmatched warnings change no plan: no live event
+  }
+
+  // ---- warnings received (CAP): the latest five, whatever each did
+  let warningsTimer = null;
+  function scheduleWarnings() {
+    clearTimeout(warningsTimer);
+    warningsTimer = setTimeout(loadWarnings, 300);
+  }
+  async function loadWarnings() {
+    try {
+      const list = await Api.get("/api/cap/inbound/");
+      Plans.renderWarnings(list.slice(0, 5), $("#cap-received"), {districtName: districtLabel});
+      $("#cap-none").hidden = list.length > 0;
+    } catch (e) { /* keep the list last shown */ }
+  }
+
   /* ================================================================ live */
 
   function onEvent(msg) {
     if (window.unitBoard) window.unitBoard.onLiveEvent(msg);
+    if (plans.apply(msg)) return;
     if (!msg.incident) return;
     if (!S.loaded) { S.queue.push(msg); return; }
     applyEvent(msg);
@@ -748,11 +883,17 @@
   }
   /** A destructive transition (cancel, close without verification) asks first, naming what it will do. */
   function confirmDanger(inc, label, note) {
+    return confirmDialog({
+      text: interpolate(gettext("%(action)s %(number)s (“%(title)s”)? This ends the incident and stands down its open work orders."),
+                        {action: label, number: inc.number, title: inc.title}, true),
+      note: note ? interpolate(gettext("Note: %s"), [note]) : "", yes: label});
+  }
+  /** The page's confirmation for destructive actions: resolves true when confirmed. */
+  function confirmDialog({text, note, yes}) {
     const dialog = $("#confirm-dialog");
-    $("#confirm-text", dialog).textContent = interpolate(gettext("%(action)s %(number)s (“%(title)s”)? This ends the incident and stands down its open work orders."),
-                                                         {action: label, number: inc.number, title: inc.title}, true);
-    $("#confirm-note", dialog).textContent = note ? interpolate(gettext("Note: %s"), [note]) : "";
-    $("#confirm-yes", dialog).textContent = label;
+    $("#confirm-text", dialog).textContent = text;
+    $("#confirm-note", dialog).textContent = note || "";
+    $("#confirm-yes", dialog).textContent = yes;
     return new Promise((resolve) => {
       dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), {once: true});
       dialog.showModal();
@@ -1067,7 +1208,7 @@
     let opened;
     const open = new Promise((resolve) => { opened = resolve; });
     const live = new LiveStream("/ws/console/", {
-      onEvent, onResync: loadSnapshot,
+      onEvent, onResync() { loadSnapshot(); plans.load(); scheduleWarnings(); },
       onStatus(state) { liveStatus(state); if (state === "live" || state === "refused") opened(); },
     });
     window.consoleLive = live;
@@ -1075,6 +1216,7 @@
     await Promise.all([loadReference(), Promise.race([open, new Promise((r) => setTimeout(r, 3000))])]);
     fillFilterOptions();
     createMap();
+    setupPlans();
     await loadSnapshot();
     loadStats();
     setInterval(tick, 1000);

@@ -10,8 +10,12 @@
  * when the connection is back; a refusal is shown on the card as a conflict until the worker dismisses it.
  * Crews may share their position (opt-in): the latest fix at most every 30 s, nothing queued while offline.
  *
- * Data: GET /api/work-orders/ (scoped by the server), GET /api/incidents/<id>/, live stream
- * /ws/departments/<code>/ (every event re-GETs what it concerns, so replays are harmless). */
+ * Response plans (plans.js): while one is in force, the department's standby task (叫应) is the first thing on the
+ * page, with its countdown; the lead acknowledges it there, staff see that their lead must.
+ *
+ * Data: GET /api/work-orders/ (scoped by the server), GET /api/incidents/<id>/, GET /api/activations/?active=true,
+ * live stream /ws/departments/<code>/ (every event re-GETs what it concerns, so replays are harmless; a plan's event
+ * carries the whole activation). */
 (function () {
   "use strict";
   const el = Api.el;
@@ -701,12 +705,61 @@
   };
   Position.init();
 
+  /* ---------- response plans: the department's standby tasks, above everything ---------- */
+  const planBox = document.getElementById("plan-cards");
+  const planSeen = new Set();      // task ids already shown (a new pending one beeps like a new offer)
+  const planUi = new Map();        // task id -> {busy, error}: the lead's acknowledgement under way or refused
+  const plans = Plans.create({onChange: renderPlanCards});
+  window.inboxPlans = plans;
+
+  function myTasks() {
+    const out = [];
+    for (const a of plans.list()) for (const t of Plans.currentTasks(a)) if (t.department === DEPARTMENT) out.push([a, t]);
+    return out;
+  }
+  function renderPlanCards(list, msg) {
+    if (!planBox) return;
+    const mine = myTasks();
+    planBox.replaceChildren(...mine.map(([a, t]) => Plans.taskCard(a, t, planAction(a, t))));
+    planBox.hidden = !mine.length;
+    const fresh = mine.filter(([, t]) => t.state === "pending" && !planSeen.has(t.id));
+    for (const [, t] of mine) planSeen.add(t.id);
+    if (fresh.length && msg) { Sound.beep(); vibrate(); }   // a plan started or changed level: as loud as an offer
+  }
+  function planAction(a, t) {
+    if (t.state === "acknowledged") return null;
+    const ui = planUi.get(t.id) || {};
+    const error = ui.error ? el("p", {class: "wo-msg error", role: "alert", "data-testid": "plan-ack-error"}, ui.error) : null;
+    if (!IS_LEAD) {
+      return el("div", {class: "plan-ack-box"},
+        el("p", {class: "plan-wait", "data-testid": "plan-wait"}, gettext("Waiting for your lead to acknowledge.")));
+    }
+    return el("div", {class: "plan-ack-box"},
+      el("button", {type: "button", class: "primary plan-ack", "data-testid": "plan-ack", disabled: !!ui.busy,
+                    onclick: () => acknowledgePlan(a, t)}, ui.busy ? gettext("Acknowledging…") : gettext("Acknowledge")),
+      error);
+  }
+  /** The lead acknowledges the department's task; the answer is the activation as it now stands. */
+  async function acknowledgePlan(a, t) {
+    planUi.set(t.id, {busy: true});
+    renderPlanCards(plans.list(), null);
+    try {
+      const updated = await timed((signal) => Api.post(`/api/activations/${a.id}/acknowledge/`, {}, {signal}));
+      planUi.delete(t.id);
+      plans.upsert(updated);
+    } catch (err) {
+      planUi.set(t.id, {error: err.status ? errorText(err) : gettext("Not sent: no connection. Tap again when the connection is back.")});
+      if (err.status === 404 || err.status === 409) plans.load();   // ended, or acknowledged meanwhile
+      renderPlanCards(plans.list(), null);
+    }
+  }
+
   /* ---------- live stream first, then the REST load ---------- */
   let streamUp;
   const streamReady = new Promise((resolve) => { streamUp = resolve; });
   const live = new LiveStream("/ws/departments/" + DEPARTMENT + "/", {
     onEvent: handleEvent,
-    onResync: () => loadAll(),
+    onResync: () => { loadAll(); plans.load(); },
     onStatus(state) {
       window.liveStatus(state);
       if (state === "live" || state === "refused") streamUp();
@@ -723,7 +776,7 @@
   function online() { return live.live && navigator.onLine !== false; }
   window.addEventListener("online", () => { flushQueue(); Position.maybeSend(); });
   // Load once the stream is subscribed (nothing committed after that is missed), or after 2 s anyway.
-  Promise.race([streamReady, new Promise((resolve) => setTimeout(resolve, 2000))]).then(loadAll);
+  Promise.race([streamReady, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => { loadAll(); plans.load(); });
   Api.get("/api/event-types/").then((types) => {
     for (const t of types || []) eventTypes[t.code] = t.name;
     for (const id of cards.keys()) renderCard(id);
@@ -734,6 +787,7 @@
   }).catch(() => {});
 
   function handleEvent(msg) {
+    if (plans.apply(msg)) return;
     const wo = msg.work_order;
     if (wo && wo.id) {
       refreshOrder(wo.id, {

@@ -5,6 +5,8 @@
  *   m.setUnits(list);                    // {callsign, department, status, statusLabel, lat, lon, stale}
  *   m.setPick(lat, lon);                 // the crosshair of a new incident's location; (null) clears it
  *   m.focus(id);                         // pan to an incident ({reveal: true}: also zoom in / spiderfy to show it)
+ *   m.setPlanAreas(list);                // [{id, level: "IV".."I", codes: [district codes], label}]: response plans
+ *                                        // in force, their districts outlined in the level's colour
  *   m.invalidateSize();                  // after the container changed size
  *   (options also: layersCollapsed: false keeps the layers control open, e.g. on the wall)
  *
@@ -41,12 +43,17 @@
   const LAYER_LABELS = {
     districts: gettext("Districts"), roads: gettext("Main roads"), rivers: gettext("Rivers and lakes"),
     low_points: gettext("Low points"), units: gettext("Units"), incidents: gettext("Incidents"),
+    plans: gettext("Response plan areas"),
   };
   const LOW_POINT_KINDS = {underpass: gettext("Underpass"), tunnel: gettext("Tunnel"), low_street: gettext("Low-lying street")};
 
   // Panes (z-index) keep the drawing order whatever order the layers load in: districts, water, roads, their
   // labels, then low points, units, incidents (Leaflet's marker pane, 600), the pick crosshair.
-  const PANES = {lmDistricts: 310, lmWater: 320, lmRoads: 330, lmLabels: 450, lmLowPoints: 560, lmUnits: 580, lmPick: 640};
+  const PANES = {lmDistricts: 310, lmWater: 320, lmRoads: 330, lmPlans: 340, lmLabels: 450, lmLowPoints: 560, lmUnits: 580,
+                 lmPick: 640};
+  // Response plan levels (IV blue .. I red), as plans.css colours their badges.
+  const PLAN_COLOURS = {IV: "#1e6fd9", III: "#f5cc18", II: "#ff7a1a", I: "#e0201f"};
+  const PLAN_RANK = {IV: 0, III: 1, II: 2, I: 3};
   const DISTRICT_FILLS = ["#15212c", "#182633", "#142029", "#1a2936"];
   const PICK_SVG = '<svg viewBox="-18 -18 36 36" width="36" height="36" aria-hidden="true">' +
     '<circle r="10"/><path d="M-17 0H-5M5 0H17M0 -17V-5M0 5V17"/></svg>';
@@ -132,6 +139,7 @@
         key('<span class="lm-sq lm-unit-off_duty"></span>', gettext("Unavailable")) +
         key('<span class="lm-sq lm-unit-available stale"></span>', gettext("GPS not current")) +
         key('<span class="lm-drop">▼</span>', gettext("Low point")) +
+        key('<span class="lm-sw lm-plan-key"></span>', gettext("Response plan area")) +
         "</ul>";
       box.title = gettext("Cluster: the number of incidents there, in the colour of the most severe. Squares: units.");
       L.DomEvent.disableClickPropagation(box);
@@ -184,6 +192,11 @@
       },
     }).addTo(map);
     overlays.push([label("districts"), districts]);
+
+    // ---- response plan areas (setPlanAreas): above roads and water, below the labels; not clickable
+    map.getPane("lmPlans").style.pointerEvents = "none";
+    const planAreas = L.layerGroup().addTo(map);
+    overlays.push([label("plans"), planAreas]);
     let fitted = !!features.length;
     if (fitted) map.fitBounds(districts.getBounds(), {padding: [8, 8]});
     else map.setView(config.center || [0, 0], config.zoom || 12);   // a view first: the cluster group needs one
@@ -301,6 +314,37 @@
       else pick.remove();
     }
 
+    /** Outline the districts of the plans in force; a district in several areas takes the highest level. */
+    function setPlanAreas(list) {
+      planAreas.clearLayers();
+      const best = new Map();
+      for (const area of list || []) {
+        for (const code of area.codes || []) {
+          const cur = best.get(code);
+          if (!cur || (PLAN_RANK[area.level] ?? -1) > (PLAN_RANK[cur.level] ?? -1)) best.set(code, area);
+        }
+      }
+      for (const f of features) {
+        const code = (f.properties || {}).code, area = best.get(code);
+        if (!area) continue;
+        const colour = PLAN_COLOURS[area.level] || "#f0b429";
+        const layer = L.geoJSON(f, {
+          pane: "lmPlans", interactive: false,
+          style: () => ({color: colour, weight: 4, opacity: 0.95, dashArray: "10 6", fillColor: colour, fillOpacity: 0.14,
+                         className: "lm-plan-area lm-plan-" + area.level}),
+        }).addTo(planAreas);
+        const tag = (path) => {   // tests and the wall find the outlines by these (again each time the layer is shown)
+          const node = path.getElement && path.getElement();
+          if (!node) return;
+          node.setAttribute("data-testid", "plan-area");
+          node.setAttribute("data-district", code);
+          node.setAttribute("data-level", area.level);
+          node.setAttribute("data-activation", area.id);
+        };
+        layer.eachLayer((path) => { tag(path); path.on("add", () => tag(path)); });
+      }
+    }
+
     function focus(id, options) {
       const m = markers.get(Number(id));
       if (!m) return;
@@ -310,7 +354,7 @@
     }
 
     return {
-      setIncidents, setUnits, setPick, focus,
+      setIncidents, setUnits, setPick, focus, setPlanAreas,
       invalidateSize: () => map.invalidateSize(),
       map, incidents: group,   // for pages that need more (the wall)
     };
