@@ -209,7 +209,8 @@ class CapMessage(models.Model):
     status = models.CharField(max_length=16)
     event = models.CharField(max_length=200, blank=True)
     severity = models.CharField(max_length=16, blank=True)
-    headline = models.CharField(max_length=300, blank=True)
+    headline = models.CharField(max_length=300, blank=True)  # the first info's
+    headlines = models.JSONField(default=dict, blank=True)  # {"zh", "en"}: each language's info, when it has one
     expires = models.DateTimeField(null=True, blank=True)
     references = models.TextField(blank=True)
     districts = models.JSONField(default=list)  # codes the area touches

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from departments.models import Department
 from dispatch.core.errors import Invalid
 from dispatch.core.i18n import localized
 from dispatch.rest.fields import NOT_BLANK, TextField
@@ -30,9 +31,12 @@ from plans.services.activations import (
 from plans.services.publishing import plan_publish
 
 
-def plan_view(plan: ResponsePlan, version: PlanVersion) -> dict[str, Any]:
-    """A plan's normalized definition, texts in the active language (both languages kept under ``*_i18n``)."""
+def plan_view(plan: ResponsePlan, version: PlanVersion, departments: dict[str, dict] | None = None) -> dict[str, Any]:
+    """A plan's normalized definition, texts in the active language (both languages kept under ``*_i18n``).
+    ``departments``: code -> names, for the tasks' ``department_name`` (read once for a list of plans)."""
     spec = version.spec
+    if departments is None:
+        departments = dict(Department.objects.values_list("code", "name"))
     # Mappings are put back in order (IV..I, Minor..Extreme): a jsonb column does not keep the order of keys.
     levels = {name: spec["levels"][name] for name in LEVELS if name in spec["levels"]}
     return {
@@ -46,7 +50,8 @@ def plan_view(plan: ResponsePlan, version: PlanVersion) -> dict[str, Any]:
         "levels": {
             name: {
                 "tasks": [
-                    {"department": t["department"], "task": localized(t["task"]), "task_i18n": t["task"],
+                    {"department": t["department"], "department_name": localized(departments.get(t["department"]) or {})
+                     or t["department"], "task": localized(t["task"]), "task_i18n": t["task"],
                      "ack_timeout_seconds": t["ack_timeout_seconds"]}
                     for t in level["tasks"]
                 ],
@@ -72,9 +77,10 @@ class PlanListView(APIView):
     def get(self, request: Request) -> Response:
         plans = ResponsePlan.objects.filter(is_active=True, active_version__isnull=False).select_related("active_version")
         out = []
+        departments = dict(Department.objects.values_list("code", "name"))
         for plan in plans:
             assert plan.active_version is not None  # filtered on active_version__isnull=False
-            out.append(plan_view(plan, plan.active_version))
+            out.append(plan_view(plan, plan.active_version, departments))
         return Response(out)
 
     @extend_schema(

@@ -94,6 +94,7 @@ class Migration(migrations.Migration):
                 ('event', models.CharField(blank=True, max_length=200)),
                 ('severity', models.CharField(blank=True, max_length=16)),
                 ('headline', models.CharField(blank=True, max_length=300)),
+                ('headlines', models.JSONField(blank=True, default=dict)),
                 ('expires', models.DateTimeField(blank=True, null=True)),
                 ('references', models.TextField(blank=True)),
                 ('districts', models.JSONField(default=list)),

@@ -54,7 +54,7 @@ WARNING_EXPIRED = Reason("plan_warning_expired", gettext_lazy("the warning expir
 
 def _with_related(qs: QuerySet[Activation]) -> QuerySet[Activation]:
     return qs.select_related("plan", "version", "started_by", "ended_by").prefetch_related(
-        "districts", "tasks__department", "tasks__acknowledged_by"
+        "districts", "tasks__department", "tasks__acknowledged_by", "cap_messages"
     )
 
 
@@ -83,9 +83,14 @@ def activation_get(activation_id: int) -> Activation:
 
 def activation_payload(activation: Activation) -> dict[str, Any]:
     """The activation as the API and the live events show it, JSON-ready (texts in both languages under
-    ``*_i18n``, and in the active language). ``tasks``: the current level's tasks, one per department."""
-    tasks = [t for t in activation.tasks.all() if t.state != ActivationTask.State.CANCELLED]
-    tasks.sort(key=lambda t: t.department.code)
+    ``*_i18n``, and in the active language). ``tasks``: the current level's, one per department (the newest; those
+    cancelled by a level change or the end are on the timeline). ``warnings``: the CAP warnings that acted on it."""
+    current: dict[int, ActivationTask] = {}  # the newest task of each department at the current level
+    for t in activation.tasks.all():
+        if t.level == activation.level and t.state != ActivationTask.State.CANCELLED:
+            if t.department_id not in current or t.pk > current[t.department_id].pk:
+                current[t.department_id] = t
+    tasks = sorted(current.values(), key=lambda t: t.department.code)
     spec = activation.level_spec()
     return json_ready({
         "id": activation.pk, "plan": activation.plan.code, "plan_name": localized(activation.plan.name),
@@ -98,6 +103,11 @@ def activation_payload(activation: Activation) -> dict[str, Any]:
         "ends_at": activation.ends_at, "ended_at": activation.ended_at,
         "ended_by": activation.ended_by.username if activation.ended_by else None,
         "end_reason": activation.end_reason, "active": activation.active,
+        "warnings": [
+            {"identifier": m.identifier, "sender": m.sender, "msg_type": m.msg_type, "outcome": m.outcome,
+             "sent": m.sent, "received_at": m.received_at}
+            for m in sorted(activation.cap_messages.all(), key=lambda m: (m.received_at, m.pk))
+        ],
         "overrides": spec.get("overrides"),
         "tasks": [
             {
@@ -269,6 +279,9 @@ def activation_apply(
         changes["ends_at"] = {"from": activation.ends_at, "to": ends_at}
     if not changes:
         return activation, "unchanged"
+    if cap and not activation.cap_identifier:  # started by hand, now a warning acts on it: name the first one
+        activation.cap_sender, activation.cap_identifier = cap
+        activation.save(update_fields=["cap_sender", "cap_identifier"])
     if "level" in changes:
         said = SUPERSEDED(**{"from": activation.level, "to": new_level})
         superseded = _tasks_cancel(activation, reason=str(said))
@@ -374,23 +387,28 @@ def activation_end_by_warning(*, activation: Activation, actor: User | None, rea
 
 
 def activation_acknowledge(*, activation_id: int, actor: User) -> Activation:
-    """The lead of a department acknowledges (叫应) the department's standby task. 404 for an activation the caller
-    has no task in, 403 for anyone but a lead of that department, 409 when there is nothing to acknowledge."""
+    """The lead of a department acknowledges (叫应) the department's standby task at the current level. 404 for an
+    activation the caller's department has no such task in, 403 for anyone but a lead of that department, 409 once
+    the activation has ended. Acknowledging again (a phone's retry after a lost answer) changes nothing and answers
+    the activation as it stands."""
     with transaction.atomic():
         plan_id = Activation.objects.filter(pk=activation_id).values_list("plan_id", flat=True).first()
         if plan_id is None or actor.department_id is None:
             raise NotFound(_("No such activation."))
         _lock_plan(plan_id)
         activation = Activation.objects.select_related("plan", "version").get(pk=activation_id)
+        if not activation.active:
+            raise Conflict(_("This activation has already ended."), {"task": [_("Nothing to acknowledge.")]})
         tasks = ActivationTask.objects.select_for_update(of=("self",)).select_related("department").filter(
-            activation=activation, department_id=actor.department_id).exclude(state=ActivationTask.State.CANCELLED)
+            activation=activation, department_id=actor.department_id, level=activation.level,
+        ).exclude(state=ActivationTask.State.CANCELLED)
         task = tasks.order_by("-id").first()
         if task is None:
             raise NotFound(_("Your department has no task in this activation."))
         if actor.role != Role.LEAD:
             raise Forbidden(_("Only the department's lead acknowledges a response plan task."))
-        if task.state == ActivationTask.State.ACKNOWLEDGED or not activation.active:
-            raise Conflict(_("There is nothing to acknowledge."), {"task": [_("Already acknowledged or ended.")]})
+        if task.state == ActivationTask.State.ACKNOWLEDGED:
+            return activation_get(activation_id)
         now = timezone.now()
         late = max(0, int((now - task.due_at).total_seconds()))
         was = task.state

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch.core.changes import json_ready
+from dispatch.core.i18n import localized
 from plans.definition import LEVELS
 from plans.models import Activation, CapMessage, ResponsePlan
 from plans.services.activations import (
@@ -51,16 +52,29 @@ class Received:
         return not self.repeated and self.message.outcome in CHANGING
 
 
-def cap_message_view(message: CapMessage) -> dict[str, Any]:
-    """A received warning as the API shows it (the document itself is not repeated)."""
-    activation = activation_get(message.activation_id) if message.activation_id else None
+def _language_key(language: str) -> str | None:
+    """CAP ``<language>`` (RFC 3066: zh-CN, en-US ...) -> our text key, or None for another language."""
+    tag = (language or "en-US").lower()
+    return "zh" if tag.startswith("zh") else "en" if tag.startswith("en") else None
+
+
+def cap_message_view(message: CapMessage, *, full: bool = True) -> dict[str, Any]:
+    """A received warning as the API shows it (the document itself is not repeated); the headline in the reader's
+    language when the warning has it. ``full``: the activation it acted on as a whole, else its id, plan and level."""
+    activation: Any = None
+    if message.activation_id is not None:
+        if full:
+            activation = activation_payload(activation_get(message.activation_id))
+        elif message.activation is not None:
+            activation = {"id": message.activation_id, "plan": message.activation.plan.code,
+                          "level": message.activation.level, "active": message.activation.active}
     return json_ready({
         "id": message.pk, "sender": message.sender, "identifier": message.identifier, "sent": message.sent,
         "msg_type": message.msg_type, "status": message.status, "event": message.event,
-        "severity": message.severity, "headline": message.headline, "expires": message.expires,
+        "severity": message.severity, "headline": localized(message.headlines) or message.headline,
+        "headline_i18n": message.headlines, "expires": message.expires,
         "districts": message.districts, "outcome": message.outcome, "outcome_display": message.get_outcome_display(),
-        "detail": message.detail, "received_at": message.received_at,
-        "activation": activation_payload(activation) if activation is not None else None,
+        "detail": message.detail, "received_at": message.received_at, "activation": activation,
     })
 
 
@@ -101,6 +115,8 @@ def cap_receive(*, actor: User, document: bytes) -> Received:
             sender=alert.sender, identifier=alert.identifier, sent=alert.sent, msg_type=alert.msg_type,
             status=alert.status, event=first.event if first else "", severity=first.severity if first else "",
             headline=(first.headline if first else "")[:300], expires=alert.expires,
+            headlines={key: info.headline[:300] for info in reversed(alert.infos)
+                       if (key := _language_key(info.language)) and info.headline},
             references=" ".join(",".join(ref) for ref in alert.references),
             document=document.decode("utf-8", errors="replace"), outcome=CapMessage.Outcome.UNMATCHED,
             received_by=actor if actor.pk else None,
@@ -156,4 +172,4 @@ def _act(alert: CapAlert, *, actor: User, districts: list[District]) -> tuple[st
 
 
 def cap_messages_recent(limit: int = 100) -> list[CapMessage]:
-    return list(CapMessage.objects.order_by("-received_at", "-id")[:limit])
+    return list(CapMessage.objects.select_related("activation__plan").order_by("-received_at", "-id")[:limit])

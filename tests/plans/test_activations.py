@@ -82,7 +82,9 @@ def test_the_lead_acknowledges_and_only_the_lead(api_as, dispatcher):
     assert task["state"] == "acknowledged" and task["acknowledged_by"] == "city_management_lead"
     assert task["acknowledged_at"] is not None
     assert task_of(response.json(), "transit")["state"] == "pending"
-    assert api_as("city_management_lead").post(url).status_code == 409  # nothing left to acknowledge
+    again = api_as("city_management_lead").post(url)  # a phone's retry after a lost answer
+    assert again.status_code == 200 and task_of(again.json(), "city_management") == task
+    assert ActivationEvent.objects.filter(kind="task.acknowledged").count() == 1
     # Its acknowledgement deadline is cancelled; the others still run.
     assert Deadline.objects.filter(kind=Deadline.Kind.ACTIVATION_ACK, state="pending").count() == 3
 
@@ -142,6 +144,12 @@ def test_a_level_change_supersedes_the_open_tasks_and_keeps_the_acknowledged(api
     states = dict(ActivationTask.objects.filter(level="III").values_list("department__code", "state"))
     assert states == {"transit": "acknowledged", "city_management": "cancelled", "traffic_police": "cancelled",
                       "environment": "cancelled"}
+    # The list shows the current level's task of each department, once: transit's new level I task is pending.
+    assert sorted(t["department"] for t in body["tasks"]) == ["city_management", "environment", "traffic_police", "transit"]
+    assert task_of(body, "transit")["level"] == "I" and task_of(body, "transit")["state"] == "pending"
+    # The lead acknowledges the level I task (the level III one was acknowledged already).
+    assert task_of(api_as("transit_lead").post(f"/api/activations/{first['id']}/acknowledge/").json(),
+                   "transit")["state"] == "acknowledged"
     assert activate(dispatcher, level="I", districts=["riverside", "oldtown", "harbor"]).status_code == 200  # unchanged
 
 
@@ -161,6 +169,7 @@ def test_ending_cancels_open_tasks_with_the_reason_and_stops_overrides(api_as, d
     assert not Deadline.objects.filter(kind__startswith="activation.", state="pending").exists()
     assert dispatcher.get("/api/activations/?active=true").json() == []
     assert dispatcher.post(f"/api/activations/{activation['id']}/end/", {"reason": "again"}).status_code == 409
+    assert api_as("environment_lead").post(f"/api/activations/{activation['id']}/acknowledge/").status_code == 409
     incident = report(location=RIVERSIDE)
     assert incident["activation"] is None
 

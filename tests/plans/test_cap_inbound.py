@@ -107,6 +107,13 @@ def test_an_unmatched_warning_is_stored_and_shown(source, dispatcher, api_as):
     assert not Activation.objects.exists()
     listed = dispatcher.get("/api/cap/inbound/").json()
     assert [m["identifier"] for m in listed] == ["demo-city-met-20260721-heat-01"]
+    assert listed[0]["outcome"] == "unmatched" and listed[0]["headline_i18n"].keys() == {"zh", "en"}
+    english = dispatcher.get("/api/cap/inbound/?limit=5", HTTP_ACCEPT_LANGUAGE="en").json()[0]["headline"]
+    chinese = dispatcher.get("/api/cap/inbound/?limit=5", HTTP_ACCEPT_LANGUAGE="zh-hans").json()[0]["headline"]
+    assert english == listed[0]["headline_i18n"]["en"] and chinese == listed[0]["headline_i18n"]["zh"]
+    for bad in ("0", "101", "x"):
+        response = dispatcher.get(f"/api/cap/inbound/?limit={bad}")
+        assert response.status_code == 400 and "limit" in response.json()["errors"]
     assert api_as("transit_lead").get("/api/cap/inbound/").status_code == 403
 
 
@@ -192,3 +199,13 @@ def test_the_replay_command_runs_the_sample_storm(db, capsys):
     assert "started" in lines[0] and "level=IV" in lines[0]
     assert "level=I " in lines[3] and "ended" in lines[5]
     assert "unmatched" in lines[6] and "outside" in lines[7]
+
+
+def test_a_warning_acting_on_an_activation_started_by_hand_is_named_on_it(source, dispatcher):
+    dispatcher.post("/api/plans/rainstorm/activate/", {"level": "IV", "districts": ["riverside"], "reason": "watch"})
+    response = source.post(doc("02-yellow-update.xml"))  # references a warning never seen: raises the active plan
+    assert response.status_code == 201 and response.json()["outcome"] == "changed"
+    activation = dispatcher.get("/api/activations/?active=true").json()[0]
+    assert activation["source"] == "manual" and activation["level"] == "III"
+    assert activation["cap_identifier"] == "demo-city-met-20260720-rainstorm-02"
+    assert [w["identifier"] for w in activation["warnings"]] == ["demo-city-met-20260720-rainstorm-02"]

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from dispatch import access
 from dispatch.api.serializers import TimelineEventSerializer
+from dispatch.core.errors import Invalid
 from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xml
 from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
 from dispatch.models import TimelineEvent
@@ -117,12 +118,16 @@ class CapInboundView(APIView):
         return Response({**cap_message_view(received.message), "repeated": received.repeated},
                         status=status.HTTP_201_CREATED if received.changed else status.HTTP_200_OK)
 
-    @extend_schema(summary="Warnings received (command roles)",
+    @extend_schema(summary="Warnings received (command roles), the latest first",
+                   parameters=[OpenApiParameter("limit", int, description="how many (1..100, default 100)")],
                    responses={200: serializers.ListSerializer(child=serializers.DictField())})
     def get(self, request):
         if not access.is_command(request.user):
             raise PermissionDenied(_("Only the command center sees the warnings received."))
-        return Response([cap_message_view(m) for m in cap_messages_recent()])
+        limit = request.query_params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            raise Invalid(_("Invalid limit."), {"limit": [_("A whole number from 1 to 100.")]})
+        return Response([cap_message_view(m, full=False) for m in cap_messages_recent(int(limit))])
 
 
 # ---- exports ----------------------------------------------------------------------------------------------
