@@ -16,6 +16,7 @@ from dispatch.core.errors import Invalid
 from dispatch.core.i18n import localized
 from dispatch.rest.fields import NOT_BLANK, TextField
 from dispatch.rest.parsers import YAMLParser
+from plans.api.serializers import ActivationDetailSerializer, ActivationSerializer
 from plans.definition import LEVELS, SEVERITIES
 from plans.models import PlanVersion, ResponsePlan
 from plans.services.activations import (
@@ -124,7 +125,7 @@ class PlanActivateView(APIView):
     """``POST /api/plans/<code>/activate/`` (dispatchers, supervisors): 201 started or changed, 200 unchanged."""
 
     @extend_schema(summary="Activate a response plan (or change its active activation)",
-                   request=ActivateRequestSerializer, responses={201: dict, 200: dict})
+                   request=ActivateRequestSerializer, responses={201: ActivationSerializer, 200: ActivationSerializer})
     def post(self, request: Request, code: str) -> Response:
         body = ActivateRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -139,7 +140,7 @@ class PlanActivateView(APIView):
 class ActivationListView(APIView):
     """``GET /api/activations/`` (everyone signed in): ``?active=true`` those in force, otherwise the latest 100."""
 
-    @extend_schema(summary="Response plan activations", responses={200: serializers.ListSerializer(child=serializers.DictField())},
+    @extend_schema(summary="Response plan activations", responses={200: ActivationSerializer(many=True)},
                    parameters=[OpenApiParameter("active", bool, description="only those in force (true) or ended (false)")])
     def get(self, request: Request) -> Response:
         active = request.query_params.get("active")
@@ -152,7 +153,7 @@ class ActivationListView(APIView):
 class ActivationDetailView(APIView):
     """``GET /api/activations/<id>/``: the activation and its hash-chained timeline."""
 
-    @extend_schema(summary="One activation with its timeline", responses={200: dict})
+    @extend_schema(summary="One activation with its timeline", responses={200: ActivationDetailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         activation = activation_get(pk)
         return Response({**activation_payload(activation), "timeline": activation_timeline(activation),
@@ -162,7 +163,7 @@ class ActivationDetailView(APIView):
 class ActivationAcknowledgeView(APIView):
     """``POST /api/activations/<id>/acknowledge/``: the lead of a department with a task acknowledges it (叫应)."""
 
-    @extend_schema(summary="Acknowledge your department's task", request=None, responses={200: dict})
+    @extend_schema(summary="Acknowledge your department's task", request=None, responses={200: ActivationSerializer})
     def post(self, request: Request, pk: int) -> Response:
         return Response(activation_payload(activation_acknowledge(activation_id=pk, actor=request.user)))  # type: ignore[arg-type]
 
@@ -170,7 +171,7 @@ class ActivationAcknowledgeView(APIView):
 class ActivationEndView(APIView):
     """``POST /api/activations/<id>/end/`` (dispatchers, supervisors) with the reason."""
 
-    @extend_schema(summary="End an activation", request=ReasonRequestSerializer, responses={200: dict})
+    @extend_schema(summary="End an activation", request=ReasonRequestSerializer, responses={200: ActivationSerializer})
     def post(self, request: Request, pk: int) -> Response:
         body = ReasonRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

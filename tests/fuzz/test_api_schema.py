@@ -150,11 +150,16 @@ def fuzz_server(tmp_path_factory):
 
 
 def _seed_incidents(base: str, dispatcher_token: str) -> None:
-    """A few routed incidents, so that generated ids can name real incidents and work orders."""
+    """A few routed incidents, so that generated ids can name real incidents and work orders, and a response plan
+    activation (the list of activations is never empty: a stateful link from it always finds an id, whatever earlier
+    scenarios did, so hypothesis draws the same kind of value each time)."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Token {dispatcher_token}"}, timeout=15) as api:
         for n in range(3):
             incident = report_waterlogging(api, title=f"Fuzz seed {n}")
             wait_for_orders(api, incident["id"], 3)
+        activated = api.post("/api/plans/rainstorm/activate/",
+                             json={"level": "IV", "districts": ["riverside"], "reason": "fuzz seed"})
+        assert activated.status_code == 201, activated.text
         POOLS.clear()
 
         def ids(path: str) -> list[str]:
@@ -164,6 +169,8 @@ def _seed_incidents(base: str, dispatcher_token: str) -> None:
         POOLS["work-orders", "id"] = ids("/api/work-orders/")
         POOLS["units", "id"] = ids("/api/units/")
         POOLS["departments", "id"] = ids("/api/departments/")
+        POOLS["activations", "id"] = [str(a["id"]) for a in api.get("/api/activations/").json()]
+        POOLS["plans", "code"] = [p["code"] for p in api.get("/api/plans/").json()]
         event_types = api.get("/api/event-types/").json()
         POOLS["workflows", "code"] = POOLS["incidents", "event_type"] = [et["code"] for et in event_types]
         POOLS["incidents", "transition"] = sorted({t["name"] for et in event_types for t in et["transitions"]})

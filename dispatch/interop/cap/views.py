@@ -20,6 +20,7 @@ from dispatch.interop.cap.documents import CAP_KINDS, CONTENT_TYPE, cap_alert_xm
 from dispatch.interop.cap.warnings import ACTIONS, incident_public_warning
 from dispatch.models import TimelineEvent
 from dispatch.rest.fields import NOT_BLANK, TextField
+from plans.api.serializers import CapListItemSerializer, CapReceivedSerializer
 from plans.services.warnings import cap_message_view, cap_messages_recent, cap_receive
 
 EXPORT_CHUNK = 500
@@ -109,7 +110,7 @@ class CapInboundView(APIView):
                      "changed nothing, or the same sender + identifier was received before; 400 naming the problem "
                      "(under `errors.document`) when it is not valid CAP 1.2."),
         request={CONTENT_TYPE: OpenApiTypes.STR, "application/xml": OpenApiTypes.STR},
-        responses={201: dict, 200: dict},
+        responses={201: CapReceivedSerializer, 200: CapReceivedSerializer},
     )
     def post(self, request):
         if not access.may_post_cap(request.user):
@@ -119,8 +120,9 @@ class CapInboundView(APIView):
                         status=status.HTTP_201_CREATED if received.changed else status.HTTP_200_OK)
 
     @extend_schema(summary="Warnings received (command roles), the latest first",
-                   parameters=[OpenApiParameter("limit", int, description="how many (1..100, default 100)")],
-                   responses={200: serializers.ListSerializer(child=serializers.DictField())})
+                   parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100},
+                                                description="how many (1..100, default 100)")],
+                   responses={200: CapListItemSerializer(many=True)})
     def get(self, request):
         if not access.is_command(request.user):
             raise PermissionDenied(_("Only the command center sees the warnings received."))
