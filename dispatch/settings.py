@@ -192,6 +192,9 @@ SPECTACULAR_SETTINGS = {
         "UnitStatusEnum": "departments.models.Unit.Status",
         "UnitChangeSourceEnum": "departments.models.UnitStatusChange.Source",
         "IncidentSourceEnum": "dispatch.models.incidents.Source",
+        "ActivationSourceEnum": "plans.models.Activation.Source",
+        "PlanLevelEnum": "plans.models.LEVEL_CHOICES",
+        "ActivationTaskStateEnum": "plans.models.TASK_API_STATES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

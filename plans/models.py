@@ -229,3 +229,7 @@ class CapMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender} {self.identifier} ({self.outcome})"
+
+
+# A task's states as the API shows them (a cancelled task is not listed: superseded or ended, it is on the timeline).
+TASK_API_STATES = [choice for choice in ActivationTask.State.choices if choice[0] != ActivationTask.State.CANCELLED]

@@ -3,7 +3,7 @@
 
 from rest_framework import serializers
 
-from plans.models import ActivationTask
+from plans.models import LEVEL_CHOICES, TASK_API_STATES, Activation
 
 
 class I18nTextSerializer(serializers.Serializer):
@@ -16,10 +16,10 @@ class ActivationTaskSerializer(serializers.Serializer):
     department = serializers.CharField()
     department_name = serializers.CharField()
     department_name_i18n = I18nTextSerializer()
-    level = serializers.ChoiceField(choices=["IV", "III", "II", "I"])
+    level = serializers.ChoiceField(choices=LEVEL_CHOICES)
     task = serializers.CharField()
     task_i18n = I18nTextSerializer()
-    state = serializers.ChoiceField(choices=[s for s in ActivationTask.State.values if s != "cancelled"])
+    state = serializers.ChoiceField(choices=TASK_API_STATES)
     due_at = serializers.DateTimeField()
     ack_timeout_seconds = serializers.IntegerField()
     acknowledged_by = serializers.CharField(allow_null=True)
@@ -42,9 +42,9 @@ class ActivationSerializer(serializers.Serializer):
     plan_name = serializers.CharField()
     plan_name_i18n = I18nTextSerializer()
     plan_version = serializers.IntegerField()
-    level = serializers.ChoiceField(choices=["IV", "III", "II", "I"])
+    level = serializers.ChoiceField(choices=LEVEL_CHOICES)
     districts = serializers.ListField(child=serializers.CharField())
-    source = serializers.ChoiceField(choices=["cap", "manual"])  # type: ignore[assignment]  # the metaclass takes it
+    source = serializers.ChoiceField(choices=Activation.Source.choices)  # type: ignore[assignment]  # the metaclass takes it
     cap_identifier = serializers.CharField(allow_null=True)
     cap_sender = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
