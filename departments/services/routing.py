@@ -36,7 +36,9 @@ def _activation_overrides(activation_id: int | None) -> tuple[Activation, dict] 
 
 
 @outbox_handler("incident.route")
-def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list[WorkOrder]:
+def incident_route(
+    *, incident_id: int, dispatch_round: int, state: str, departments: list[str] | None = None
+) -> list[WorkOrder]:
     """Create one work order per target department of this dispatch round and offer each to a unit.
 
     Idempotent: an order that exists for (incident, department, round) is left alone, and a round the
@@ -50,8 +52,8 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
         .select_related("workflow_version", "event_type", "district")
         .get(pk=incident_id)
     )
-    if incident.dispatch_round != dispatch_round or incident.state != state:
-        return []
+    if incident.dispatch_round != dispatch_round or incident.state != state or incident.merged_into_id is not None:
+        return []  # moved on, or merged into another incident (which carries the work)
     spec = incident.workflow_version.spec.states[state]
     baseline = [
         DispatchTarget(d.department, d.priority, d.ack_timeout_seconds, max_attempts=d.max_attempts) for d in spec.dispatch
@@ -68,14 +70,16 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
             "activation": activation.pk, "plan": activation.plan.code, "level": activation.level,
             "overrides": overrides, "dispatch_round": dispatch_round, **reason_data(PLAN_OVERRIDES(plan=activation.plan.code, level=activation.level)),
         })
-    departments = {d.code: d for d in Department.objects.filter(code__in=[t.department for t in plan])}
+    if departments is not None:  # a round that gives back the orders a merge cancelled: those departments only
+        plan = [t for t in plan if t.department in departments]
+    by_code = {d.code: d for d in Department.objects.filter(code__in=[t.department for t in plan])}
     existing = set(
         WorkOrder.objects.filter(incident=incident, dispatch_round=dispatch_round).values_list("department_id", flat=True)
     )
-    targets = [t for t in plan if t.department in departments and departments[t.department].pk not in existing]
+    targets = [t for t in plan if t.department in by_code and by_code[t.department].pk not in existing]
     if not targets:
         return []
-    department_ids = [departments[t.department].pk for t in targets]
+    department_ids = [by_code[t.department].pk for t in targets]
     candidates: dict[int, list[Candidate]]
     units: dict[int, Unit]
     if incident.needs_location:  # nobody is chosen before the incident has a place: no units to read
@@ -85,7 +89,7 @@ def incident_route(*, incident_id: int, dispatch_round: int, state: str) -> list
     due_at = incident.state_entered_at + timedelta(seconds=spec.sla_seconds) if spec.sla_seconds else None
     offers = []
     for target in targets:
-        department = departments[target.department]
+        department = by_code[target.department]
         order = WorkOrder(
             incident=incident, department=department, dispatch_round=dispatch_round,
             priority=target.priority, ack_timeout_seconds=target.ack_timeout_seconds, due_at=due_at, attempts=0,

@@ -10,6 +10,7 @@ from dispatch.core.timeline import API_CLIENT_PREFIX, actor_display, reason_text
 from dispatch.models import ApiClient, Incident, Source, TimelineEvent
 from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.rest.fields import NOT_BLANK, RegexTextField, SlugTextField, TextField
+from dispatch.services.duplicates import merged_reports
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
 
@@ -140,6 +141,37 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         return reason_text(obj.data) if isinstance(obj.data, dict) else None
 
 
+class MergedReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    merged_at = serializers.DateTimeField()
+    automatic = serializers.BooleanField()
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    distance_m = serializers.IntegerField()
+    minutes_ago = serializers.IntegerField()
+    state = serializers.CharField()
+
+
+class DuplicatesQuerySerializer(serializers.Serializer):
+    event_type = SlugTextField(max_length=64)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+
+
+class MergeRequestSerializer(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1)
+    note = TextField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class UnmergeRequestSerializer(serializers.Serializer):
+    note = TextField(max_length=2000, required=False, allow_blank=True, default="")
+
+
 class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     event_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     workflow_version = serializers.IntegerField(source="workflow_version.version", read_only=True)
@@ -152,18 +184,26 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     needs_location = serializers.BooleanField(
         read_only=True, help_text=_("No district and no confirmed place outside the city: its orders wait for a location."),
     )
+    merged_reports = serializers.SerializerMethodField(
+        help_text=_("The reports merged into this incident (only when report_count > 1).")
+    )
 
     class Meta:
         model = Incident
         fields = [
             "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
             "location", "address", "district", "location_outside_city", "needs_location", "reporter", "source",
-            "external_id", "activation", "created_at", "updated_at", "available_transitions", "work_orders",
+            "external_id", "activation", "merged_into", "merged_at", "merged_automatically", "report_count",
+            "merged_reports", "created_at", "updated_at", "available_transitions", "work_orders",
         ]
         read_only_fields = fields
         extra_kwargs = {"activation": {"help_text": _(
             "The response plan activation in force where and when it was reported (its overrides shaped its routing), "
             "or null.")}}
+
+    @extend_schema_field(MergedReportSerializer(many=True))
+    def get_merged_reports(self, obj):
+        return merged_reports(obj) if obj.report_count > 1 else []  # a query only for an incident that has some
 
     @extend_schema_field(LocationSerializer(allow_null=True))
     def get_location(self, obj):

@@ -18,9 +18,12 @@ from rest_framework.views import APIView
 from departments.models import WorkOrder
 from dispatch import access
 from dispatch.api.serializers import (
+    DuplicateCandidateSerializer,
+    DuplicatesQuerySerializer,
     IncidentCreateSerializer,
     IncidentSerializer,
     LocateRequestSerializer,
+    MergeRequestSerializer,
     NoteRequestSerializer,
     RevealedReporterSerializer,
     RevealRequestSerializer,
@@ -28,6 +31,7 @@ from dispatch.api.serializers import (
     TimelineExportSerializer,
     TimelineVerifySerializer,
     TransitionRequestSerializer,
+    UnmergeRequestSerializer,
     WsTicketSerializer,
 )
 from dispatch.core.idempotency import idempotency_key_check
@@ -35,6 +39,12 @@ from dispatch.core.timeline import timeline_verify
 from dispatch.live.auth import ticket_issue
 from dispatch.models import Incident
 from dispatch.rest.filters import BOOLEAN_CHOICES, IntegerFilter, SafeIsoDateTimeFilter, StrictFilterSet
+from dispatch.services.duplicates import (
+    duplicate_candidates_for,
+    duplicate_candidates_preview,
+    incident_merge,
+    incident_unmerge,
+)
 from dispatch.services.incidents import (
     incident_note_add,
     incident_report,
@@ -59,6 +69,12 @@ class IncidentFilter(StrictFilterSet):
         choices=BOOLEAN_CHOICES, method="filter_needs_location",
         help_text="true: no district and no confirmed place outside the city (its orders wait for a location).",
     )
+    merged = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES, method="filter_merged",
+        help_text="true: reports merged into another incident (?merged_automatically=true: those attached by a surge's "
+                  "auto-attach); false: the incidents that carry work.",
+    )
+    merged_automatically = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_merged_automatically")
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -66,12 +82,18 @@ class IncidentFilter(StrictFilterSet):
         model = Incident
         fields = [
             "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
-            "open", "needs_location",
+            "open", "needs_location", "merged", "merged_automatically",
         ]
 
     def filter_open(self, queryset, name, value):
         finals = final_states()
         return queryset.exclude(state__in=finals) if value == "true" else queryset.filter(state__in=finals)
+
+    def filter_merged(self, queryset, name, value):
+        return queryset.filter(merged_into__isnull=value != "true")
+
+    def filter_merged_automatically(self, queryset, name, value):
+        return queryset.filter(merged_automatically=value == "true")
 
     def filter_needs_location(self, queryset, name, value):
         waiting = Q(district__isnull=True, location_outside_city=False)
@@ -119,7 +141,46 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         else:
             incident = self.get_queryset().filter(pk=incident.pk).first() or incident
         body = IncidentSerializer(incident, context=self.get_serializer_context()).data
+        body["duplicate_candidates"] = [c.as_dict() for c in duplicate_candidates_for(user=request.user, incident=incident)]
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Open incidents a report at this place may duplicate (before reporting it)",
+        parameters=[
+            OpenApiParameter("event_type", str, required=True),
+            OpenApiParameter("lat", {"type": "number", "minimum": -90, "maximum": 90}, required=True),
+            OpenApiParameter("lon", {"type": "number", "minimum": -180, "maximum": 180}, required=True),
+        ],
+        responses={200: DuplicateCandidateSerializer(many=True)},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def duplicates(self, request):
+        if not access.can_report_incident(request.user):
+            raise PermissionDenied()
+        query = DuplicatesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = duplicate_candidates_preview(user=request.user, **query.validated_data)
+        return Response([c.as_dict() for c in found])
+
+    @extend_schema(request=MergeRequestSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge this report into another incident (dispatchers): answers the survivor."""
+        body = MergeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        survivor = incident_merge(actor=request.user, incident_id=int(pk), into_id=body.validated_data["into"],
+                                  note=body.validated_data["note"])
+        incident = self.get_queryset().get(pk=survivor.pk)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=UnmergeRequestSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def unmerge(self, request, pk=None):
+        """Restore a merged report as an open incident, routed again (dispatchers)."""
+        body = UnmergeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident_unmerge(actor=request.user, incident_id=int(pk), note=body.validated_data["note"])
+        return Response(IncidentSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
     @extend_schema(request=TransitionRequestSerializer, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])

@@ -59,6 +59,15 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     activation = models.ForeignKey(
         "plans.Activation", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
+    # Duplicate reports (``dispatch.services.duplicates``): a merged report points at the incident that carries the
+    # work (``merged_into``); its own orders were cancelled and it is not on the board, but its reporter, texts and
+    # timeline stay its own. ``report_count``: the survivor's own report plus those merged into it.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_reports"
+    )
+    merged_at = models.DateTimeField(null=True, blank=True)
+    merged_automatically = models.BooleanField(default=False)
+    report_count = models.PositiveIntegerField(_("reports"), default=1)
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -71,7 +80,11 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(condition=models.Q(severity__gte=1, severity__lte=5), name="incident_severity_1_5"),
         ]
-        indexes = [models.Index(fields=["state"]), models.Index(fields=["event_type", "state"])]
+        indexes = [
+            models.Index(fields=["state"]), models.Index(fields=["event_type", "state"]),
+            # Duplicate candidates: same type, a latitude band, longitude checked in the index (time on the few left).
+            models.Index(fields=["event_type", "lat", "lon"], name="incident_type_lat_lon"),
+        ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
@@ -95,6 +108,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             "district": self.district.code if self.district_id else None,
             "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
             "needs_location": self.needs_location, "activation": self.activation_id,
+            "merged_into": self.merged_into_id, "report_count": self.report_count,
             "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }

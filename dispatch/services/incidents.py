@@ -18,6 +18,7 @@ from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.idempotency import idempotent, request_fingerprint
 from dispatch.core.outbox import outbox_enqueue
 from dispatch.models import Incident, IncidentCounter
+from dispatch.services.duplicates import auto_attach_target, incident_attach_new
 from dispatch.services.sla import sla_enter_state, sla_schedule
 from plans.services.activations import activation_covering
 from workflows.definition import StateSpec
@@ -104,7 +105,11 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
     activation = activation_covering(district.pk if district is not None else None)
     incident.activation = activation
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
-    if _dispatches(incident, spec.states[state]):
+    survivor = auto_attach_target(event_type=event_type, lat=lat, lon=lon)
+    if survivor is not None:  # a surge's duplicate: created merged, never routed, no SLA clock of its own
+        incident.merged_into, incident.merged_at, incident.merged_automatically = survivor, now, True
+        incident.sla_due_at = None
+    elif _dispatches(incident, spec.states[state]):
         incident.dispatch_round = 1  # the routing job is recorded by _enter_state below
     incident.save(force_insert=True)
     sla_schedule(incident=incident, new=True)
@@ -121,6 +126,8 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
         },
         consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )
+    if survivor is not None:
+        incident_attach_new(report=incident, survivor=survivor, actor=actor)
     return incident
 
 
@@ -182,7 +189,10 @@ def _role_check(user, incident: Incident):
 
 
 def available_transitions(*, incident: Incident, user) -> list[str]:
-    """Names of the transitions ``user`` may fire now (role and source state; guards are checked on firing)."""
+    """Names of the transitions ``user`` may fire now (role and source state; guards are checked on firing); none for a
+    merged report (its survivor carries the work)."""
+    if incident.merged_into_id is not None:
+        return []
     return transitions_available(
         spec=incident.workflow_version.spec, state=incident.state, role_allows=_role_check(user, incident)
     )
@@ -201,6 +211,9 @@ def incident_transition(
     """Fire a workflow transition. 404 unseen, 403 role, 409 wrong state / stale / guard, 400 unknown name."""
     with transaction.atomic():
         incident = incident_lock_visible(actor=actor, incident_id=incident_id)
+        if incident.merged_into_id is not None:  # the survivor carries the work; a transition here would dispatch twice
+            raise Conflict(_("This report is merged into another incident: act on that one, or unmerge it first."),
+                           {"transition": [_("Merged report.")]})
         spec = incident.workflow_version.spec
         t = transition_check(
             spec=spec, subject=incident, name=transition, note=note, expected_state=expected_state,

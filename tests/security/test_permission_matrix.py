@@ -160,6 +160,19 @@ def _new_plan(persona: str) -> dict:
     return {**load_yaml(text), "code": "matrix_probe_plan"}
 
 
+def _merge_target(persona: str) -> dict:
+    """Another open waterlogging report at the same place, to merge the probe's incident into."""
+    from rest_framework.test import APIClient
+
+    from dispatch.models import User
+
+    api = APIClient()
+    api.force_authenticate(User.objects.get(username="dispatcher"))
+    other = api.post("/api/incidents/", {**WATERLOGGING, "title": "matrix merge target"}, format="json")
+    assert other.status_code == 201, other.content
+    return {"into": other.json()["id"], "note": "permission matrix probe"}
+
+
 CANCEL = {"transition": "cancel", "note": "permission matrix probe"}  # from responding; dispatcher, supervisor
 
 
@@ -231,6 +244,13 @@ _RULES = [
          body={"text": "permission matrix probe"}),
     Rule("incident-transitions", "POST",            (401, 200, 200, 403, 403, 403, 404, 404), obj="incident",
          body=CANCEL, why="waterlogging's cancel: roles dispatcher and supervisor; admin and staff -> 403"),
+    Rule("incident-duplicates", "GET",              (401, 200, 403, 200, 403, 403, 403, 403),
+         body={"event_type": "waterlogging", "lat": 31.21, "lon": 121.43},
+         why="who may report an incident may look for its duplicates first (dispatchers, admins, department systems)"),
+    Rule("incident-merge", "POST",                  (401, 200, 403, 403, 403, 403, 404, 404), obj="incident",
+         body=_merge_target, why="dispatchers merge a duplicate report; unseen -> 404 first"),
+    Rule("incident-unmerge", "POST",                (401, 409, 403, 403, 403, 403, 404, 404), obj="incident",
+         why="dispatchers; the probe's incident is not merged -> 409 naming it"),
     Rule("incident-reveal-reporter", "POST",        (401, 403, 200, 403, 403, 403, 404, 404), obj="incident",
          body={"reason": "permission matrix probe"},
          why="supervisors reveal reporter data with a logged reason; another department's incident -> 404"),
@@ -473,8 +493,11 @@ def test_matrix(endpoint, method, rule, persona, call, objects):
     if rule.listing:
         objects.id_of(rule.listing)  # the object exists before it is (not) listed
     path = reverse(endpoint.name, kwargs=objects.kwargs(rule.obj))
-    query = {"page_size": 500} if rule.listing else None
-    response = call(endpoint.kind, persona, method, path, _body(rule, persona) if method != "GET" else query)
+    if method == "GET":  # a list's page size, or the query a rule gives
+        sent = {"page_size": 500} if rule.listing else (_body(rule, persona) if rule.body is not None else None)
+    else:
+        sent = _body(rule, persona)
+    response = call(endpoint.kind, persona, method, path, sent)
     assert _matches(response, expected), (
         f"{method} {path} ({endpoint.name}) as {persona} ({USERNAMES[persona]}): "
         f"observed {_observed(response)}, expected {_describe(expected)}"

@@ -15,6 +15,7 @@ from .parse import parse_definition
 from .spec import (
     BASE_ROLES,
     DEFAULT_ACK_TIMEOUTS,
+    DEFAULT_DUPLICATES,
     DEFAULT_MAX_ATTEMPTS,
     DEPARTMENT_ROLES,
     DISPATCH_KEYS,
@@ -26,14 +27,19 @@ from .spec import (
     STATE_KEYS,
     TOP_KEYS,
     TRANSITION_KEYS,
+    AutoAttachSpec,
     Definition,
     DefinitionInvalid,
     DispatchSpec,
+    DuplicatesSpec,
     StateSpec,
     TransitionSpec,
 )
 
 __all__ = [
+    "AutoAttachSpec",
+    "DEFAULT_DUPLICATES",
+    "DuplicatesSpec",
     "BASE_ROLES",
     "DEFAULT_ACK_TIMEOUTS",
     "DEFAULT_MAX_ATTEMPTS",

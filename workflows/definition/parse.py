@@ -17,12 +17,18 @@ from .fields import (
     unknown_keys,
 )
 from .spec import (
+    AUTO_ATTACH_KEYS,
+    DEFAULT_DUPLICATES,
+    DUPLICATES_KEYS,
+    MAX_DUPLICATE_RADIUS_M,
     SOURCES,
     STATE_KEYS,
     TOP_KEYS,
     TRANSITION_KEYS,
+    AutoAttachSpec,
     Definition,
     DefinitionInvalid,
+    DuplicatesSpec,
     StateSpec,
     TransitionSpec,
 )
@@ -39,13 +45,73 @@ def parse_definition(raw: dict[str, Any], *, departments: set[str]) -> Definitio
     initial, by_source = _parse_initial_states(raw, states, errors)
     transitions = _parse_transitions(raw.get("transitions"), states, departments, errors)
     _check_graph(initial, by_source, states, transitions, errors)
+    duplicates = _parse_duplicates(raw.get("duplicates"), code, errors)
     if errors:
         raise DefinitionInvalid(errors)
     return Definition(
         code=code, name=name, description=description, initial_state=initial,
         initial_state_by_source=dict(by_source), states=states, transitions=tuple(transitions),
-        ack_timeouts=ack_timeouts,
+        ack_timeouts=ack_timeouts, duplicates=duplicates,
     )
+
+
+def _parse_duplicates(raw: object, code: object, errors: list[str]) -> DuplicatesSpec | None:
+    """``duplicates: {radius_m, window, related: [event types], auto_attach: {radius_m, window}}`` (all optional)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors.append("duplicates: must be a mapping")
+        return None
+    unknown_keys(raw, DUPLICATES_KEYS, "duplicates", errors)
+    radius = _radius(raw.get("radius_m", DEFAULT_DUPLICATES.radius_m), "duplicates.radius_m", errors)
+    window = _window(raw.get("window", DEFAULT_DUPLICATES.window_seconds), "duplicates.window", errors)
+    related = raw.get("related") or []
+    if not isinstance(related, list):
+        errors.append("duplicates.related: must be a list of event type codes")
+        related = []
+    for i, other in enumerate(related):
+        if check_name(other, f"duplicates.related[{i}]", errors) and other == code:
+            errors.append(f"duplicates.related[{i}]: the definition's own event type")
+    auto = None
+    raw_auto = raw.get("auto_attach")
+    if raw_auto is not None:
+        if not isinstance(raw_auto, dict):
+            errors.append("duplicates.auto_attach: must be a mapping")
+        else:
+            unknown_keys(raw_auto, AUTO_ATTACH_KEYS, "duplicates.auto_attach", errors)
+            auto_radius = _radius(raw_auto.get("radius_m"), "duplicates.auto_attach.radius_m", errors)
+            auto_window = _window(raw_auto.get("window"), "duplicates.auto_attach.window", errors)
+            if auto_radius and radius and auto_radius > radius:
+                errors.append("duplicates.auto_attach.radius_m: larger than duplicates.radius_m")
+            if auto_window and window and auto_window > window:
+                errors.append("duplicates.auto_attach.window: longer than duplicates.window")
+            if auto_radius and auto_window:
+                auto = AutoAttachSpec(radius_m=auto_radius, window_seconds=auto_window)
+    if not radius or not window:
+        return None
+    return DuplicatesSpec(radius_m=radius, window_seconds=window, related=tuple(str(r) for r in related),
+                          auto_attach=auto)
+
+
+def _radius(value: object, where: str, errors: list[str]) -> int | None:
+    if value is None:
+        errors.append(f"{where}: required, metres (1..{MAX_DUPLICATE_RADIUS_M})")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DUPLICATE_RADIUS_M:
+        errors.append(f"{where}: metres as a whole number from 1 to {MAX_DUPLICATE_RADIUS_M}, not {value!r}")
+        return None
+    return value
+
+
+def _window(value: object, where: str, errors: list[str]) -> int | None:
+    if value is None:
+        errors.append(f"{where}: required, a duration such as 30m")
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        errors.append(f"{where}: {exc}")
+        return None
 
 
 # --- Sections -------------------------------------------------------------------------------------

@@ -16,7 +16,11 @@ SOURCES = ("console", "api", "open311", "sensor", "hotline")
 
 TOP_KEYS = {
     "code", "name", "description", "initial_state", "initial_state_by_source", "ack_timeouts", "states", "transitions",
+    "duplicates",
 }
+DUPLICATES_KEYS = {"radius_m", "window", "related", "auto_attach"}
+AUTO_ATTACH_KEYS = {"radius_m", "window"}
+MAX_DUPLICATE_RADIUS_M = 5000
 STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
 DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts"}
 DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
@@ -64,6 +68,29 @@ class TransitionSpec:
 
 
 @dataclass(frozen=True)
+class AutoAttachSpec:
+    """Under a surge: a report within this tighter radius and window of exactly one open incident is created already
+    merged into it (no work orders of its own)."""
+
+    radius_m: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class DuplicatesSpec:
+    """Which open incidents a new report may duplicate: the same event type or a ``related`` one, within ``radius_m``
+    metres and reported within ``window_seconds``."""
+
+    radius_m: int = 150
+    window_seconds: int = 2 * 3600
+    related: tuple[str, ...] = ()
+    auto_attach: AutoAttachSpec | None = None
+
+
+DEFAULT_DUPLICATES = DuplicatesSpec()
+
+
+@dataclass(frozen=True)
 class Definition:
     code: str
     name: dict[str, str]
@@ -73,6 +100,11 @@ class Definition:
     states: dict[str, StateSpec] = field(default_factory=dict)
     transitions: tuple[TransitionSpec, ...] = ()
     ack_timeouts: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ACK_TIMEOUTS))  # per priority, seconds
+    duplicates: DuplicatesSpec | None = None  # None: the defaults (``DEFAULT_DUPLICATES``)
+
+    @property
+    def duplicate_rules(self) -> DuplicatesSpec:
+        return self.duplicates or DEFAULT_DUPLICATES
 
     def initial_state_for(self, source: str) -> str:
         return self.initial_state_by_source.get(source, self.initial_state)
@@ -91,6 +123,8 @@ class Definition:
             # again is no new version).
             if not t["destructive"]:
                 del t["destructive"]
+        if data["duplicates"] is None:  # likewise: only a definition that says something about duplicates
+            del data["duplicates"]
         return data
 
     @classmethod
@@ -114,4 +148,15 @@ class Definition:
             code=data["code"], name=data["name"], description=data["description"],
             initial_state=data["initial_state"], initial_state_by_source=data["initial_state_by_source"],
             states=states, transitions=transitions, ack_timeouts=data.get("ack_timeouts", dict(DEFAULT_ACK_TIMEOUTS)),
+            duplicates=_duplicates_from(data.get("duplicates")),
         )
+
+
+def _duplicates_from(data: dict[str, Any] | None) -> DuplicatesSpec | None:
+    if not data:
+        return None
+    auto = data.get("auto_attach")
+    return DuplicatesSpec(
+        radius_m=data["radius_m"], window_seconds=data["window_seconds"], related=tuple(data.get("related") or ()),
+        auto_attach=AutoAttachSpec(**auto) if auto else None,
+    )

@@ -18,6 +18,7 @@ from dispatch.core.errors import Invalid, NotFound
 from dispatch.core.i18n import localized
 from dispatch.models import ApiClient, Incident, Open311Request, Source, TimelineEvent
 from dispatch.services.clients import api_client_for_key, api_client_touch
+from dispatch.services.duplicates import duplicate_candidates
 from dispatch.services.incidents import incident_report
 from dispatch.services.selectors import final_states
 from workflows.models import EventType
@@ -107,20 +108,39 @@ def open311_request_submit(
     return incident
 
 
+def open311_duplicates_notice(incident: Incident) -> str | None:
+    """The ``service_notice`` of a new request's answer: that it was attached to an earlier report of the same problem,
+    or the public requests (those that came in through Open311) it may duplicate, nearest first; None otherwise.
+    (GeoReport's answer has no field for a list, and clients check its fields.)"""
+    if incident.merged_into_id is not None:
+        return _("Reported before by others: handled together with the earlier report.")
+    found = duplicate_candidates(event_type=incident.event_type, lat=incident.lat, lon=incident.lon,
+                                 exclude_id=incident.pk)
+    public = set(Incident.objects.filter(pk__in=[c.id for c in found], source=Source.OPEN311).values_list("pk", flat=True))
+    numbers = [c.number for c in found if c.id in public]
+    if not numbers:
+        return None
+    return _("Possibly reported already nearby: %(numbers)s.") % {"numbers": ", ".join(numbers[:3])}
+
+
 # --- reading requests (public) -------------------------------------------------------------------------
 
 
-def _public_requests():
+def _with_status(qs):
+    """Incidents with what their public status needs: the latest public note, the type, the orders' departments."""
     latest_public_note = (
         TimelineEvent.objects.filter(incident=OuterRef("pk"), kind="incident.note", data__public=True)
         .order_by("-seq").values("data__text")[:1]
     )
     return (
-        Incident.objects.filter(source=Source.OPEN311)
-        .annotate(public_note=Subquery(latest_public_note))
+        qs.annotate(public_note=Subquery(latest_public_note))
         .select_related("event_type", "workflow_version", "open311")
         .prefetch_related(Prefetch("work_orders", queryset=WorkOrder.objects.select_related("department")))
     )
+
+
+def _public_requests():
+    return _with_status(Incident.objects.filter(source=Source.OPEN311))
 
 
 def open311_requests_query(
@@ -160,26 +180,33 @@ def _w3c(value: datetime | None) -> str | None:
 
 
 def open311_request_view(incident: Incident) -> dict:
-    """A request as GeoReport v2 shows it, to anyone: never the reporter's name, phone or email."""
-    spec = incident.workflow_version.spec
-    state = spec.states.get(incident.state)
+    """A request as GeoReport v2 shows it, to anyone: never the reporter's name, phone or email. A request merged into
+    another incident (the same problem reported before) answers that incident's status, notes, departments and
+    times, so its citizen sees the problem handled; its own texts and place stay its own."""
+    handled = incident
+    notice = ""
+    if incident.merged_into_id is not None:
+        handled = _with_status(Incident.objects.filter(pk=incident.merged_into_id)).first() or incident
+        notice = _("Reported before by others: handled together with the earlier report, whose status is shown.")
+    spec = handled.workflow_version.spec
+    state = spec.states.get(handled.state)
     extra = getattr(incident, "open311", None)
     agencies = dict.fromkeys(
         localized(wo.department.name) or wo.department.code
-        for wo in sorted(incident.work_orders.all(), key=lambda wo: wo.pk)
+        for wo in sorted(handled.work_orders.all(), key=lambda wo: wo.pk)
     )
     return {
         "service_request_id": incident.number,
         "status": CLOSED if state is not None and state.final else OPEN,
-        "status_notes": getattr(incident, "public_note", None) or "",  # the latest note marked public
+        "status_notes": getattr(handled, "public_note", None) or "",  # the latest note marked public
         "service_name": incident.event_type.display_name,
         "service_code": incident.event_type.code,
         "description": incident.description,
         "agency_responsible": ", ".join(agencies),
-        "service_notice": "",
+        "service_notice": notice,
         "requested_datetime": _w3c(incident.created_at),
-        "updated_datetime": _w3c(incident.updated_at),
-        "expected_datetime": _w3c(incident.sla_due_at),
+        "updated_datetime": _w3c(max(incident.updated_at, handled.updated_at)),
+        "expected_datetime": _w3c(handled.sla_due_at),
         "address": incident.address,
         "address_id": None,
         "zipcode": None,

@@ -139,7 +139,9 @@ class ServiceRequestsView(Open311View):
             idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
         )
         # Every service is "realtime": the service_request_id, never a token (the spec: not both).
-        body = [{"service_request_id": incident.number, "service_notice": None, "account_id": None}]
+        # GeoReport's fields only (clients check them): possible duplicates are said in service_notice.
+        body = [{"service_request_id": incident.number, "service_notice": service.open311_duplicates_notice(incident),
+                 "account_id": None}]
         return render(body, fmt=self.fmt, root="service_requests", status=201)
 
 
