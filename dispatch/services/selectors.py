@@ -8,8 +8,11 @@ from workflows.models import WorkflowVersion
 
 
 def console_figures() -> dict:
-    """Open incidents by state, orders waiting for acknowledgement, open incidents past their SLA."""
+    """Open incidents by state, orders waiting for acknowledgement, open incidents past their SLA (a report merged into
+    another incident is not counted: the survivor carries its work; ``merged_reports`` counts those still open)."""
     open_incidents = Incident.objects.exclude(state__in=final_states())
+    merged = open_incidents.filter(merged_into__isnull=False).count()
+    open_incidents = open_incidents.filter(merged_into__isnull=True)
     by_state = dict(open_incidents.values_list("state").annotate(n=Count("id")).order_by())
     return {
         "open_incidents": sum(by_state.values()),
@@ -17,6 +20,7 @@ def console_figures() -> dict:
         "awaiting_ack": WorkOrder.objects.filter(state=WorkOrder.State.OFFERED).count(),
         "escalating": WorkOrder.objects.filter(state=WorkOrder.State.OFFERED, escalated_at__isnull=False).count(),
         "breaches": open_incidents.filter(sla_breached_at__isnull=False).count(),
+        "merged_reports": merged,
     }
 
 

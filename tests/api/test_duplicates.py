@@ -213,3 +213,11 @@ def test_the_duplicates_grammar_is_checked(api_as, duplicates, problem):
     response = api_as("admin").post("/api/workflows/", data)
     assert response.status_code == 400
     assert any(problem in e for e in response.json()["errors"]["definition"]), response.json()
+
+
+def test_the_console_figures_count_a_merged_report_once(dispatcher, report):
+    a, b = report(location=SPOT), report(location=SPOT)
+    before = dispatcher.get("/api/stats/").json()
+    dispatcher.post(f"/api/incidents/{b['id']}/merge/", {"into": a["id"]})
+    after = dispatcher.get("/api/stats/").json()
+    assert after["open_incidents"] == before["open_incidents"] - 1 and after["merged_reports"] == 1
