@@ -56,6 +56,7 @@ from dispatch.services.selectors import console_figures, final_states
 
 
 class IncidentFilter(StrictFilterSet):
+    number = django_filters.CharFilter(help_text="exactly this incident number (INC-YYYYMMDD-NNNNN)")
     state = django_filters.CharFilter()
     event_type = django_filters.CharFilter(field_name="event_type__code")
     severity = IntegerFilter()
@@ -81,7 +82,7 @@ class IncidentFilter(StrictFilterSet):
     class Meta:
         model = Incident
         fields = [
-            "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
+            "number", "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
             "open", "needs_location", "merged", "merged_automatically",
         ]
 

@@ -108,7 +108,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             "district": self.district.code if self.district_id else None,
             "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
             "needs_location": self.needs_location, "activation": self.activation_id,
-            "merged_into": self.merged_into_id, "report_count": self.report_count,
+            "merged_into": self.merged_into_id, "merged_automatically": self.merged_automatically,
+            "report_count": self.report_count,
             "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }

@@ -221,3 +221,11 @@ def test_the_console_figures_count_a_merged_report_once(dispatcher, report):
     dispatcher.post(f"/api/incidents/{b['id']}/merge/", {"into": a["id"]})
     after = dispatcher.get("/api/stats/").json()
     assert after["open_incidents"] == before["open_incidents"] - 1 and after["merged_reports"] == 1
+
+
+def test_an_incident_is_found_by_its_exact_number(dispatcher, report):
+    a = report(location=SPOT)
+    report(location=SPOT)
+    found = dispatcher.get(f"/api/incidents/?number={a['number']}").json()["results"]
+    assert [i["id"] for i in found] == [a["id"]]
+    assert dispatcher.get(f"/api/incidents/?number={a['number'][:-1]}").json()["results"] == []

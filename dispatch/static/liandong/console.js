@@ -7,6 +7,10 @@
  * Response plans in force (plans.js) show as banners above the board, their districts outlined on the map, their
  * overdue and escalated standby tasks in the "Needs action" lane; dispatchers and supervisors activate, change and
  * end them here, and see the latest warnings received (CAP).
+ *
+ * Duplicate reports (duplicates.js): a report merged into another incident is not a board row (nor in the lane, nor on
+ * the map); the incident that carries the work shows "×N"; candidates are listed while a report is placed, and the
+ * detail merges and unmerges.
  */
 (function () {
   "use strict";
@@ -38,8 +42,11 @@
     selectedId: null, timeline: [], message: null,
     flash: new Set(),       // ids changed by live events since the last render
     clockOffset: 0,         // server clock minus browser clock (ms), estimated from SLA data
+    created: null,          // {id, candidates}: the report just created and the open incidents its 201 named
+    mergeError: null,       // {id, text}: the server's reason for refusing a merge (shown beside the control)
   };
   Object.defineProperty(window, "consoleState", {get: () => S.incidents});
+  let dupForm = null, autoList = null;   // duplicates.js: the form's candidates, "Merged automatically" (set up in main)
 
   const WO_STATES = {
     offered: gettext("Offered"), accepted: gettext("Accepted"), en_route: gettext("En route"),
@@ -56,6 +63,8 @@
     "work_order.expired": gettext("Order expired"), "work_order.escalated": gettext("Order escalated"),
     "work_order.reassigned": gettext("Order reassigned"), "work_order.queued": gettext("Order queued"),
     "work_order.cancelled": gettext("Order cancelled"), "incident.located": gettext("Location set"),
+    "incident.merged": gettext("Merged"), "incident.unmerged": gettext("Unmerged"),
+    "incident.report_merged": gettext("Report merged in"), "incident.report_unmerged": gettext("Report unmerged"),
   };
 
   const now = () => Date.now() + S.clockOffset;
@@ -111,14 +120,14 @@
     const inc = S.incidents[p.id] || {id: p.id, sla: {}, work_orders: [], available_transitions: []};
     const moved = inc.state !== undefined && inc.state !== p.state;
     for (const k of ["number", "event_type", "state", "severity", "urgency", "title", "district", "location",
-                     "needs_location", "created_at", "updated_at"]) if (k in p) inc[k] = p[k];
+                     "needs_location", "merged_into", "report_count", "created_at", "updated_at"]) if (k in p) inc[k] = p[k];
     const spec = stateSpec(p.event_type, p.state) || {};
     inc.sla = Object.assign({}, inc.sla, {state: p.state, due_at: p.sla_due_at, breached_at: p.sla_breached_at});
     if (moved || inc.sla.paused === undefined) {                // a paused clock keeps its (approximate) value
       Object.assign(inc.sla, {paused: !!spec.sla_paused, sla_seconds: spec.sla_seconds ?? null});
       if (!inc.sla.paused) inc.sla.remaining_seconds = null;
     }
-    if (moved) inc.available_transitions = [];         // unknown until the incident is re-read
+    if (moved || msg.type === "incident.merged") inc.available_transitions = [];   // unknown until the incident is re-read
     const w = msg.work_order;
     if (w) {
       inc.work_orders = inc.work_orders || [];
@@ -141,6 +150,7 @@
       .filter(Boolean).join(" ").toLowerCase();
   }
   function visible(inc) {
+    if (inc.merged_into) return false;                        // a merged report: its survivor carries the work
     const f = S.filters;
     if (f.event_type && inc.event_type !== f.event_type) return false;
     if (f.state && inc.state !== f.state) return false;
@@ -188,7 +198,7 @@
     const orders = (inc.work_orders || []).map((o) => [o.id, o.state, o.unit, woEscalated(o)]);
     const sla = inc.sla || {};
     return JSON.stringify([inc.number, inc.title, inc.event_type, inc.state, inc.severity, inc.urgency, inc.district,
-                           sla.due_at, sla.breached_at, sla.paused, sla.remaining_seconds, orders]);
+                           sla.due_at, sla.breached_at, sla.paused, sla.remaining_seconds, orders, inc.report_count]);
   }
   function sevBadge(inc) {
     return [el("span", {class: "sev sev-" + inc.severity, title: gettext("Severity")}, inc.severity),
@@ -204,10 +214,15 @@
       title: [deptLabel(o.department), o.unit, woState(o.state), woEscalated(o) ? gettext("escalated") : ""].filter(Boolean).join(" · "),
     }, deptShort(o.department), " ", el("b", {}, woState(o.state)), woEscalated(o) ? " ⚠" : ""));
   }
+  function reportCount(inc) {                                 // "×3": this report and two merged into it
+    const n = inc.report_count || 1;
+    return n > 1 ? el("span", {class: "dup-count", "data-testid": "report-count", "data-count": n,
+                               title: interpolate(ngettext("%s report of this incident", "%s reports of this incident", n), [n])}, "×" + n) : null;
+  }
   function buildRow(inc) {
     return el("tr", {"data-testid": "incident-row", "data-id": inc.id, "data-number": inc.number, tabindex: "0",
                      onclick: () => { S.cursor = inc.id; select(inc.id); }, onfocus: () => { S.cursor = inc.id; }},
-      el("td", {class: "num"}, el("b", {}, inc.number), el("div", {class: "title"}, inc.title)),
+      el("td", {class: "num"}, el("b", {}, inc.number), reportCount(inc), el("div", {class: "title"}, inc.title)),
       el("td", {}, typeLabel(inc.event_type)),
       el("td", {class: "sevcell"}, sevBadge(inc)),
       el("td", {}, el("span", {class: "state badge", "data-field": "state", "data-state": inc.state}, stateLabel(inc.event_type, inc.state))),
@@ -283,7 +298,7 @@
   // ---- needs action: the lane, the count in the title and on its tile, the chime and notifications
   const ATTENTION = {now, isFinal, isBreached, slaRemaining, escalated: woEscalated};
   function updateLane() {
-    const incidentItems = Attention.collect(Object.values(S.incidents), ATTENTION);
+    const incidentItems = Attention.collect(Object.values(S.incidents).filter((inc) => !inc.merged_into), ATTENTION);
     const lane = Attention.merge(incidentItems, Attention.collectPlanTasks(plans.list()));
     S.lane = lane;
     S.laneRank = new Map(incidentItems.map((item) => [item.inc.id, item.rank]));
@@ -433,6 +448,7 @@
         target.elements.lon.value = lon.toFixed(5);
         if (locating) { S.pickFor = null; target.elements.lat.dispatchEvent(new Event("input")); return; }
         renderPick();
+        if (dupForm) dupForm.changed();
       },
     });
     window.consoleMap = mapView.m;
@@ -510,8 +526,10 @@
         sla.due_at ? el("span", {class: "muted"}, interpolate(gettext("due %s"), [fmtTime(sla.due_at)])) : null,
         el("span", {}, gettext("Age"), " ", el("span", {class: "clock", "data-tick": "age", "data-inc": inc.id}))),
       S.message ? el("p", {class: S.message.error ? "error message" : "ok message", "data-testid": "detail-message", role: "alert"}, S.message.text) : null,
+      duplicateNotice(inc),
       transitionsBox(inc),
-      locationBox(inc),
+      duplicateTools(inc),
+      inc.merged_into ? null : locationBox(inc),
       el("dl", {class: "facts"},
         el("dt", {}, gettext("District")), el("dd", {}, districtLabel(inc.district)),
         el("dt", {}, gettext("Address")), el("dd", {}, inc.address || "—"),
@@ -529,6 +547,32 @@
       timelineBox(inc)].filter(Boolean));
     restoreInputs(box, saved);
     tick();
+  }
+  // ---- duplicates (duplicates.js): a merged report's banner, or the notice after creating; a survivor's reports, or
+  // the merge control
+  function duplicateNotice(inc) {
+    if (inc.merged_into) {
+      return Duplicates.mergedBanner(inc, {intoNumber: survivorNumber(inc), onOpen: (id) => select(id), onUnmerge: unmerge});
+    }
+    const created = S.created && S.created.id === inc.id && !isFinal(inc) ? S.created.candidates : [];
+    if (!created.length) return null;
+    return Duplicates.createdNotice(created, {onOpen: (id) => select(id), onMerge: (c, button) => mergeInto(inc, String(c.id), "", button)});
+  }
+  function survivorNumber(inc) {
+    const known = S.incidents[inc.merged_into];
+    if (known && known.number) return known.number;
+    const row = [...S.timeline].reverse().find((t) => t.kind === "incident.merged" && t.data && t.data.into === inc.merged_into);
+    return row ? row.data.into_number : null;
+  }
+  function duplicateTools(inc) {
+    if (inc.merged_into) return null;
+    if ((inc.report_count || 1) > 1) return Duplicates.mergedReports(inc, {onOpen: (id) => select(id), onUnmerge: unmerge});
+    if (!Duplicates.canMerge() || isFinal(inc)) return null;
+    return Duplicates.mergeForm(inc, {
+      candidates: Duplicates.candidatesOf(inc, (id) => { if (id === S.selectedId) renderDetail(); }),
+      error: S.mergeError && S.mergeError.id === inc.id ? S.mergeError.text : null,
+      onSubmit: (target, note, button) => mergeInto(inc, target, note, button),
+    });
   }
   function transitionSpec(et, name) { return (S.eventTypes[et] && S.eventTypes[et].transitions[name]) || {}; }
   function transitionsBox(inc) {
@@ -634,6 +678,14 @@
     return el("div", {class: "reassign"}, sel, reason,
       el("button", {type: "button", "data-testid": "reassign", onclick: (e) => reassign(o, sel.value, reason.value, e.target)}, gettext("Reassign")));
   }
+  function mergeText(t) {                                    // who merged into whom, for the timeline
+    const d = t.data || {}, how = d.automatic ? " (" + gettext("automatically") + ")" : "";
+    if (t.kind === "incident.merged" && !t.reason_text) return interpolate(gettext("into %s"), [d.into_number]) + how;
+    if (t.kind === "incident.report_merged") return d.report_number + how;
+    if (t.kind === "incident.report_unmerged") return d.report_number;
+    if (t.kind === "incident.unmerged") return interpolate(gettext("from %s"), [d.from_number]);
+    return null;
+  }
   function timelineBox() {
     if (!S.timeline.length) return el("p", {class: "muted"}, gettext("No timeline entries yet."));
     const inc = S.incidents[S.selectedId];
@@ -642,8 +694,8 @@
                          el("th", {}, gettext("Actor")), el("th", {}, gettext("Details")))),
       el("tbody", {}, [...S.timeline].reverse().map((t) => {
         const d = t.data || {};
-        const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, t.reason_text || d.reason, d.note, d.text]
-          .filter(Boolean).join(" — ");
+        const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, t.reason_text || d.reason,
+                      mergeText(t), d.note, d.text].filter(Boolean).join(" — ");
         return el("tr", {"data-seq": t.seq}, el("td", {class: "muted"}, t.seq), el("td", {}, fmtTime(t.at)),
                   el("td", {title: t.kind}, KINDS[t.kind] || t.kind), el("td", {}, t.actor_display || t.actor || "—"), el("td", {}, text));
       }))));
@@ -771,8 +823,14 @@
   function applyEvent(msg, replayed) {
     const known = !!S.incidents[msg.incident.id];
     const {inc, moved} = mergeEvent(msg);
-    if (!known && !replayed && msg.type === "incident.created") Attention.chime.play("new");
+    // A report attached automatically to an incident (a surge's duplicate) is no new work: no tone.
+    if (!known && !replayed && msg.type === "incident.created" && !msg.incident.merged_into) Attention.chime.play("new");
     S.flash.add(inc.id);
+    if (msg.type === "incident.merged" || msg.type === "incident.unmerged") {
+      Duplicates.forgetCandidates();
+      if (autoList) autoList.schedule();
+      if (msg.type === "incident.unmerged" && inc.id !== S.selectedId) refreshIncident(inc.id);   // back on the board: all of it
+    }
     if (moved && inc.sla.paused && inc.id !== S.selectedId) refreshIncident(inc.id);   // the frozen clock
     if (inc.id === S.selectedId) scheduleDetail();
     scheduleRender();
@@ -793,7 +851,7 @@
   async function loadSnapshot() {
     const gen = ++S.gen;
     S.loaded = false;
-    const q = new URLSearchParams({page_size: 200});
+    const q = new URLSearchParams({page_size: 200, merged: "false"});   // merged reports are not board rows
     for (const k of FILTERS) if (S.filters[k]) q.set(k, S.filters[k]);
     try {
       const page = await Api.get("/api/incidents/?" + q);
@@ -842,7 +900,7 @@
     id = id === null ? null : Number(id);
     if (id !== null) { S.cursor = id; if (!WALL) showTab("detail"); }
     if (id !== S.selectedId) {                                // typed notes belong to the incident they were typed for
-      S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null;
+      S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null; S.mergeError = null;
       $("#detail").replaceChildren();
       $("#detail").scrollTop = 0;
     }
@@ -880,6 +938,56 @@
                          interpolate(gettext("Done: %s."), [button.textContent]));
     if (ok) renderDetailWithout(`tnote-${name}`);
     else if (S.lastError && S.lastError.errors && S.lastError.errors.note) { S.invalidNote = name; renderDetail(); }
+  }
+  /** Merge ``inc`` into the incident ``target`` names (an id, or a number): the server's refusal is shown beside the
+   * control; merged, the report leaves the board and its detail says where it went. */
+  async function mergeInto(inc, target, note, button) {
+    S.mergeError = null;
+    S.message = null;
+    button.disabled = true;
+    try {
+      const into = await Duplicates.resolve(target, S.incidents);
+      const survivor = await Api.post(`/api/incidents/${inc.id}/merge/`, {into, note});
+      storeIncident(survivor);
+      S.flash.add(survivor.id);
+      if (S.incidents[inc.id]) S.incidents[inc.id].merged_into = survivor.id;   // off the board at once
+      S.created = null;
+      S.message = {text: interpolate(gettext("Merged into %s."), [survivor.number])};
+      Duplicates.forgetCandidates();
+    } catch (e) {
+      S.mergeError = {id: inc.id, text: errorText(e)};
+    }
+    button.disabled = false;
+    scheduleRender();
+    await loadDetail();
+  }
+  /** Restore a merged report as an incident of its own (the server routes it again). */
+  async function unmerge(id, note, button) {
+    const ok = await act(button, async () => {
+      const restored = await Api.post(`/api/incidents/${id}/unmerge/`, {note});
+      storeIncident(restored);
+      S.flash.add(restored.id);
+      Duplicates.forgetCandidates();
+      if (autoList) autoList.schedule();
+    }, gettext("Unmerged: an incident of its own again, routed again."));
+    if (ok) renderDetailWithout(`unmerge-note-${id}`);
+  }
+  /** "Merged automatically": one click makes the report a normal incident again. */
+  async function autoUnmerge(id, button) {
+    button.disabled = true;
+    try {
+      const restored = await Api.post(`/api/incidents/${id}/unmerge/`, {note: ""});
+      storeIncident(restored);
+      S.flash.add(restored.id);
+      Duplicates.forgetCandidates();
+      toast(interpolate(gettext("%s unmerged: an incident of its own again."), [restored.number]));
+      if (S.selectedId) scheduleDetail();
+      scheduleRender();
+    } catch (e) {
+      toast(errorText(e));
+      button.disabled = false;
+    }
+    autoList.load();
   }
   /** A destructive transition (cancel, close without verification) asks first, naming what it will do. */
   function confirmDanger(inc, label, note) {
@@ -952,6 +1060,15 @@
     box.textContent = [detail, ...top].filter(Boolean).join(" ");
     box.hidden = !box.textContent;
   }
+  function createdText(inc, candidates) {
+    if (inc.merged_into) {
+      return interpolate(gettext("Incident %s created and merged automatically into the open incident at the same place."), [inc.number]);
+    }
+    if (!candidates.length) return interpolate(gettext("Incident %s created."), [inc.number]);
+    const c = candidates[0];
+    return interpolate(gettext("Incident %(number)s created. It may duplicate %(other)s, %(metres)s m away."),
+                       {number: inc.number, other: c.number, metres: c.distance_m}, true);
+  }
   async function submitForm(ev) {
     ev.preventDefault();
     const form = ev.target, f = form.elements, v = (n) => f[n].value.trim();
@@ -973,14 +1090,18 @@
     button.disabled = true;
     try {
       const inc = await Api.post("/api/incidents/", body);
+      const candidates = inc.duplicate_candidates || [];
+      delete inc.duplicate_candidates;
       storeIncident(inc);
       S.flash.add(inc.id);
+      S.created = candidates.length ? {id: inc.id, candidates} : null;
       for (const n of ["title", "description", "address", "lat", "lon", "reporter_name", "reporter_phone"]) f[n].value = "";
       f.severity.value = "3";
       f.location_outside_city.checked = false;
       $(".f-outside", form).hidden = true;
       renderPick();
-      toast(interpolate(gettext("Incident %s created."), [inc.number]));
+      if (dupForm) dupForm.clear();
+      toast(createdText(inc, candidates));
       select(inc.id);
       scheduleStats();
     } catch (e) {
@@ -1197,7 +1318,15 @@
       if (localStorage.getItem("liandong.console.form") === "closed") card.open = false;
       card.addEventListener("toggle", () => localStorage.setItem("liandong.console.form", card.open ? "open" : "closed"));
       $("#new-incident").addEventListener("submit", submitForm);
-      $("#new-incident").addEventListener("input", (ev) => { if (ev.target.name === "lat" || ev.target.name === "lon") renderPick(); });
+      dupForm = Duplicates.watchForm($("#new-incident"), $("#dup-candidates"), {stateLabel, onOpen: (id) => select(id)});
+      $("#new-incident").addEventListener("input", (ev) => {
+        if (ev.target.name === "lat" || ev.target.name === "lon") renderPick();
+        if (["lat", "lon", "event_type"].includes(ev.target.name)) dupForm.changed();
+      });
+    }
+    if ($("#auto-merged")) {
+      autoList = Duplicates.autoMerged($("#auto-merged"), {
+        onOpen: (id) => select(id), numberOf: (id) => (S.incidents[id] || {}).number, onUnmerge: autoUnmerge});
     }
     setupFilters();
     setupAlerts();
@@ -1208,7 +1337,7 @@
     let opened;
     const open = new Promise((resolve) => { opened = resolve; });
     const live = new LiveStream("/ws/console/", {
-      onEvent, onResync() { loadSnapshot(); plans.load(); scheduleWarnings(); },
+      onEvent, onResync() { loadSnapshot(); plans.load(); scheduleWarnings(); if (autoList) autoList.schedule(); },
       onStatus(state) { liveStatus(state); if (state === "live" || state === "refused") opened(); },
     });
     window.consoleLive = live;
@@ -1218,6 +1347,7 @@
     createMap();
     setupPlans();
     await loadSnapshot();
+    if (autoList) autoList.load();
     loadStats();
     setInterval(tick, 1000);
     setInterval(loadStats, 60000);
