@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from dispatch.models import ApiClient, Deadline, Incident, OutboxJob, TimelineEvent, User
+from dispatch.models import ApiClient, Deadline, Incident, MajorEvent, OutboxJob, TimelineEvent, User
 
 
 @admin.register(User)
@@ -61,3 +61,10 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+@admin.register(MajorEvent)
+class MajorEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "title", "state", "commander", "created_at", "closed_at")
+    list_filter = ("state",)
+    search_fields = ("title",)

@@ -195,6 +195,7 @@ SPECTACULAR_SETTINGS = {
         "ActivationSourceEnum": "plans.models.Activation.Source",
         "PlanLevelEnum": "plans.models.LEVEL_CHOICES",
         "ActivationTaskStateEnum": "plans.models.TASK_API_STATES",
+        "MajorEventStateEnum": "dispatch.models.major_events.MajorEvent.State",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
+from dispatch.api import major_events as major
 from dispatch.api.me import SavedViewDetailView, SavedViewListView
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
 from dispatch.interop import exports
@@ -41,6 +42,11 @@ api = [
     path("activations/<int:pk>/acknowledge/", plans.ActivationAcknowledgeView.as_view(), name="activation-acknowledge"),
     path("activations/<int:pk>/end/", plans.ActivationEndView.as_view(), name="activation-end"),
     path("districts/", DistrictsView.as_view(), name="districts"),
+    path("major-events/", major.MajorEventListView.as_view(), name="major-event-list"),
+    path("major-events/<int:pk>/", major.MajorEventDetailView.as_view(), name="major-event-detail"),
+    path("major-events/<int:pk>/incidents/", major.MajorEventIncidentsView.as_view(), name="major-event-incidents"),
+    path("major-events/<int:pk>/handoff/", major.MajorEventHandoffView.as_view(), name="major-event-handoff"),
+    path("major-events/<int:pk>/close/", major.MajorEventCloseView.as_view(), name="major-event-close"),
     path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
     path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -10,6 +10,7 @@ from dispatch.core.timeline import API_CLIENT_PREFIX, actor_display, reason_text
 from dispatch.models import ApiClient, Incident, Source, TimelineEvent
 from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.rest.fields import NOT_BLANK, RegexTextField, SlugTextField, TextField
+from dispatch.rest.filters import MAX_ID
 from dispatch.services.duplicates import merged_reports
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
@@ -164,7 +165,7 @@ class DuplicatesQuerySerializer(serializers.Serializer):
 
 
 class MergeRequestSerializer(serializers.Serializer):
-    into = serializers.IntegerField(min_value=1)
+    into = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     note = TextField(max_length=2000, required=False, allow_blank=True, default="")
 
 

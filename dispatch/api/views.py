@@ -72,10 +72,13 @@ class IncidentFilter(StrictFilterSet):
     )
     merged = django_filters.ChoiceFilter(
         choices=BOOLEAN_CHOICES, method="filter_merged",
-        help_text="true: reports merged into another incident (?merged_automatically=true: those attached by a surge's "
+        help_text="true: reports merged into another incident (?auto_merged=true: those attached by a surge's "
                   "auto-attach); false: the incidents that carry work.",
     )
-    merged_automatically = django_filters.ChoiceFilter(choices=BOOLEAN_CHOICES, method="filter_merged_automatically")
+    auto_merged = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES, method="filter_auto_merged",
+        help_text="true: reports created already merged by a definition's auto-attach.",
+    )
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -83,7 +86,7 @@ class IncidentFilter(StrictFilterSet):
         model = Incident
         fields = [
             "number", "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
-            "open", "needs_location", "merged", "merged_automatically",
+            "open", "needs_location", "merged", "auto_merged",
         ]
 
     def filter_open(self, queryset, name, value):
@@ -93,7 +96,7 @@ class IncidentFilter(StrictFilterSet):
     def filter_merged(self, queryset, name, value):
         return queryset.filter(merged_into__isnull=value != "true")
 
-    def filter_merged_automatically(self, queryset, name, value):
+    def filter_auto_merged(self, queryset, name, value):
         return queryset.filter(merged_automatically=value == "true")
 
     def filter_needs_location(self, queryset, name, value):

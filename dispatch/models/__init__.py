@@ -4,12 +4,15 @@ from .accounts import Role, SavedView, User
 from .clients import ApiClient, Open311Request
 from .incidents import Incident, IncidentCounter, Source
 from .live import LiveEvent, StreamCounter
+from .major_events import MajorEvent, MajorEventRow
 
 __all__ = [
     "ApiClient",
     "SavedView",
     "Open311Request",
     "LiveEvent",
+    "MajorEvent",
+    "MajorEventRow",
     "StreamCounter",
     "Deadline",
     "SweeperHeartbeat",

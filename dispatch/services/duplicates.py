@@ -42,6 +42,7 @@ from workflows.definition import DuplicatesSpec
 from workflows.models import EventType, WorkflowVersion
 
 METRES_PER_DEGREE = 111_320.0
+MAX_ID = 2**63 - 1  # a larger id names nothing (and no database column holds it)
 MAX_CANDIDATES = 10
 
 MERGED_INTO = Reason("merged_into", gettext_lazy("merged into %(number)s"))
@@ -61,7 +62,7 @@ class Candidate:
 
 
 @cache
-def _final_states(version_id: int) -> frozenset[str]:
+def version_final_states(version_id: int) -> frozenset[str]:
     """The final states of a workflow version (versions never change: cached for the process)."""
     version = WorkflowVersion.objects.get(pk=version_id)
     return frozenset(name for name, state in version.spec.states.items() if state.final)
@@ -99,7 +100,7 @@ def duplicate_candidates(
     )
     found = []
     for pk, number, ilat, ilon, created_at, state, version_id in rows:
-        if state in _final_states(version_id):
+        if state in version_final_states(version_id):
             continue
         metres = haversine_km(lat, lon, ilat, ilon) * 1000
         if metres <= radius:
@@ -173,13 +174,17 @@ def _related(a: Incident, b: Incident) -> bool:
 
 
 def _final(incident: Incident) -> bool:
-    return incident.state in _final_states(incident.workflow_version_id)
+    return incident.state in version_final_states(incident.workflow_version_id)
 
 
 def incident_merge(*, actor, incident_id: int, into_id: int, note: str = "") -> Incident:
     """Merge the report ``incident_id`` into ``into_id`` (dispatchers). Returns the survivor. 404 unseen, 403 role,
     409 with the reason: into itself, either one merged already, a report with its own merged reports, a closed one,
     event types without a declared relation."""
+    if not 0 < incident_id <= MAX_ID:
+        raise NotFound(_("No such incident."))
+    if not 0 < into_id <= MAX_ID:
+        raise NotFound(_("No such incident to merge into."), {"into": [_("No such incident.")]})
     with transaction.atomic():
         visible = set(access.incidents_visible_to(actor).filter(pk__in=[incident_id, into_id]).values_list("pk", flat=True))
         if incident_id not in visible:  # 404 first, as everywhere
@@ -237,6 +242,8 @@ def _record_merge(*, report: Incident, survivor: Incident, actor, note: str, can
 
 def incident_unmerge(*, actor, incident_id: int, note: str = "") -> Incident:
     """Restore a merged report as an open incident and route it again (dispatchers). 409 if it is not merged."""
+    if not 0 < incident_id <= MAX_ID:
+        raise NotFound(_("No such incident."))
     with transaction.atomic():
         if not access.incidents_visible_to(actor).filter(pk=incident_id).exists():
             raise NotFound(_("No such incident."))

@@ -91,6 +91,27 @@ DOMAIN_RULES = {
         "what an action needs depends on the order's state and the action: decline needs a reason, reassign a unit "
         "of the same department (400 naming the field); an action the state does not allow is a 409"
     ),
+    ("GET", "/api/incidents/duplicates/"): (
+        "event_type must name a published workflow (GET /api/event-types/): 400 naming event_type"
+    ),
+    ("POST", "/api/incidents/{id}/merge/"): (
+        "into must name another open, unmerged incident of a related event type, and the report must be open, "
+        "unmerged and carry no merged reports itself: 404 naming into, or 409 with the reason"
+    ),
+    ("POST", "/api/incidents/{id}/unmerge/"): "only a merged report is unmerged: 409 otherwise",
+    ("POST", "/api/major-events/"): (
+        "the commander must be an active dispatcher or supervisor and the incidents must exist (400 naming the "
+        "field); an incident already in another major event: 409"
+    ),
+    ("POST", "/api/major-events/{id}/incidents/"): (
+        "incidents to add must exist and be in no other major event, those to remove must be in this one (400 "
+        "naming add or remove, 409); a closed major event changes no more: 409"
+    ),
+    ("POST", "/api/major-events/{id}/handoff/"): (
+        "the commander must be an active dispatcher or supervisor other than the current one (400 naming "
+        "commander, 409); a closed major event: 409"
+    ),
+    ("POST", "/api/major-events/{id}/close/"): "closes only when every incident in it is closed, once: 409 otherwise",
     ("PATCH", "/api/units/{id}/"): (
         "a status or roster set by hand overrides what the unit's orders say, so it needs a reason: 400 naming "
         "reason (an empty PATCH changes nothing and needs none)"
@@ -150,8 +171,8 @@ def fuzz_server(tmp_path_factory):
 
 
 def _seed_incidents(base: str, dispatcher_token: str) -> None:
-    """A few routed incidents, so that generated ids can name real incidents and work orders, and a response plan
-    activation (the list of activations is never empty: a stateful link from it always finds an id, whatever earlier
+    """A few routed incidents, so that generated ids can name real incidents and work orders, a response plan
+    activation and a major event (the lists of activations and major events are never empty: a stateful link from it always finds an id, whatever earlier
     scenarios did, so hypothesis draws the same kind of value each time)."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Token {dispatcher_token}"}, timeout=15) as api:
         for n in range(3):
@@ -160,6 +181,8 @@ def _seed_incidents(base: str, dispatcher_token: str) -> None:
         activated = api.post("/api/plans/rainstorm/activate/",
                              json={"level": "IV", "districts": ["riverside"], "reason": "fuzz seed"})
         assert activated.status_code == 201, activated.text
+        major = api.post("/api/major-events/", json={"title": "fuzz seed", "incidents": [], "commander": "dispatcher"})
+        assert major.status_code == 201, major.text  # likewise: the list of major events is never empty
         POOLS.clear()
 
         def ids(path: str) -> list[str]:
@@ -170,6 +193,7 @@ def _seed_incidents(base: str, dispatcher_token: str) -> None:
         POOLS["units", "id"] = ids("/api/units/")
         POOLS["departments", "id"] = ids("/api/departments/")
         POOLS["activations", "id"] = [str(a["id"]) for a in api.get("/api/activations/").json()]
+        POOLS["major-events", "id"] = [str(m["id"]) for m in api.get("/api/major-events/").json()]
         POOLS["plans", "code"] = [p["code"] for p in api.get("/api/plans/").json()]
         event_types = api.get("/api/event-types/").json()
         POOLS["workflows", "code"] = POOLS["incidents", "event_type"] = [et["code"] for et in event_types]

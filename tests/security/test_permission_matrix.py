@@ -222,6 +222,18 @@ _RULES = [
     Rule("cap-inbound", "POST",                     (401, 403, 403, 400, 403, 403, 403, 403),
          why="a CAP source's key (tests/plans/test_cap_inbound.py) or an admin; the probe's JSON body is not CAP 1.2 "
              "-> 400 naming the document"),
+    Rule("major-event-list", "GET",                 (401, 200, 200, 200, 403, 403, 403, 403),
+         why="the command center sees major events"),
+    Rule("major-event-list", "POST",                (401, 201, 201, 403, 403, 403, 403, 403),
+         body={"title": "permission matrix probe", "incidents": [], "commander": "dispatcher"},
+         why="dispatchers and supervisors open major events (admins configure, they do not command)"),
+    Rule("major-event-detail", "GET",               (401, 200, 200, 200, 403, 403, 403, 403), obj="major_event"),
+    Rule("major-event-incidents", "POST",           (401, 200, 200, 403, 403, 403, 403, 403), obj="major_event",
+         body={"add": [], "remove": []}),
+    Rule("major-event-handoff", "POST",             (401, 200, 200, 403, 403, 403, 403, 403), obj="major_event",
+         body={"commander": "supervisor", "note": "permission matrix probe"}),
+    Rule("major-event-close", "POST",               (401, 200, 200, 403, 403, 403, 403, 403), obj="major_event",
+         body={"note": "permission matrix probe"}, why="an empty major event closes at once"),
     Rule("districts", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200)),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),
@@ -381,6 +393,14 @@ class Objects:
         return SavedView.objects.create(user=User.objects.get(username="dispatcher"), page="console", name="mine")
 
     @cached_property
+    def major_event(self):
+        from dispatch.models import User
+        from dispatch.services.major_events import major_event_open
+
+        return major_event_open(actor=User.objects.get(username="dispatcher"), title="permission matrix probe",
+                                incident_ids=[], commander="dispatcher")
+
+    @cached_property
     def activation(self):
         from dispatch.models import User
         from plans.services.activations import plan_activate
@@ -394,6 +414,7 @@ class Objects:
             "incident": lambda: self.incident["id"], "work_order": lambda: self.work_order["id"],
             "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
             "saved_view": lambda: self.saved_view.pk, "activation": lambda: self.activation.pk,
+            "major_event": lambda: self.major_event.pk,
         }[obj]()
 
     def kwargs(self, obj: str | None) -> dict:

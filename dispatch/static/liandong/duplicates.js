@@ -212,7 +212,7 @@
     async function load() {
       const mine = ++seq;
       try {
-        const page = await Api.get("/api/incidents/?merged_automatically=true&merged=true&page_size=10");
+        const page = await Api.get("/api/incidents/?auto_merged=true&merged=true&page_size=10");
         if (mine !== seq) return;
         rows = (page.results || page).slice(0, 10);
         draw();

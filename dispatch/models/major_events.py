@@ -1,0 +1,65 @@
+"""Major events (重大事件): incidents grouped under one command, with a commander and a timeline of their own."""
+
+from typing import Any, NoReturn
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from dispatch.core.models.timeline import AppendOnlyError
+
+
+class MajorEvent(models.Model):
+    """Incidents handled as one (a district flooded, a pile-up and what it caused) under one commander. An incident
+    belongs to at most one major event (``Incident.major_event``). Closed only when every incident in it is."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    title = models.CharField(_("title"), max_length=200)
+    commander = models.ForeignKey("dispatch.User", verbose_name=_("commander"), on_delete=models.PROTECT,
+                                  related_name="+")
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.OPEN)
+    created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("major event")
+        verbose_name_plural = _("major events")
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.title} ({self.state})"
+
+
+class MajorEventRow(models.Model):
+    """One step of a major event (opened, incidents added or removed, commander handed over, closed): append-only,
+    numbered per major event, hash-chained like an incident's timeline (the database refuses UPDATE and DELETE)."""
+
+    major_event = models.ForeignKey(MajorEvent, on_delete=models.PROTECT, related_name="timeline")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=64)
+    actor = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["major_event_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["major_event", "seq"], name="major_event_row_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.major_event_id}#{self.seq} {self.kind}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("major event timeline rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("major event timeline rows are append-only")
