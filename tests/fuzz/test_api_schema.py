@@ -66,6 +66,15 @@ HYPOTHESIS_SETTINGS = dict(
 # credentials against this test's own server and database; its login rate limit stays on).
 SKIPPED_OPERATIONS: dict[str, str] = {}
 
+# Operations the stateful machine does not walk, with why (the per-operation fuzzing covers them as every other).
+STATEFUL_EXCLUDED: dict[str, str] = {
+    "DELETE /api/me/views/{id}/": (
+        "the machine deletes the saved views its links find, so a persona's list is empty in one scenario and not in "
+        "the next, and hypothesis then draws the link's id differently (FlakyStrategyDefinition); deleting is "
+        "fuzzed per operation and tested in tests/api/test_saved_views.py"
+    ),
+}
+
 # Known failures, not yet fixed: {operation label: {check name: reason}}. Only the named check is forgiven for
 # that operation (both personas); every other check still fails. Empty: nothing is forgiven.
 KNOWN_FAILURES: dict[str, dict[str, str]] = {}
@@ -358,8 +367,8 @@ def test_operations_conform(case, persona):
 
 def test_stateful(api_schema, persona):
     declared = _declared_links(api_schema.raw_schema)
-    if SKIPPED_OPERATIONS:
-        api_schema = api_schema.exclude(func=lambda ctx: ctx.operation.label in SKIPPED_OPERATIONS)
+    excluded = set(SKIPPED_OPERATIONS) | set(STATEFUL_EXCLUDED)
+    api_schema = api_schema.exclude(func=lambda ctx: ctx.operation.label in excluded)
     machine = api_schema.as_state_machine()
     transitions = api_schema.statistic.transitions
     STATS.links[persona] = (declared, transitions.total)
