@@ -27,13 +27,13 @@ from django.utils.translation import gettext_lazy
 
 from departments.models import Department, District
 from departments.services.escalation import escalation_advance, escalation_snapshot
+from dispatch.core.chains import chain_append, chain_verify
 from dispatch.core.changes import Notice, announce, json_ready
 from dispatch.core.deadlines import deadline_handler, deadline_schedule, deadlines_cancel
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.i18n import localized
-from dispatch.core.models.timeline import hash_link
 from dispatch.core.outbox import outbox_enqueue
-from dispatch.core.timeline import GENESIS_HASH, SYSTEM, Reason, actor_display, reason_data, reason_text
+from dispatch.core.timeline import Reason, actor_display, reason_data, reason_text
 from dispatch.models import Deadline, Role
 from plans.definition import LEVELS
 from plans.models import Activation, ActivationEvent, ActivationTask, ResponsePlan
@@ -142,33 +142,15 @@ def _lock_plan(plan_id: int) -> ResponsePlan:
 
 def _record(activation: Activation, *, kind: str, actor: User | None, data: dict[str, Any]) -> ActivationEvent:
     """Append a row to the activation's timeline (the plan's row is locked: ``seq`` has no gaps)."""
-    last = ActivationEvent.objects.filter(activation=activation).order_by("-seq").values_list("seq", "hash").first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    row = ActivationEvent(
-        activation=activation, seq=seq, kind=kind, actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor.username if actor is not None else SYSTEM, data=json_ready(data), at=timezone.now(),
-        prev_hash=prev_hash,
-    )
-    row.hash = activation_event_hash(row)
-    row.save(force_insert=True)
+    row = chain_append(rows=ActivationEvent, owner_field="activation", owner=activation, kind=kind, actor=actor,
+                       data=data)
+    assert isinstance(row, ActivationEvent)
     return row
-
-
-def activation_event_hash(row: ActivationEvent) -> str:
-    return hash_link(row.prev_hash, {
-        "activation": row.activation_id, "seq": row.seq, "kind": row.kind, "actor": row.actor_label,
-        "at": row.at.isoformat(), "data": row.data,
-    })
 
 
 def activation_timeline_verify(activation_id: int) -> int | None:
     """The ``seq`` of the first row whose hash does not verify, or ``None`` when the chain is intact."""
-    prev = GENESIS_HASH
-    for row in ActivationEvent.objects.filter(activation_id=activation_id).order_by("seq").iterator():
-        if row.prev_hash != prev or activation_event_hash(row) != row.hash:
-            return row.seq
-        prev = row.hash
-    return None
+    return chain_verify(rows=ActivationEvent, owner_field="activation", owner_id=activation_id)
 
 
 def _notify(activation: Activation, live: str, **extra: Any) -> None:
