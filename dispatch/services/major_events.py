@@ -205,6 +205,8 @@ def major_event_view(major_event: MajorEvent, *, timeline: bool = False) -> dict
 def major_events_list(*, user: User, state: str | None = None) -> list[MajorEvent]:
     if not access.is_command(user):
         raise Forbidden(_("Only the command center sees major events."))
+    if state and state not in MajorEvent.State.values:
+        raise Invalid(_("Invalid filter."), {"state": [_("open or closed.")]})
     qs = MajorEvent.objects.select_related("commander")
     if state:
         qs = qs.filter(state=state)

@@ -85,3 +85,9 @@ def test_only_the_command_center(api_as, report):
     assert open_event(api_as("city_management_lead"), [a["id"]]).status_code == 403
     assert api_as("city_management_lead").get("/api/major-events/").status_code == 403
     assert open_event(api_as("supervisor"), [a["id"]], commander="supervisor").status_code == 201
+
+
+def test_a_bad_state_filter_is_a_400_naming_it(dispatcher):
+    response = dispatcher.get("/api/major-events/?state=maybe")
+    assert response.status_code == 400 and "state" in response.json()["errors"]
+    assert dispatcher.get("/api/major-events/?state=open").status_code == 200
