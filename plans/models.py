@@ -99,6 +99,9 @@ class Activation(models.Model):
     ended_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     end_reason = models.TextField(blank=True)
     active = models.BooleanField(default=True)
+    # The major event its level opened (``levels.<L>.major_event``): new reports in the area join it at intake.
+    major_event = models.ForeignKey("dispatch.MajorEvent", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="activations")
 
     class Meta:
         ordering = ["-started_at", "-id"]

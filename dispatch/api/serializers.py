@@ -195,12 +195,12 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
             "location", "address", "district", "location_outside_city", "needs_location", "reporter", "source",
             "external_id", "activation", "merged_into", "merged_at", "merged_automatically", "report_count",
-            "merged_reports", "created_at", "updated_at", "available_transitions", "work_orders",
+            "merged_reports", "major_event", "created_at", "updated_at", "available_transitions", "work_orders",
         ]
         read_only_fields = fields
         extra_kwargs = {"activation": {"help_text": _(
             "The response plan activation in force where and when it was reported (its overrides shaped its routing), "
-            "or null.")}}
+            "or null.")}, "major_event": {"help_text": _("The major event (重大事件) it belongs to, or null.")}}
 
     @extend_schema_field(MergedReportSerializer(many=True))
     def get_merged_reports(self, obj):

@@ -18,10 +18,14 @@ class MajorEvent(models.Model):
         CLOSED = "closed", _("Closed")
 
     title = models.CharField(_("title"), max_length=200)
+    # Nobody yet when a response plan opened it: the first dispatcher to take command becomes it (a handoff).
     commander = models.ForeignKey("dispatch.User", verbose_name=_("commander"), on_delete=models.PROTECT,
-                                  related_name="+")
+                                  related_name="+", null=True, blank=True)
     state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.OPEN)
     created_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Opened by a response plan (``Activation.major_event``): the event types whose new reports in the area join it
+    # at intake (empty: every type).
+    event_types = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -20,7 +20,7 @@ from dispatch.core.outbox import outbox_enqueue
 from dispatch.models import Incident, IncidentCounter
 from dispatch.services.duplicates import auto_attach_target, incident_attach_new
 from dispatch.services.sla import sla_enter_state, sla_schedule
-from plans.services.activations import activation_covering
+from plans.services.activations import activation_covering, activation_major_event
 from workflows.definition import StateSpec
 from workflows.models import EventType
 from workflows.runtime import transition_check, transitions_available
@@ -104,6 +104,7 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
     )
     activation = activation_covering(district.pk if district is not None else None)
     incident.activation = activation
+    incident.major_event_id = activation_major_event(activation, event_type.code)
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)
     survivor = auto_attach_target(event_type=event_type, lat=lat, lon=lon)
     if survivor is not None:  # a surge's duplicate: created merged, never routed, no SLA clock of its own
@@ -123,6 +124,7 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
             **({"needs_location": True} if incident.needs_location else {}),
             **({"activation": {"id": activation.pk, "plan": activation.plan.code, "level": activation.level}}
                if activation is not None else {}),
+            **({"major_event": incident.major_event_id} if incident.major_event_id else {}),
         },
         consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )

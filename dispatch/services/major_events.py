@@ -5,6 +5,12 @@ incidents; hands command over; closes it once every incident in it is closed. Ea
 event's own hash-chained timeline (``MajorEventRow``) and, for the incidents it touches, on theirs; the console hears
 of it live (``major_event.opened|changed|closed``). The roll-up (incidents by state, open orders by department,
 breaches, units committed) is read when asked: a few grouped queries, whatever the number of incidents.
+
+A response plan whose level declares ``major_event`` opens one for its area (``major_event_for_activation``, the
+``plan.major_event`` outbox job recorded with the activation or its change): nobody commands it until a dispatcher
+takes command (a handoff); the incidents open in the area join it, and reports there join it at intake
+(``plans.services.activations.activation_major_event``: the intake's row names it; the major event's own timeline
+is not written per report, so a surge of reports shares no lock).
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from dispatch import access
 from dispatch.core.chains import chain_append, chain_verify
 from dispatch.core.changes import Notice, announce, json_ready, record_change
 from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.core.outbox import outbox_enqueue, outbox_handler
 from dispatch.core.timeline import actor_display
 from dispatch.models import Incident, MajorEvent, MajorEventRow, Role, User
 from dispatch.services.duplicates import version_final_states
+from plans.models import Activation
 
 COMMAND_ROLES = {Role.DISPATCHER, Role.SUPERVISOR}
 
@@ -63,7 +71,7 @@ def _incidents(ids: list[int], *, field: str = "incidents") -> list[Incident]:
     return rows
 
 
-def _join(major_event: MajorEvent, incidents: list[Incident], actor: User) -> None:
+def _join(major_event: MajorEvent, incidents: list[Incident], actor: User | None) -> None:
     taken = [i.number for i in incidents if i.major_event_id not in (None, major_event.pk)]
     if taken:
         raise Conflict(_("Already in another major event: %(numbers)s.") % {"numbers": ", ".join(taken)},
@@ -133,7 +141,7 @@ def major_event_handoff(*, actor: User, major_event_id: int, commander: Any, not
         if chief.pk == major_event.commander_id:
             raise Conflict(_("%(user)s already commands it.") % {"user": chief.username},
                            {"commander": [_("The current commander.")]})
-        previous = major_event.commander.username
+        previous = major_event.commander.username if major_event.commander is not None else None
         major_event.commander = chief
         major_event.save(update_fields=["commander"])
         data = {"from": previous, "to": chief.username, "note": note}
@@ -163,6 +171,53 @@ def major_event_close(*, actor: User, major_event_id: int, note: str = "") -> Ma
     return major_event
 
 
+@outbox_handler("plan.major_event")
+def major_event_for_activation(*, activation_id: int, again: bool = False) -> MajorEvent | None:
+    """The plan activation's level declares a major event: open one for it unless one is open, and bring in the
+    incidents open in its area (of its event types) that are in none. Idempotent. ``again``: the sweep that follows
+    an opening, for reports made while it was being opened (they read the activation before it named the major
+    event)."""
+    activation = (Activation.objects.select_for_update(of=("self",)).select_related("plan", "version", "started_by")
+                  .filter(pk=activation_id, active=True).first())
+    if activation is None:
+        return None  # ended since
+    spec = activation.level_spec().get("major_event")
+    major_event = _lock(activation.major_event_id) if activation.major_event_id else None
+    if major_event is not None and major_event.state != MajorEvent.State.OPEN:
+        major_event = None  # closed by its commander: a new one if the level still declares it
+    if major_event is None and (spec is None or again):
+        return None
+    opened = major_event is None
+    if major_event is None:
+        assert spec is not None
+        starter = activation.started_by
+        major_event = MajorEvent.objects.create(
+            title=" · ".join(t for t in (spec["title"].get("zh"), spec["title"].get("en")) if t)[:200],
+            commander=starter if starter is not None and starter.role in COMMAND_ROLES else None,
+            event_types=list(spec["event_types"]),
+        )
+        activation.major_event = major_event
+        activation.save(update_fields=["major_event"])
+    candidates = Incident.objects.filter(district__activations=activation, major_event__isnull=True,
+                                         merged_into__isnull=True)
+    if major_event.event_types:
+        candidates = candidates.filter(event_type__code__in=major_event.event_types)
+    ids = [pk for pk, state, version in candidates.values_list("pk", "state", "workflow_version_id")
+           if state not in version_final_states(version)]
+    joining = [i for i in _incidents(ids) if i.major_event_id is None]  # locked now: one may have joined meanwhile
+    _join(major_event, joining, None)
+    data = {"activation": activation.pk, "plan": activation.plan.code, "level": activation.level}
+    if opened:
+        _record(major_event, kind="major_event.opened", actor=None, data={
+            **data, "title": major_event.title, "commander": major_event.commander.username if major_event.commander else None,
+            "incidents": [i.number for i in joining]})
+        outbox_enqueue(kind="plan.major_event", payload={"activation_id": activation.pk, "again": True})
+    elif joining:
+        _record(major_event, kind="major_event.changed", actor=None, data={
+            **data, "added": [i.number for i in joining], "removed": []})
+    return major_event
+
+
 def major_event_rollup(major_event: MajorEvent) -> dict[str, Any]:
     incidents = major_event.incidents.filter(merged_into__isnull=True)
     by_state = dict(incidents.values_list("state").annotate(n=Count("id")).order_by())
@@ -181,7 +236,8 @@ def major_event_view(major_event: MajorEvent, *, timeline: bool = False) -> dict
                                                                  "district__code", "merged_into_id"))
     view = {
         "id": major_event.pk, "title": major_event.title, "state": major_event.state,
-        "commander": major_event.commander.username,
+        "commander": major_event.commander.username if major_event.commander is not None else None,
+        "activation": Activation.objects.filter(major_event=major_event).values_list("pk", flat=True).first(),
         "incidents": [i["pk"] for i in incidents],
         "incident_list": [
             {"id": i["pk"], "number": i["number"], "state": i["state"], "title": i["title"],

@@ -9,7 +9,17 @@ What exists in the database (departments, event types, the city's districts) is 
 from workflows.definition import DefinitionInvalid, load_yaml
 
 from .parse import parse_plan
-from .spec import LEVELS, SEVERITIES, HazardPointSpec, LevelSpec, OverridesSpec, PlanSpec, TaskSpec, TriggerSpec
+from .spec import (
+    LEVELS,
+    SEVERITIES,
+    HazardPointSpec,
+    LevelSpec,
+    MajorEventSpec,
+    OverridesSpec,
+    PlanSpec,
+    TaskSpec,
+    TriggerSpec,
+)
 
 __all__ = [
     "LEVELS",
@@ -17,6 +27,7 @@ __all__ = [
     "DefinitionInvalid",
     "HazardPointSpec",
     "LevelSpec",
+    "MajorEventSpec",
     "OverridesSpec",
     "PlanSpec",
     "TaskSpec",

@@ -13,6 +13,7 @@ from .spec import (
     LANGUAGES,
     LEVEL_KEYS,
     LEVELS,
+    MAJOR_EVENT_KEYS,
     OVERRIDE_KEYS,
     SEVERITIES,
     TASK_KEYS,
@@ -20,6 +21,7 @@ from .spec import (
     TRIGGER_KEYS,
     HazardPointSpec,
     LevelSpec,
+    MajorEventSpec,
     OverridesSpec,
     PlanSpec,
     TaskSpec,
@@ -153,6 +155,7 @@ def _parse_levels(
             overrides=_parse_overrides(body.get("overrides"), f"{where}.overrides", departments, event_types, errors),
             hazard_points=_parse_hazard_points(body.get("hazard_points"), f"{where}.hazard_points", event_types,
                                                in_city, errors),
+            major_event=_parse_major_event(body.get("major_event"), f"{where}.major_event", event_types, errors),
         )
     return {level: parsed[level] for level in LEVELS if level in parsed}
 
@@ -245,6 +248,24 @@ def _parse_hazard_points(
         out.append(HazardPointSpec(title=_text(point.get("title"), f"{w}.title", errors), event_type=str(event_type),
                                    severity=severity, lat=lat or 0.0, lon=lon or 0.0))
     return tuple(out)
+
+
+def _parse_major_event(raw: object, where: str, event_types: set[str], errors: list[str]) -> MajorEventSpec | None:
+    if raw is None or raw is False:
+        return None
+    if not isinstance(raw, dict):
+        errors.append(f"{where}: a mapping with a title (en, zh) and optionally event_types")
+        return None
+    unknown_keys(raw, MAJOR_EVENT_KEYS, where, errors)
+    types = raw.get("event_types", [])
+    if not isinstance(types, list):
+        errors.append(f"{where}.event_types: a list of event types (empty or absent: every type)")
+        types = []
+    for i, code in enumerate(types):
+        if not isinstance(code, str) or code not in event_types:
+            errors.append(f"{where}.event_types[{i}]: unknown event type {code!r}")
+    return MajorEventSpec(title=_text(raw.get("title"), f"{where}.title", errors),
+                          event_types=tuple(str(t) for t in types))
 
 
 def _coordinate(point: dict[str, Any], key: str, limit: int, where: str, errors: list[str]) -> float | None:

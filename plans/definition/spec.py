@@ -16,10 +16,11 @@ LANGUAGES = ("en", "zh")
 
 TOP_KEYS = {"code", "name", "description", "triggers", "levels"}
 TRIGGER_KEYS = {"events", "severities"}
-LEVEL_KEYS = {"tasks", "overrides", "hazard_points"}
+LEVEL_KEYS = {"tasks", "overrides", "hazard_points", "major_event"}
 TASK_KEYS = {"department", "task", "ack_timeout"}
 OVERRIDE_KEYS = {"ack_timeout", "priority", "extra_departments"}
 HAZARD_KEYS = {"title", "event_type", "severity", "lat", "lon"}
+MAJOR_EVENT_KEYS = {"title", "event_types"}
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,20 @@ class HazardPointSpec:
 
 
 @dataclass(frozen=True)
+class MajorEventSpec:
+    """The level opens a major event (重大事件) for the activation's area: incidents reported there while it is active
+    join it (those of ``event_types``, every type when empty), as do those already open there."""
+
+    title: dict[str, str]
+    event_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LevelSpec:
     tasks: tuple[TaskSpec, ...]
     overrides: OverridesSpec | None = None
     hazard_points: tuple[HazardPointSpec, ...] = ()
+    major_event: MajorEventSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,9 @@ class PlanSpec:
                     "extra_departments": {k: list(v) for k, v in level.overrides.extra_departments.items()},
                 },
                 "hazard_points": [asdict(h) for h in level.hazard_points],
+                "major_event": None if level.major_event is None else {
+                    "title": dict(level.major_event.title), "event_types": list(level.major_event.event_types),
+                },
             }
             for name, level in self.levels.items()
         }

@@ -34,7 +34,7 @@ from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.core.i18n import localized
 from dispatch.core.outbox import outbox_enqueue
 from dispatch.core.timeline import Reason, actor_display, reason_data, reason_text
-from dispatch.models import Deadline, Role
+from dispatch.models import Deadline, MajorEvent, Role
 from plans.definition import LEVELS
 from plans.models import Activation, ActivationEvent, ActivationTask, ResponsePlan
 
@@ -128,12 +128,21 @@ def activation_covering(district_id: int | None) -> Activation | None:
     """The active activation whose area holds the district, the highest level first (none without a district)."""
     if district_id is None:
         return None
-    found = list(Activation.objects.filter(active=True, districts=district_id).select_related("plan")
-                 .only("pk", "level", "plan__code"))
+    found = list(Activation.objects.filter(active=True, districts=district_id).select_related("plan", "major_event")
+                 .only("pk", "level", "plan__code", "major_event__state", "major_event__event_types"))
     return max(found, key=lambda a: (LEVEL_RANK[a.level], -a.pk)) if found else None
 
 
 # --- writing -------------------------------------------------------------------------------------------------
+
+
+def activation_major_event(activation: Activation | None, event_type: str) -> int | None:
+    """The open major event a new report of ``event_type`` joins at intake under ``activation`` (read with it by
+    ``activation_covering``), if its level opened one for this type."""
+    major_event = activation.major_event if activation is not None and activation.major_event_id else None
+    if major_event is None or major_event.state != MajorEvent.State.OPEN:
+        return None
+    return major_event.pk if not major_event.event_types or event_type in major_event.event_types else None
 
 
 def _lock_plan(plan_id: int) -> ResponsePlan:
@@ -243,6 +252,7 @@ def activation_apply(
             "tasks": [{"department": t.department.code, "due_at": t.due_at} for t in tasks],
         })
         _hazards_schedule(activation)
+        _major_event_schedule(activation)
         _notify(activation, "activation.started")
         return activation, "started"
 
@@ -278,6 +288,8 @@ def activation_apply(
         _hazards_schedule(activation)
     if "districts" in changes:
         activation.districts.set(_districts(sorted(area)))
+    if "level" in changes or "districts" in changes:
+        _major_event_schedule(activation)
     if "ends_at" in changes:
         activation.ends_at = ends_at
         activation.save(update_fields=["ends_at"])
@@ -315,6 +327,14 @@ def _hazards_schedule(activation: Activation) -> None:
     if activation.level_spec().get("hazard_points"):
         outbox_enqueue(kind="plan.hazard_points", payload={"activation_id": activation.pk, "level": activation.level},
                        dedupe_key=f"plan-hazards:{activation.pk}:{activation.level}")
+
+
+def _major_event_schedule(activation: Activation) -> None:
+    """The level opens a major event for the area: open it (or keep the one open) and bring in the incidents open
+    there (after commit, by the ``plan.major_event`` outbox job, whose handler is the engine's,
+    ``dispatch.services.major_events``). A new area or level runs it again: incidents open in the new districts join."""
+    if activation.level_spec().get("major_event"):  # idempotent, so never deduplicated: each change sweeps again
+        outbox_enqueue(kind="plan.major_event", payload={"activation_id": activation.pk})
 
 
 def activation_hazards_reported(*, activation_id: int, incidents: list) -> None:

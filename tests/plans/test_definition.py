@@ -32,6 +32,7 @@ GOOD = {
             "overrides": {"ack_timeout": "90s", "priority": "high", "extra_departments": {"waterlogging": ["transit"]}},
             "hazard_points": [{"title": {"en": "Riverside Rd underpass", "zh": "滨江路下立交"},
                                "event_type": "waterlogging", "severity": 3, "lat": 31.21, "lon": 121.43}],
+            "major_event": {"title": {"en": "Storm flooding", "zh": "暴雨内涝"}, "event_types": ["waterlogging"]},
         },
         "III": {
             "tasks": [{"department": "city_management", "task": {"en": "Pumps", "zh": "泵车"}, "ack_timeout": "1h"}],
@@ -57,7 +58,7 @@ def test_a_good_plan_parses_to_the_normalized_spec():
             "III": {
                 "tasks": [{"department": "city_management", "task": {"en": "Pumps", "zh": "泵车"},
                            "ack_timeout_seconds": 3600}],
-                "overrides": None, "hazard_points": [],
+                "overrides": None, "hazard_points": [], "major_event": None,
             },
             "II": {
                 "tasks": [{"department": "traffic_police", "task": {"en": "Close underpasses", "zh": "封闭下立交"},
@@ -66,6 +67,7 @@ def test_a_good_plan_parses_to_the_normalized_spec():
                               "extra_departments": {"waterlogging": ["transit"]}},
                 "hazard_points": [{"title": {"en": "Riverside Rd underpass", "zh": "滨江路下立交"},
                                    "event_type": "waterlogging", "severity": 3, "lat": 31.21, "lon": 121.43}],
+                "major_event": {"title": {"en": "Storm flooding", "zh": "暴雨内涝"}, "event_types": ["waterlogging"]},
             },
         },
     }
@@ -85,6 +87,8 @@ def test_the_demo_plan_parses():
     assert acks == sorted(acks, reverse=True) and acks[-1] == 300
     assert spec.levels["I"].overrides is not None and spec.levels["I"].overrides.priority == "critical"
     assert spec.levels["I"].hazard_points and spec.levels["II"].hazard_points
+    assert spec.levels["II"].major_event is not None and spec.levels["I"].major_event is not None
+    assert spec.levels["III"].major_event is None and spec.levels["I"].major_event.event_types == ("waterlogging", "road_collapse")
 
 
 def test_a_bad_plan_lists_every_problem_with_its_path():
@@ -101,6 +105,7 @@ def test_a_bad_plan_lists_every_problem_with_its_path():
                           "extra_departments": {"flood": ["transit"], "waterlogging": ["navy"]}}
     level["hazard_points"].append({"title": {"en": "Far away", "zh": "远处"}, "event_type": "waterlogging",
                                    "severity": 9, "lat": 40.0, "lon": 116.4})
+    level["major_event"] = {"title": {"en": "Flooding"}, "event_types": ["flood"], "commander": "chief"}
     bad["levels"]["III"]["tasks"] = []
     errors = errors_of(bad)
     assert set(errors) >= {
@@ -119,6 +124,9 @@ def test_a_bad_plan_lists_every_problem_with_its_path():
         "triggers[0].severities.Severe: unknown level 'V' (one of IV, III, II, I)",
         "triggers[0].severities.Huge: unknown severity (one of Minor, Moderate, Severe, Extreme)",
         "triggers[0].severities.Minor: level I is not defined under levels",
+        "levels.II.major_event: unknown key 'commander'",
+        "levels.II.major_event.title.zh: required, a non-empty text",
+        "levels.II.major_event.event_types[0]: unknown event type 'flood'",
     }
     assert any(e.startswith("levels.II.tasks[1].ack_timeout: bad duration 'soon'") for e in errors)
     assert any(e.startswith("levels.II.overrides.ack_timeout: bad duration '0s'") for e in errors)
