@@ -2,11 +2,11 @@
 
 from typing import Any, NoReturn
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.core.i18n import localized
+from dispatch.core.models.chains import ChainRow
 
 
 class ResponsePlan(models.Model):
@@ -160,35 +160,17 @@ class ActivationTask(models.Model):
         return localized(self.task)
 
 
-class ActivationEvent(models.Model):
+class ActivationEvent(ChainRow):
     """One step of an activation's history (started, level changed, task acknowledged, escalated, ended):
     append-only, numbered per activation, hash-chained like an incident's timeline (the database refuses UPDATE
     and DELETE)."""
 
+    chain_owner = "activation"
     activation = models.ForeignKey(Activation, on_delete=models.PROTECT, related_name="timeline")
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=64)
-    actor = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_label = models.CharField(max_length=150)
-    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    at = models.DateTimeField()
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["activation_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["activation", "seq"], name="activation_event_seq")]
-
-    def __str__(self) -> str:
-        return f"{self.activation_id}#{self.seq} {self.kind}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ImmutableError("activation timeline rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ImmutableError("activation timeline rows are append-only")
 
 
 class CapMessage(models.Model):

@@ -1,12 +1,9 @@
 """Major events (重大事件): incidents grouped under one command, with a commander and a timeline of their own."""
 
-from typing import Any, NoReturn
-
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.core.models.timeline import AppendOnlyError
+from dispatch.core.models.chains import ChainRow
 
 
 class MajorEvent(models.Model):
@@ -39,31 +36,13 @@ class MajorEvent(models.Model):
         return f"{self.pk} {self.title} ({self.state})"
 
 
-class MajorEventRow(models.Model):
+class MajorEventRow(ChainRow):
     """One step of a major event (opened, incidents added or removed, commander handed over, closed): append-only,
     numbered per major event, hash-chained like an incident's timeline (the database refuses UPDATE and DELETE)."""
 
+    chain_owner = "major_event"
     major_event = models.ForeignKey(MajorEvent, on_delete=models.PROTECT, related_name="timeline")
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=64)
-    actor = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_label = models.CharField(max_length=150)
-    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    at = models.DateTimeField()
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["major_event_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["major_event", "seq"], name="major_event_row_seq")]
-
-    def __str__(self) -> str:
-        return f"{self.major_event_id}#{self.seq} {self.kind}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("major event timeline rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("major event timeline rows are append-only")

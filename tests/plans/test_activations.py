@@ -175,7 +175,7 @@ def test_ending_cancels_open_tasks_with_the_reason_and_stops_overrides(api_as, d
 
 
 def test_the_activation_timeline_is_hash_chained_and_append_only(api_as, dispatcher):
-    from plans.models import ImmutableError
+    from dispatch.core.models import AppendOnlyError
 
     activation = activate(dispatcher).json()
     api_as("environment_lead").post(f"/api/activations/{activation['id']}/acknowledge/")
@@ -186,8 +186,10 @@ def test_the_activation_timeline_is_hash_chained_and_append_only(api_as, dispatc
                                                        "hazard_points.reported", "activation.ended"]
     assert detail["chain_intact"] and activation_timeline_verify(activation["id"]) is None
     row = ActivationEvent.objects.filter(activation_id=activation["id"]).first()
-    with pytest.raises(ImmutableError):
+    with pytest.raises(AppendOnlyError):
         row.save()
+    with pytest.raises(AppendOnlyError):
+        row.delete()
     from django.db import DatabaseError, transaction
 
     with pytest.raises(DatabaseError), transaction.atomic():
