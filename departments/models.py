@@ -218,9 +218,23 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
         DECLINED = "declined", _("Declined")
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
+        RETURNED = "returned", _("Returned")
 
     WORKING_STATES = (State.ACCEPTED, State.EN_ROUTE, State.ON_SCENE)  # a unit is on it
-    OPEN_STATES = (State.OFFERED, *WORKING_STATES)  # the one list of open states
+    # The one list of open states. A returned order waits for the command center's decision (退回终审).
+    OPEN_STATES = (State.OFFERED, *WORKING_STATES, State.RETURNED)
+
+    class ReturnReason(models.TextChoices):
+        NOT_OUR_FUNCTION = "not_our_function", _("Not our function")
+        WRONG_DISTRICT = "wrong_district", _("Wrong district")
+        DUPLICATE = "duplicate", _("Duplicate")
+        INSUFFICIENT_INFO = "insufficient_info", _("Insufficient information")
+        OTHER = "other", _("Other (see the note)")
+
+    class PauseReason(models.TextChoices):
+        WAITING_ASSESSMENT = "waiting_assessment", _("Waiting for an assessment")
+        WAITING_DEPARTMENT = "waiting_department", _("Waiting for another department")
+        OTHER = "other", _("Other (see the note)")
 
     incident = models.ForeignKey("dispatch.Incident", on_delete=models.PROTECT, related_name="work_orders")
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="work_orders")
@@ -239,6 +253,27 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True)
     tried_unit_ids = models.JSONField(default=list, blank=True)
     accepted_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Its department's last return (退回) of it and how many times it was returned: a second return is decided by a
+    # supervisor. ``replaced_by``: the order that took the work when the return was upheld.
+    # Clocks (``departments.services.clocks``): acknowledgement from ``offered_at`` (the department's current offer)
+    # to ``accepted_at``; handling from ``accepted_at`` to ``completed_at``, due at ``due_at`` (``handling_seconds``
+    # after acceptance when the definition sets a target, moved by pauses and approved extensions). A pause stops
+    # the handling clock (``paused_at``, with a reason; ``paused_seconds`` in all); ``breached_at``: it ran out.
+    offered_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    handling_seconds = models.PositiveIntegerField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(_("pause reason"), max_length=24, choices=PauseReason.choices, blank=True)
+    pause_note = models.TextField(blank=True)
+    paused_seconds = models.FloatField(default=0)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    return_reason = models.CharField(_("return reason"), max_length=24, choices=ReturnReason.choices, blank=True)
+    return_note = models.TextField(_("return note"), blank=True)
+    return_count = models.PositiveSmallIntegerField(default=0)
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -288,10 +323,16 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     def expire(self):
         pass
 
-    @transition(field=state, source=[State.DECLINED, State.EXPIRED, State.OFFERED, State.ACCEPTED], target=State.OFFERED)
+    @transition(field=state, source=[State.DECLINED, State.EXPIRED, State.OFFERED, State.ACCEPTED, State.RETURNED],
+                target=State.OFFERED)
     def reoffer(self):
-        """Offer again (next candidate after a decline or expiry, or a reassignment)."""
+        """Offer again (next candidate after a decline or expiry, a reassignment, a return rejected)."""
         self.attempts += 1
+
+    @transition(field=state, source=[State.OFFERED, State.ACCEPTED], target=State.RETURNED)
+    def send_back(self):
+        """Returned by its department (退回), for the command center to decide."""
+        self.return_count += 1
 
     @transition(field=state, source=State.ACCEPTED, target=State.EN_ROUTE)
     def depart(self):
@@ -308,6 +349,35 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=list(OPEN_STATES), target=State.CANCELLED)
     def cancel(self):
         pass
+
+
+class Extension(models.Model):
+    """A department's request for more time on a work order (延期), asked before the order is due, and the command
+    center's decision. At most one is pending per order; an approved one moves the order's ``due_at``."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="extensions")
+    seconds = models.PositiveIntegerField(_("seconds"))
+    reason = models.TextField(_("reason"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    due_at_before = models.DateTimeField()  # the order's due time when it was asked
+    requested_by = models.ForeignKey("dispatch.User", on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["work_order"], condition=models.Q(state="pending"),
+                                               name="extension_one_pending_per_order")]
+
+    def __str__(self):
+        return f"WO-{self.work_order_id} +{self.seconds}s ({self.state})"
 
 
 class DepartmentWebhook(models.Model):

@@ -161,7 +161,25 @@ def may_act_on_work_order(user, work_order, action: str) -> bool:
         )
     if action == "cancel":
         return user.role in (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
+    if action == "return":  # 退回: the department says it is not theirs; the command center decides
+        return is_department_member(user) and user.department_id == work_order.department_id
+    if action in ("pause", "resume"):  # the order's handling clock, with a reason: its department or a dispatcher
+        return user.role == Role.DISPATCHER or (
+            is_department_member(user) and user.department_id == work_order.department_id)
+    if action == "request_extension":  # 延期: the department's lead asks
+        return user.role == Role.LEAD and user.department_id == work_order.department_id
     return False
+
+
+def may_decide_return(user, work_order) -> bool:
+    """A dispatcher or supervisor decides a return; an order returned a second time, a supervisor only."""
+    if work_order.return_count >= 2:
+        return user.role == Role.SUPERVISOR
+    return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
+
+
+def may_decide_extension(user) -> bool:
+    return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
 
 
 def units_visible_to(user) -> QuerySet:

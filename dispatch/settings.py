@@ -196,6 +196,10 @@ SPECTACULAR_SETTINGS = {
         "PlanLevelEnum": "plans.models.LEVEL_CHOICES",
         "ActivationTaskStateEnum": "plans.models.TASK_API_STATES",
         "MajorEventStateEnum": "dispatch.models.major_events.MajorEvent.State",
+        "ReturnReasonEnum": "departments.models.WorkOrder.ReturnReason",
+        "PauseReasonEnum": "departments.models.WorkOrder.PauseReason",
+        "ReturnDecisionEnum": "departments.services.returns.DECISIONS",
+        "ExtensionDecisionEnum": "departments.services.extensions.DECISIONS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -1,14 +1,44 @@
 import re
 
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from departments.models import Department, Unit, UnitStatusChange, WorkOrder
-from departments.services.work_orders import available_actions
+from departments.models import Department, Extension, Unit, UnitStatusChange, WorkOrder
+from departments.services.extensions import DECISIONS as EXTENSION_DECISIONS
+from departments.services.extensions import MAX_SECONDS, MIN_SECONDS, extension_pending
+from departments.services.returns import DECISIONS as RETURN_DECISIONS
+from departments.services.work_orders import ACTIONS, available_actions
 from dispatch.core.i18n import localized
 from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.rest.fields import TextField
+
+
+def work_orders_represented(orders: QuerySet[WorkOrder]) -> QuerySet[WorkOrder]:
+    """``orders`` with what ``WorkOrderSerializer`` reads (a page of any size in a fixed number of queries)."""
+    pending = Prefetch("extensions", queryset=Extension.objects.filter(state=Extension.State.PENDING)
+                       .select_related("requested_by"), to_attr="pending_extensions")
+    return orders.select_related("incident", "department", "unit", "accepted_by", "returned_by").prefetch_related(pending)
+
+
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice the model stores as "" when there is none, shown as null (the enum has no empty member)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
+class ExtensionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    seconds = serializers.IntegerField()
+    reason = TextField()
+    requested_by = TextField(source="requested_by.username")
+    requested_at = serializers.DateTimeField()
+    due_at_before = serializers.DateTimeField()
 
 
 class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
@@ -16,6 +46,13 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True, allow_null=True)
     incident_number = TextField(source="incident.number", read_only=True)
     accepted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    returned_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    return_reason = BlankAsNullChoiceField(choices=WorkOrder.ReturnReason.choices, read_only=True)
+    pause_reason = BlankAsNullChoiceField(choices=WorkOrder.PauseReason.choices, read_only=True)
+    return_decided_by = serializers.SerializerMethodField(
+        help_text=_("Who decides the return now: dispatcher (first return) or supervisor (returned again); null "
+                    "unless returned."))
+    extension = serializers.SerializerMethodField(help_text=_("The extension request waiting for a decision, or null."))
     available_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -23,7 +60,10 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         fields = [
             "id", "incident", "incident_number", "department", "unit", "state", "priority", "dispatch_round",
             "created_at", "updated_at", "ack_due_at", "ack_timeout_seconds", "due_at", "accepted_by", "attempts", "max_attempts", "escalation",
-            "escalated_at", "available_actions",
+            "escalated_at", "offered_at", "accepted_at", "completed_at", "handling_seconds", "paused_at",
+            "pause_reason", "pause_note", "paused_seconds", "breached_at", "returned_at", "returned_by",
+            "return_reason", "return_note", "return_count", "return_decided_by", "replaced_by", "extension",
+            "available_actions",
         ]
         read_only_fields = fields
 
@@ -31,13 +71,56 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     def get_available_actions(self, obj):
         return available_actions(work_order=obj, user=self.context["request"].user)
 
+    @extend_schema_field(serializers.ChoiceField(choices=["dispatcher", "supervisor"], allow_null=True))
+    def get_return_decided_by(self, obj):
+        if obj.state != WorkOrder.State.RETURNED:
+            return None
+        return "supervisor" if obj.return_count >= 2 else "dispatcher"
+
+    @extend_schema_field(ExtensionSerializer(allow_null=True))
+    def get_extension(self, obj):
+        pending = extension_pending(obj)
+        return ExtensionSerializer(pending).data if pending is not None else None
+
 
 class WorkOrderActionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["accept", "decline", "depart", "arrive", "complete", "reassign", "cancel"])
+    action = serializers.ChoiceField(choices=list(ACTIONS))
     note = TextField(required=False, allow_blank=True, default="", max_length=4000)
     reason = TextField(required=False, allow_blank=True, default="", max_length=4000)
     unit = serializers.CharField(required=False, allow_null=True, default=None, max_length=32,
                                  help_text="Unit id or callsign (reassign).")
+    reason_code = serializers.ChoiceField(choices=WorkOrder.ReturnReason.choices, required=False, default="",
+                                          help_text=_("Why it is returned (return); other needs a note."))
+    pause_reason = serializers.ChoiceField(choices=WorkOrder.PauseReason.choices, required=False, default="",
+                                           help_text=_("Why the handling clock stops (pause); other needs a note."))
+    seconds = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=MIN_SECONDS,
+                                       max_value=MAX_SECONDS, help_text=_("More time asked (request_extension)."))
+
+    def validate(self, attrs):
+        if attrs["action"] == "return" and not attrs["reason_code"]:
+            raise serializers.ValidationError({"reason_code": [_("Required to return an order.")]})
+        if attrs["action"] == "pause" and not attrs["pause_reason"]:
+            raise serializers.ValidationError({"pause_reason": [_("Required to pause the clock.")]})
+        if attrs["action"] == "request_extension":
+            missing = {f: [_("Required to ask for more time.")] for f in ("seconds", "reason")
+                       if attrs[f] in (None, "") or (f == "reason" and not str(attrs[f]).strip())}
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class ReturnDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=list(RETURN_DECISIONS))
+    department = serializers.SlugField(required=False, allow_blank=True, default="", max_length=64,
+                                       help_text=_("uphold: the department that takes the work (default: the next "
+                                                   "one by the routing rules)."))
+    note = TextField(required=False, allow_blank=True, default="", max_length=4000,
+                     help_text=_("Required to reject: told to the department."))
+
+
+class ExtensionDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=list(EXTENSION_DECISIONS))
+    note = TextField(required=False, allow_blank=True, default="", max_length=4000)
 
 
 class DepartmentSerializer(serializers.ModelSerializer):

@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from departments.api.serializers import (
     DepartmentSerializer,
+    ExtensionDecisionSerializer,
+    ReturnDecisionSerializer,
     UnitPositionResultSerializer,
     UnitPositionSerializer,
     UnitSerializer,
@@ -17,8 +19,11 @@ from departments.api.serializers import (
     UnitStatusSerializer,
     WorkOrderActionSerializer,
     WorkOrderSerializer,
+    work_orders_represented,
 )
 from departments.models import Department, District, Unit, WorkOrder
+from departments.services.extensions import extension_decide
+from departments.services.returns import return_decide
 from departments.services.units import unit_position_report, unit_status_set
 from departments.services.work_orders import work_order_act
 from dispatch import access
@@ -44,7 +49,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return access.work_orders_visible_to(self.request.user).select_related("incident", "department", "unit", "accepted_by")
+        return work_orders_represented(access.work_orders_visible_to(self.request.user))
 
     @extend_schema(
         request=WorkOrderActionSerializer, responses=WorkOrderSerializer,
@@ -58,10 +63,29 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         data = body.validated_data
         work_order_act(
             actor=request.user, work_order_id=int(pk), action=data["action"], note=data["note"],
-            reason=data["reason"], unit=data["unit"],
+            reason=data["reason"], unit=data["unit"], reason_code=data["reason_code"], seconds=data["seconds"],
+            pause_reason=data["pause_reason"],
             idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
         )
         return Response(WorkOrderSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ReturnDecisionSerializer, responses=WorkOrderSerializer,
+                   summary="Uphold or reject a return (dispatcher; an order returned twice: supervisor)")
+    @action(detail=True, methods=["post"], url_path="return-decision")
+    def return_decision(self, request, pk=None):
+        body = ReturnDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = return_decide(actor=request.user, work_order_id=int(pk), **body.validated_data)
+        return Response(WorkOrderSerializer(order, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ExtensionDecisionSerializer, responses=WorkOrderSerializer,
+                   summary="Approve or reject an extension request (dispatcher, supervisor)")
+    @action(detail=True, methods=["post"], url_path="extension-decision")
+    def extension_decision(self, request, pk=None):
+        body = ExtensionDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = extension_decide(actor=request.user, work_order_id=int(pk), **body.validated_data)
+        return Response(WorkOrderSerializer(order, context=self.get_serializer_context()).data)
 
 
 class DepartmentViewSet(viewsets.ReadOnlyModelViewSet):

@@ -127,7 +127,8 @@ def escalation_advance(progress: dict) -> tuple[dict, str, dict]:
 
 
 def escalation_stop(order: WorkOrder, *, why: str) -> None:
-    """The order was answered (accepted, cancelled ...): no more deadlines for it."""
-    deadlines_cancel(work_order=order)
+    """The order was answered (accepted, cancelled ...): no more acknowledgement or escalation deadlines for it (its
+    handling clock's is ``departments.services.clocks``')."""
+    deadlines_cancel(work_order=order, kinds=(Deadline.Kind.ACK, Deadline.Kind.ESCALATION))
     if order.escalation and not order.escalation.get("stopped"):
         order.escalation = {**order.escalation, "stopped": why}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from departments.models import Department, RoutingRule, Unit, WorkOrder
+from departments.services.clocks import handling_due, handling_target
 from departments.services.offers import Offer, choose_unit, offers_make
-from departments.services.selection import Candidate, DispatchTarget, plan_dispatch, plan_with_overrides
+from departments.services.selection import Candidate, dispatch_targets
 from departments.services.selectors import routing_rules, unit_candidates
 from dispatch.core.changes import record_change
 from dispatch.core.outbox import outbox_handler
@@ -55,17 +57,14 @@ def incident_route(
     if incident.dispatch_round != dispatch_round or incident.state != state or incident.merged_into_id is not None:
         return []  # moved on, or merged into another incident (which carries the work)
     spec = incident.workflow_version.spec.states[state]
-    baseline = [
-        DispatchTarget(d.department, d.priority, d.ack_timeout_seconds, max_attempts=d.max_attempts) for d in spec.dispatch
-    ]
-    plan = plan_dispatch(
-        baseline, routing_rules(), event_type=incident.event_type.code, state=state,
-        severity=incident.severity, district_id=incident.district_id,
-    )
+    rules = routing_rules()
     applied = _activation_overrides(incident.activation_id)
+    plan = dispatch_targets(
+        spec, rules, event_type=incident.event_type.code, severity=incident.severity,
+        district_id=incident.district_id, overrides=applied[1] if applied is not None else None,
+    )
     if applied is not None:  # reported inside an active response plan's area: its overrides, and the row saying so
         activation, overrides = applied
-        plan = plan_with_overrides(plan, overrides, event_type=incident.event_type.code)
         record_change(incident=incident, kind="incident.plan_overrides", data={
             "activation": activation.pk, "plan": activation.plan.code, "level": activation.level,
             "overrides": overrides, "dispatch_round": dispatch_round, **reason_data(PLAN_OVERRIDES(plan=activation.plan.code, level=activation.level)),
@@ -87,13 +86,16 @@ def incident_route(
     else:
         candidates, units = unit_candidates(department_ids=department_ids, district_id=incident.district_id)
     due_at = incident.state_entered_at + timedelta(seconds=spec.sla_seconds) if spec.sla_seconds else None
+    now = timezone.now()
     offers = []
     for target in targets:
         department = by_code[target.department]
+        handling = handling_target(spec, target.department, target.priority)
         order = WorkOrder(
             incident=incident, department=department, dispatch_round=dispatch_round,
-            priority=target.priority, ack_timeout_seconds=target.ack_timeout_seconds, due_at=due_at, attempts=0,
-            max_attempts=target.max_attempts,
+            priority=target.priority, ack_timeout_seconds=target.ack_timeout_seconds, attempts=0,
+            max_attempts=target.max_attempts, handling_seconds=handling,
+            due_at=handling_due(now, target.ack_timeout_seconds, handling) if handling else due_at,
         )
         choice = choose_unit(order, candidates[department.pk])
         chosen = units.get(choice.unit_id) if choice.unit_id is not None else None
@@ -105,7 +107,8 @@ def incident_route(
 def state_routes(*, incident: Incident, state: str) -> bool:
     """Whether a routing rule for this incident names ``state`` and sends a department there (its event type,
     severity and district match, blank meaning any): entering a state the definition does not dispatch from
-    starts a dispatch round only then. One query."""
+    starts a dispatch round only then. One query; ``selection.rules_name_state`` is the same rule over rules in
+    memory (the dry-run's), and a test holds the two together."""
     return (
         RoutingRule.objects.filter(
             state=state, action=RoutingRule.Action.DISPATCH,
@@ -114,4 +117,14 @@ def state_routes(*, incident: Incident, state: str) -> bool:
         .filter(Q(event_type__isnull=True) | Q(event_type_id=incident.event_type_id))
         .filter(Q(districts__isnull=True) | Q(districts__id=incident.district_id))
         .exists()
+    )
+
+
+def incident_targets(incident: Incident) -> list:
+    """The departments the rules give now for the incident's current state (an activation's overrides included), in
+    the order routing offers them: where upholding a return looks for the next department."""
+    applied = _activation_overrides(incident.activation_id)
+    return dispatch_targets(
+        incident.workflow_version.spec.states[incident.state], routing_rules(), event_type=incident.event_type.code,
+        severity=incident.severity, district_id=incident.district_id, overrides=applied[1] if applied is not None else None,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from dispatch.core.timeline import Reason, Said
+from workflows.definition import StateSpec
 
 from .geo import haversine_km
 
@@ -136,6 +137,20 @@ class Rule:
 DEFAULT_ACK_TIMEOUT_SECONDS = 300
 
 
+def first_matching_rules(
+    rules: list[Rule], *, event_type: str, state: str, severity: int, district_id: int | None
+) -> dict[str, Rule]:
+    """For each department some rule names, the first rule (in the given order) that matches the incident: the
+    one that decides for that department."""
+    first_rule: dict[str, Rule] = {}
+    for candidate in rules:
+        if candidate.department not in first_rule and candidate.matches(
+            event_type=event_type, state=state, severity=severity, district_id=district_id
+        ):
+            first_rule[candidate.department] = candidate
+    return first_rule
+
+
 def plan_dispatch(
     baseline: list[DispatchTarget],
     rules: list[Rule],
@@ -150,12 +165,7 @@ def plan_dispatch(
     ``baseline`` is the workflow state's dispatch list. For each department the first matching rule (in
     the given order) wins; no match keeps the baseline entry (the default).
     """
-    first_rule: dict[str, Rule] = {}
-    for candidate in rules:
-        if candidate.department not in first_rule and candidate.matches(
-            event_type=event_type, state=state, severity=severity, district_id=district_id
-        ):
-            first_rule[candidate.department] = candidate
+    first_rule = first_matching_rules(rules, event_type=event_type, state=state, severity=severity, district_id=district_id)
     by_department = {t.department: t for t in baseline}
     order = [t.department for t in baseline] + [d for d in first_rule if d not in by_department]
     plan: list[DispatchTarget] = []
@@ -176,6 +186,50 @@ def plan_dispatch(
                 )
             )
     return plan
+
+
+def rules_name_state(rules: list[Rule], *, event_type: str, state: str, severity: int, district_id: int | None) -> bool:
+    """Whether a ``dispatch`` rule names ``state`` itself (not blank) and matches the incident: entering a state the
+    definition does not dispatch from starts a dispatch round only then. The pure reading of
+    ``routing.state_routes`` (which asks the database the same question in one query)."""
+    return any(
+        r.state == state and r.action == "dispatch"
+        and r.matches(event_type=event_type, state=state, severity=severity, district_id=district_id)
+        for r in rules
+    )
+
+
+def state_dispatches(
+    state: StateSpec, rules: list[Rule], *, event_type: str, severity: int, district_id: int | None
+) -> bool:
+    """Whether entering ``state`` starts a dispatch round: the definition dispatches there, or a rule names it."""
+    return bool(state.dispatch) or rules_name_state(
+        rules, event_type=event_type, state=state.name, severity=severity, district_id=district_id
+    )
+
+
+def dispatch_targets(
+    state: StateSpec,
+    rules: list[Rule],
+    *,
+    event_type: str,
+    severity: int,
+    district_id: int | None,
+    overrides: dict | None,
+) -> list[DispatchTarget]:
+    """The work orders entering ``state`` creates: the state's dispatch list (the baseline), refined by the routing
+    rules (``plan_dispatch``), then under a response plan activation's ``overrides`` (``plan_with_overrides``).
+
+    The one computation of the departments a round dispatches: ``routing.incident_route`` (live) and
+    ``dry_run.routing_dry_run`` (replaying past incidents under draft rules or a draft definition) both call it.
+    """
+    baseline = [
+        DispatchTarget(d.department, d.priority, d.ack_timeout_seconds, max_attempts=d.max_attempts) for d in state.dispatch
+    ]
+    plan = plan_dispatch(
+        baseline, rules, event_type=event_type, state=state.name, severity=severity, district_id=district_id,
+    )
+    return plan_with_overrides(plan, overrides, event_type=event_type)
 
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "critical": 3}

@@ -4,13 +4,26 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed
 
 from departments.models import Unit, WorkOrder
+from departments.services.clocks import (
+    clock_accepted,
+    clock_completed,
+    clock_stopped,
+    pause_possible,
+    pause_refused,
+    resume_possible,
+    work_order_pause,
+    work_order_resume,
+)
 from departments.services.escalation import escalation_stop
+from departments.services.extensions import extension_possible, extension_request
 from departments.services.offers import work_order_offer
+from departments.services.returns import work_order_return
 from departments.services.units import units_follow_orders
 from dispatch import access
 from dispatch.core.changes import record_change
@@ -19,7 +32,11 @@ from dispatch.core.idempotency import idempotent, request_fingerprint
 from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Incident, User
 
-ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel")
+ACTIONS = ("accept", "decline", "depart", "arrive", "complete", "reassign", "cancel", "return", "request_extension",
+           "pause", "resume")
+# action -> the FSM transition it takes (``request_extension``, ``pause`` and ``resume`` change no state: their own
+# checks say when they are possible)
+_TRANSITION = {"reassign": "reoffer", "return": "send_back"}
 # action -> (FSM method, timeline kind)
 _SIMPLE = {
     "accept": ("accept", "work_order.accepted"),
@@ -50,18 +67,25 @@ INCIDENT_STOOD_DOWN = Reason(  # ``state``: the label of the state that stands o
 )
 
 
+_CLOCK_ACTIONS = {"request_extension": extension_possible, "pause": pause_possible, "resume": resume_possible}
+
+
+def _possible(order: WorkOrder, action: str) -> bool:
+    if order.state == WorkOrder.State.RETURNED and action != "cancel":
+        return False  # waits for the command center's decision (``returns.return_decide``)
+    if action in _CLOCK_ACTIONS:
+        return _CLOCK_ACTIONS[action](order)
+    return can_proceed(getattr(order, _TRANSITION.get(action, action)))
+
+
 def available_actions(*, work_order: WorkOrder, user: User | AnonymousUser) -> list[str]:
-    out = []
-    for action in ACTIONS:
-        method = "reoffer" if action == "reassign" else action
-        if can_proceed(getattr(work_order, method)) and access.may_act_on_work_order(user, work_order, action):
-            out.append(action)
-    return out
+    return [action for action in ACTIONS
+            if access.may_act_on_work_order(user, work_order, action) and _possible(work_order, action)]
 
 
 def work_order_act(
     *, actor: User, work_order_id: int, action: str, note: str = "", reason: str = "", unit: str | int | None = None,
-    idempotency_key: str | None = None,
+    reason_code: str = "", seconds: int | None = None, pause_reason: str = "", idempotency_key: str | None = None,
 ) -> WorkOrder:
     """Apply ``action``. 404 outside the caller's department, 403 role, 409 not available now, 400 input.
 
@@ -69,13 +93,16 @@ def work_order_act(
     returns the order; the same key with another request is a conflict (``dispatch.core.idempotency``).
     """
     def act() -> WorkOrder:
-        return _act(actor=actor, work_order_id=work_order_id, action=action, note=note, reason=reason, unit=unit)
+        return _act(actor=actor, work_order_id=work_order_id, action=action, note=note, reason=reason, unit=unit,
+                    reason_code=reason_code, seconds=seconds, pause_reason=pause_reason)
 
     if not idempotency_key:
         return act()
     fingerprint = request_fingerprint(
         {"work_order": work_order_id, "action": action, "note": note, "reason": reason,
-         "unit": None if unit in (None, "") else str(unit)}
+         "unit": None if unit in (None, "") else str(unit),
+         **({"reason_code": reason_code} if reason_code else {}), **({"seconds": seconds} if seconds is not None else {}),
+         **({"pause_reason": pause_reason} if pause_reason else {})}
     )
     order, _performed = idempotent(
         owner=actor, key=idempotency_key, fingerprint=fingerprint, perform=act,
@@ -85,7 +112,8 @@ def work_order_act(
     return order
 
 
-def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str, unit: str | int | None) -> WorkOrder:
+def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str, unit: str | int | None,
+         reason_code: str, seconds: int | None, pause_reason: str) -> WorkOrder:
     if action not in ACTIONS:
         raise Invalid(_("Unknown action."), {"action": [_("One of: %(a)s.") % {"a": ", ".join(ACTIONS)}]})
     with transaction.atomic():
@@ -100,8 +128,9 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
         ).get(pk=work_order_id)
         if not access.may_act_on_work_order(actor, order, action):
             raise Forbidden(_("Your role may not %(action)s this work order.") % {"action": action})
-        method = "reoffer" if action == "reassign" else action
-        if not can_proceed(getattr(order, method)):
+        if action in ("pause", "resume") and not _possible(order, action):
+            raise pause_refused(order, action)
+        if action != "request_extension" and not _possible(order, action):  # extensions say why themselves
             raise Conflict(
                 _("%(action)s is not available while the order is %(state)s.") % {"action": action, "state": order.state},
                 {"action": [_("Not available now.")]},
@@ -112,6 +141,14 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
                 _decline(order, actor=actor, reason=reason or note)
             elif action == "reassign":
                 _reassign(order, actor=actor, unit=unit, reason=reason or note)
+            elif action == "return":
+                work_order_return(order, actor=actor, reason_code=reason_code, note=note or reason)
+            elif action == "request_extension":
+                extension_request(order, actor=actor, seconds=seconds, reason=reason or note)
+            elif action == "pause":
+                work_order_pause(order, actor=actor, reason_code=pause_reason, note=note or reason)
+            elif action == "resume":
+                work_order_resume(order, actor=actor)
             else:
                 _simple(order, actor=actor, action=action, note=note or reason)
         except ConcurrentTransition as exc:
@@ -125,6 +162,13 @@ def _simple(order: WorkOrder, *, actor: User, action: str, note: str) -> None:
     getattr(order, method)()
     if action in ("accept", "cancel"):
         escalation_stop(order, why=action)
+    now = timezone.now()
+    if action == "accept":
+        clock_accepted(order, now)
+    elif action == "complete":
+        clock_completed(order, now)
+    elif action == "cancel":
+        clock_stopped(order)
     if action == "accept":
         order.accepted_by = actor
         if order.unit_id is None and actor.unit_id and actor.unit is not None and actor.unit.department_id == order.department_id:
@@ -180,6 +224,7 @@ def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser |
         order.incident = incident
         order.cancel()
         escalation_stop(order, why="cancelled")
+        clock_stopped(order)
         order.save()
         _record(order, actor=actor, kind="work_order.cancelled", extra=reason_data(reason))
     working = [order for order in cancelled if order.unit_id is not None]

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from departments.api.serializers import WorkOrderSerializer
+from departments.api.serializers import WorkOrderSerializer, work_orders_represented
 from dispatch import access
 from dispatch.core.timeline import API_CLIENT_PREFIX, actor_display, reason_text
 from dispatch.models import ApiClient, Incident, Source, TimelineEvent
@@ -230,9 +230,36 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     def get_work_orders(self, obj):
         orders = getattr(obj, "visible_work_orders", None)  # prefetched for a page by IncidentViewSet
         if orders is None:
-            orders = access.work_orders_visible_to(self.context["request"].user).filter(incident=obj)
-            orders = orders.select_related("department", "unit", "incident", "accepted_by").order_by("id")
+            orders = work_orders_represented(access.work_orders_visible_to(self.context["request"].user)
+                                             .filter(incident=obj)).order_by("id")
         return WorkOrderSerializer(orders, many=True, context=self.context).data
+
+
+class ClockComponentSerializer(serializers.Serializer):
+    work_order = serializers.IntegerField()
+    department = TextField()
+    clock = serializers.ChoiceField(choices=["acknowledgement", "handling"])
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    stopped_at = serializers.DateTimeField(allow_null=True, help_text=_("Accepted, completed, returned or cancelled."))
+    running = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    paused_seconds = serializers.FloatField()
+    remaining_seconds = serializers.FloatField(allow_null=True)
+    breached = serializers.BooleanField()
+    breached_by_seconds = serializers.FloatField()
+
+
+class IncidentClockSerializer(serializers.Serializer):
+    incident = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["running", "paused", "breached", "met", "none"])
+    composition = serializers.ChoiceField(choices=["all", "any"], help_text=_("From the definition's sla_composition."))
+    due_at = serializers.DateTimeField(allow_null=True)
+    remaining_seconds = serializers.FloatField(allow_null=True)
+    paused = serializers.BooleanField()
+    components = ClockComponentSerializer(many=True)
+    breached_by = serializers.ListField(child=TextField(), help_text=_("The departments that are or were late."))
+    breached_by_seconds = serializers.DictField(child=serializers.FloatField())
 
 
 class WsTicketSerializer(serializers.Serializer):

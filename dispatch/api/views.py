@@ -15,11 +15,14 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from departments.api.serializers import work_orders_represented
 from departments.models import WorkOrder
+from departments.services.clocks import incident_clock
 from dispatch import access
 from dispatch.api.serializers import (
     DuplicateCandidateSerializer,
     DuplicatesQuerySerializer,
+    IncidentClockSerializer,
     IncidentCreateSerializer,
     IncidentSerializer,
     LocateRequestSerializer,
@@ -125,7 +128,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _prefetches(self) -> list:
         # Two prefetches for a whole page: every order's department (roles on transitions), and the orders the
         # caller may see, as the response lists them (one query, not one per incident).
-        visible = access.work_orders_visible_to(self.request.user).select_related("department", "unit", "incident", "accepted_by")
+        visible = work_orders_represented(access.work_orders_visible_to(self.request.user))
         return ["work_orders", Prefetch("work_orders", queryset=visible.order_by("id"), to_attr="visible_work_orders")]
 
     @extend_schema(
@@ -196,6 +199,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             note=body.validated_data["note"], expected_state=body.validated_data["expected_state"] or None,
         )
         return Response(IncidentSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(responses={200: IncidentClockSerializer},
+                   summary="The incident's clock, composed of its departments' clocks on their work orders")
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def sla(self, request, pk=None):
+        return Response(incident_clock(self.get_object(), user=request.user))
 
     @extend_schema(responses=TimelineEventSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)

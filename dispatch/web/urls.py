@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dispatch.web import views
+from dispatch.web import routing, views
 from dispatch.web.auth_views import LoginView
 
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("audit/", views.audit, name="audit"),
     path("audit/incidents/<int:pk>/", views.audit_incident, name="audit-incident"),
+    path("routing/dry-run/", routing.routing_dry_run_page, name="routing-dry-run-page"),
 ]

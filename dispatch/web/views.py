@@ -29,7 +29,7 @@ def _nav(user) -> list[tuple[str, str]]:
     if access.is_department_member(user):
         items += [("inbox", _("Inbox"))]
     if user.role == Role.ADMIN:
-        items += [("admin:index", _("Administration"))]
+        items += [("routing-dry-run-page", _("Routing dry-run")), ("admin:index", _("Administration"))]
     return items
 
 

@@ -35,10 +35,10 @@ def test_full_walk_through(api_as, dispatcher, reported_incident, act, transitio
     staff = api_as("city_management_staff")
     offered = staff.get(f"/api/work-orders/{cm['id']}/").json()
     assert offered["state"] == "offered"
-    assert sorted(offered["available_actions"]) == ["accept", "decline"]
+    assert sorted(offered["available_actions"]) == ["accept", "decline", "return"]
 
-    expected = [("accept", "accepted", ["depart"]), ("depart", "en_route", ["arrive"]),
-                ("arrive", "on_scene", ["complete"]), ("complete", "completed", [])]
+    expected = [("accept", "accepted", ["depart", "return", "pause"]), ("depart", "en_route", ["arrive", "pause"]),
+                ("arrive", "on_scene", ["complete", "pause"]), ("complete", "completed", [])]
     previous_actions = offered["available_actions"]
     for action, state, actions in expected:
         response = act("city_management_staff", cm["id"], action, note=f"{action} note")

@@ -101,10 +101,10 @@ def test_representation_has_the_contract_fields(api_as, reported_incident):
     assert body["attempts"] == 1
     assert body["ack_due_at"] > body["created_at"]
     assert body["due_at"]
-    assert sorted(body["available_actions"]) == ["accept", "decline"]
+    assert sorted(body["available_actions"]) == ["accept", "decline", "return"]
     # Leads may also reassign; dispatchers may also cancel.
     lead = api_as("city_management_lead").get(f"/api/work-orders/{cm['id']}/").json()
-    assert sorted(lead["available_actions"]) == ["accept", "decline", "reassign"]
+    assert sorted(lead["available_actions"]) == ["accept", "decline", "reassign", "request_extension", "return"]
     dispatcher = api_as("dispatcher").get(f"/api/work-orders/{cm['id']}/").json()
     assert sorted(dispatcher["available_actions"]) == ["accept", "cancel", "decline", "reassign"]
     listed = _results(api_as("city_management_staff").get("/api/work-orders/"))
@@ -198,7 +198,7 @@ def test_declining_until_no_candidate_is_left_queues_the_order(reported_incident
     assert body["state"] == "offered"
     assert body["unit"] is None
     assert body["attempts"] == 3
-    assert sorted(body["available_actions"]) == ["accept", "decline"]
+    assert sorted(body["available_actions"]) == ["accept", "decline", "return"]
 
     timeline = dispatcher.get(f"/api/incidents/{reported_incident['id']}/timeline/").json()
     assert [e["kind"] for e in timeline[-4:]] == [

@@ -98,7 +98,17 @@ DOMAIN_RULES = {
     ),
     ("POST", "/api/work-orders/{id}/actions/"): (
         "what an action needs depends on the order's state and the action: decline needs a reason, reassign a unit "
-        "of the same department (400 naming the field); an action the state does not allow is a 409"
+        "of the same department, return a reason code (and a note for other), request_extension seconds and a "
+        "reason (400 naming the field); an action the state does not allow, an extension asked once the order is "
+        "due or while another waits, is a 409"
+    ),
+    ("POST", "/api/work-orders/{id}/return-decision/"): (
+        "only a returned order is decided (409 otherwise); uphold names a department other than the one that "
+        "returned it and without an order of this dispatch, or the rules give one (400 naming department, 409); "
+        "reject needs a note (400 naming note); an order returned twice is decided by a supervisor (403)"
+    ),
+    ("POST", "/api/work-orders/{id}/extension-decision/"): (
+        "only an order with an extension request waiting, still being worked on, is decided: 409 otherwise"
     ),
     ("GET", "/api/incidents/duplicates/"): (
         "event_type must name a published workflow (GET /api/event-types/): 400 naming event_type"

@@ -173,6 +173,12 @@ def _merge_target(persona: str) -> dict:
     return {"into": other.json()["id"], "note": "permission matrix probe"}
 
 
+def _dry_run(persona: str) -> dict:
+    """A draft with no rule at all, replayed over the last day -> 200 for an admin."""
+    now = timezone.now()
+    return {"rules": [], "from": (now - timezone.timedelta(days=1)).isoformat(), "to": now.isoformat()}
+
+
 CANCEL = {"transition": "cancel", "note": "permission matrix probe"}  # from responding; dispatcher, supervisor
 
 
@@ -235,6 +241,9 @@ _RULES = [
     Rule("major-event-close", "POST",               (401, 200, 200, 403, 403, 403, 403, 403), obj="major_event",
          body={"note": "permission matrix probe"}, why="an empty major event closes at once"),
     Rule("districts", "GET",                        (401, 200, 200, 200, 200, 200, 200, 200)),
+    Rule("routing-dry-run", "POST",                 (401, 403, 403, 200, 403, 403, 403, 403), body=_dry_run,
+         why="admins (who edit routing rules and publish definitions) try drafts on past incidents; others 403 before "
+             "the body is read"),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),
     Rule("docs", "GET",                             (200, 200, 200, 200, 200, 200, 200, 200),
@@ -247,6 +256,8 @@ _RULES = [
     Rule("incident-detail", "GET",                  (401, 200, 200, 200, 200, 200, 404, 404), obj="incident",
          reporter_clear=("dispatcher",), why="reporter contact data in clear for dispatchers only, masked for the rest"),
     Rule("incident-timeline", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-sla", "GET",                     (401, 200, 200, 200, 200, 200, 404, 404), obj="incident",
+         why="the composed clock: whoever sees the incident (a department member: its own department's components)"),
     Rule("incident-timeline-export", "GET",         (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
     Rule("incident-timeline-verify", "GET",         (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
     Rule("incident-location", "POST",               (401, 200, 403, 200, 403, 403, 404, 404), obj="incident",
@@ -283,6 +294,11 @@ _RULES = [
     Rule("work-order-detail", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="work_order"),
     Rule("work-order-actions", "POST",              (401, 200, 403, 200, 200, 200, 404, 404), obj="work_order",
          body={"action": "accept"}, why="accept the offered order: dispatcher, admin, its department; not supervisor"),
+    Rule("work-order-return-decision", "POST",      (401, 200, 200, 403, 403, 403, 404, 404), obj="returned_order",
+         body={"decision": "reject", "note": "It is yours: permission matrix"},
+         why="a return is decided by the command center's dispatchers and supervisors (终审); not admin"),
+    Rule("work-order-extension-decision", "POST",   (401, 200, 200, 403, 403, 403, 404, 404), obj="extended_order",
+         body={"decision": "approve"}, why="an extension is decided by a dispatcher or supervisor; not admin"),
     # ---- /api/departments/, /api/units/ ----------------------------------------------------------------------
     Rule("department-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200)),
     Rule("department-detail", "GET",                (401, 200, 200, 200, 200, 200, 200, 200), obj="department",
@@ -342,6 +358,8 @@ _RULES = [
          why="the command center's wall display: the console's rule"),
     Rule("inbox", "GET",                            (LOGIN, 403, 403, 403, 200, 200, 200, 200)),
     Rule("audit", "GET",                            (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
+    Rule("routing-dry-run-page", "GET",            (LOGIN, 403, 403, 200, 403, 403, 403, 403),
+         why="admins try draft routing rules and definitions on past incidents (the API's rule)"),
     Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",
          why="command center only; another department's incident is not even known to exist (404)"),
 ]
@@ -373,6 +391,26 @@ class Objects:
         orders = [wo for wo in self.incident["work_orders"] if wo["department"] == OWN]
         assert orders, f"the reported incident has no {OWN} work order: {self.incident['work_orders']}"
         return max(orders, key=lambda wo: wo["id"])
+
+    @cached_property
+    def returned_order(self) -> dict:
+        """The city_management order, returned by its staff (waiting for the command center's decision)."""
+        from departments.services.work_orders import work_order_act
+        from dispatch.models import User
+
+        work_order_act(actor=User.objects.get(username=f"{OWN}_staff"), work_order_id=self.work_order["id"],
+                       action="return", reason_code="not_our_function")
+        return self.work_order
+
+    @cached_property
+    def extended_order(self) -> dict:
+        """The city_management order with an extension its lead asked for."""
+        from departments.services.work_orders import work_order_act
+        from dispatch.models import User
+
+        work_order_act(actor=User.objects.get(username=f"{OWN}_lead"), work_order_id=self.work_order["id"],
+                       action="request_extension", seconds=600, reason="permission matrix probe")
+        return self.work_order
 
     @cached_property
     def unit(self):
@@ -414,7 +452,8 @@ class Objects:
             "incident": lambda: self.incident["id"], "work_order": lambda: self.work_order["id"],
             "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
             "saved_view": lambda: self.saved_view.pk, "activation": lambda: self.activation.pk,
-            "major_event": lambda: self.major_event.pk,
+            "major_event": lambda: self.major_event.pk, "returned_order": lambda: self.returned_order["id"],
+            "extended_order": lambda: self.extended_order["id"],
         }[obj]()
 
     def kwargs(self, obj: str | None) -> dict:

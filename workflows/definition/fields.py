@@ -136,7 +136,31 @@ def _dispatch_target(
         errors.append(f"{w}.max_attempts: a whole number from 1 to 20")
         attempts = DEFAULT_MAX_ATTEMPTS
     return DispatchSpec(department=str(dept), priority=str(priority), ack_timeout_seconds=ack_seconds,
-                        max_attempts=attempts)
+                        max_attempts=attempts, handling=_handling(d.get("handling"), f"{w}.handling", errors))
+
+
+def _handling(raw: object, where: str, errors: list[str]) -> dict[str, int] | None:
+    """``handling: 2h``, or per priority ``handling: {default: 2h, high: 1h, critical: 30m}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        try:
+            return {"default": parse_duration(raw)}
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            return None
+    out: dict[str, int] = {}
+    for key, value in raw.items():
+        if key != "default" and key not in PRIORITIES:
+            errors.append(f"{where}.{key}: unknown priority (default or one of {', '.join(PRIORITIES)})")
+            continue
+        try:
+            out[str(key)] = parse_duration(value)
+        except ValueError as exc:
+            errors.append(f"{where}.{key}: {exc}")
+    if "default" not in raw:
+        errors.append(f"{where}.default: required beside the priorities")
+    return out or None
 
 
 def check_roles(raw: object, where: str, departments: set[str], errors: list[str]) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from .spec import (
     DEFAULT_DUPLICATES,
     DUPLICATES_KEYS,
     MAX_DUPLICATE_RADIUS_M,
+    SLA_COMPOSITIONS,
     SOURCES,
     STATE_KEYS,
     TOP_KEYS,
@@ -46,12 +47,15 @@ def parse_definition(raw: dict[str, Any], *, departments: set[str]) -> Definitio
     transitions = _parse_transitions(raw.get("transitions"), states, departments, errors)
     _check_graph(initial, by_source, states, transitions, errors)
     duplicates = _parse_duplicates(raw.get("duplicates"), code, errors)
+    composition = raw.get("sla_composition", "all")
+    if composition not in SLA_COMPOSITIONS:
+        errors.append(f"sla_composition: one of {', '.join(SLA_COMPOSITIONS)}")
     if errors:
         raise DefinitionInvalid(errors)
     return Definition(
         code=code, name=name, description=description, initial_state=initial,
         initial_state_by_source=dict(by_source), states=states, transitions=tuple(transitions),
-        ack_timeouts=ack_timeouts, duplicates=duplicates,
+        ack_timeouts=ack_timeouts, duplicates=duplicates, sla_composition=str(composition),
     )
 
 

@@ -16,13 +16,16 @@ SOURCES = ("console", "api", "open311", "sensor", "hotline")
 
 TOP_KEYS = {
     "code", "name", "description", "initial_state", "initial_state_by_source", "ack_timeouts", "states", "transitions",
-    "duplicates",
+    "duplicates", "sla_composition",
 }
+# How an incident's clock is composed of its departments' (``GET /api/incidents/<id>/sla/``): ``all`` (on time only
+# if every department is; due when the first is due) or ``any`` (one department's work on time is enough).
+SLA_COMPOSITIONS = ("all", "any")
 DUPLICATES_KEYS = {"radius_m", "window", "related", "auto_attach"}
 AUTO_ATTACH_KEYS = {"radius_m", "window"}
 MAX_DUPLICATE_RADIUS_M = 5000
 STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
-DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts"}
+DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts", "handling"}
 DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
 DEFAULT_MAX_ATTEMPTS = 3
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard", "destructive"}
@@ -42,6 +45,14 @@ class DispatchSpec:
     priority: str
     ack_timeout_seconds: int
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # offers (to successive units) before the order escalates
+    # The department's handling target, acceptance to completion, in seconds: ``{"default": s, "<priority>": s}``
+    # (the order's priority picks; ``default`` otherwise). None: the state's ``sla`` is the target.
+    handling: dict[str, int] | None = None
+
+    def handling_seconds(self, priority: str) -> int | None:
+        if not self.handling:
+            return None
+        return self.handling.get(priority, self.handling.get("default"))
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ class Definition:
     transitions: tuple[TransitionSpec, ...] = ()
     ack_timeouts: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ACK_TIMEOUTS))  # per priority, seconds
     duplicates: DuplicatesSpec | None = None  # None: the defaults (``DEFAULT_DUPLICATES``)
+    sla_composition: str = "all"
 
     @property
     def duplicate_rules(self) -> DuplicatesSpec:
@@ -125,6 +137,12 @@ class Definition:
                 del t["destructive"]
         if data["duplicates"] is None:  # likewise: only a definition that says something about duplicates
             del data["duplicates"]
+        if data["sla_composition"] == "all":  # and about composing its clock
+            del data["sla_composition"]
+        for state in data["states"]:
+            for target in state["dispatch"]:
+                if target["handling"] is None:  # and about handling targets
+                    del target["handling"]
         return data
 
     @classmethod
@@ -148,7 +166,7 @@ class Definition:
             code=data["code"], name=data["name"], description=data["description"],
             initial_state=data["initial_state"], initial_state_by_source=data["initial_state_by_source"],
             states=states, transitions=transitions, ack_timeouts=data.get("ack_timeouts", dict(DEFAULT_ACK_TIMEOUTS)),
-            duplicates=_duplicates_from(data.get("duplicates")),
+            duplicates=_duplicates_from(data.get("duplicates")), sla_composition=data.get("sla_composition", "all"),
         )
 
 

@@ -14,6 +14,7 @@ class Deadline(models.Model):
     class Kind(models.TextChoices):
         ACK = "work_order.ack", "acknowledgement timeout"
         ESCALATION = "work_order.escalation", "escalation step"
+        DUE = "work_order.due", "work order handling due"
         SLA = "incident.sla", "SLA"
         ACTIVATION_ACK = "activation.ack", "plan task acknowledgement"
         ACTIVATION_ESCALATION = "activation.escalation", "plan task escalation step"

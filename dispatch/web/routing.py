@@ -1,0 +1,154 @@
+"""The routing dry-run page (admins): paste draft routing rules or a draft workflow definition, pick a period, and
+see which past incidents would have gone to other departments, before publishing anything. Server-rendered: the
+form posts here and the result is the same as ``POST /api/routing/dry-run/`` answers (one service,
+``departments.services.dry_run``)."""
+
+from datetime import timedelta
+
+import yaml
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from departments.services.dry_run import dry_run_check, routing_dry_run
+from departments.services.routing_drafts import routing_rules_draft
+from dispatch.core.errors import Forbidden, Invalid
+from dispatch.web.views import _page
+from workflows.models import EventType
+
+LISTED = 500  # changed incidents shown on the page (the totals count them all)
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+
+
+class DryRunForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=gettext_lazy("The draft is"),
+        choices=[("rules", gettext_lazy("Routing rules")), ("definition", gettext_lazy("A workflow definition"))],
+        widget=forms.RadioSelect,
+    )
+    draft = forms.CharField(label=gettext_lazy("Draft (YAML or JSON)"), widget=forms.Textarea, max_length=500_000)
+    start = forms.DateTimeField(
+        label=gettext_lazy("Incidents created from"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE),
+    )
+    end = forms.DateTimeField(
+        label=gettext_lazy("until (not included)"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE),
+    )
+    include_unchanged = forms.BooleanField(label=gettext_lazy("List unchanged incidents too"), required=False)
+
+
+def _rules_yaml() -> str:
+    """The current routing rules as a draft: one rule a line (YAML flow mappings, also valid JSON-ish to edit)."""
+    rules = routing_rules_draft()
+    if not rules:
+        return "[]\n"
+    return "".join(
+        "- " + yaml.safe_dump(rule, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000)
+        for rule in rules
+    )
+
+
+def _initial(request) -> dict:
+    """A fresh form: the current rules (or, with ``?definition=<code>``, that event type's active definition) over the
+    last 30 days."""
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    initial = {
+        "kind": "rules",
+        "draft": _rules_yaml(),
+        "start": now - timedelta(days=30),
+        "end": now + timedelta(minutes=1),
+    }
+    code = request.GET.get("definition")
+    event_type = EventType.objects.filter(code=code).select_related("active_version").first() if code else None
+    if event_type is not None and event_type.active_version is not None:
+        initial.update(kind="definition", draft=event_type.active_version.source)
+    return initial
+
+
+def _draft_rules(text: str):
+    """The rules of a pasted draft: a YAML or JSON list (or ``{"rules": [...]}``); the service checks each rule."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise Invalid(_("The draft is not valid YAML or JSON."), {"draft": [str(exc)]}) from exc
+    if isinstance(data, dict) and set(data) == {"rules"}:
+        data = data["rules"]
+    return [] if data is None else data
+
+
+def _why_text(why: dict | None) -> str:
+    """What decided a department in a round, for a person."""
+    if why is None:
+        return _("not sent")
+    if why["by"] == "definition":
+        return _("the state's dispatch list")
+    if why["by"] == "plan":
+        return _("response plan %(plan)s") % {"plan": why["plan"]}
+    rule = f"#{why['rule']}" if why["rule"] is not None else ""
+    if why["draft_index"] is not None:
+        name = _("draft rule %(n)d %(id)s") % {"n": why["draft_index"] + 1, "id": rule}
+    else:
+        name = _("rule %(id)s") % {"id": rule}
+    return (_("%(rule)s: skip") if why["action"] == "skip" else _("%(rule)s: dispatch")) % {"rule": name.strip()}
+
+
+def _rows(result: dict) -> list[dict]:
+    """The listed incidents with what each round added and removed, and why, in words."""
+    rows = []
+    for incident in result["incidents"]:
+        rounds = []
+        for round_ in incident["trace"]["rounds"]:
+            departments = [
+                {**d, "before_text": _why_text(d["before"]), "after_text": _why_text(d["after"])}
+                for d in round_["departments"]
+            ]
+            rounds.append({**round_, "departments": departments})
+        added = [code for code in incident["after"] if code not in incident["before"]]
+        removed = [code for code in incident["before"] if code not in incident["after"]]
+        rows.append({**incident, "rounds": rounds, "added": added, "removed": removed})
+    return rows
+
+
+@login_required
+def routing_dry_run_page(request):
+    try:
+        dry_run_check(request.user)
+    except Forbidden as exc:
+        raise PermissionDenied from exc
+    result, rows, problems = None, [], []
+    if request.method == "POST":
+        form = DryRunForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                draft = _draft_rules(data["draft"]) if data["kind"] == "rules" else None
+                result = routing_dry_run(
+                    actor=request.user,
+                    rules=draft,
+                    definition=data["draft"] if data["kind"] == "definition" else None,
+                    start=data["start"],
+                    end=data["end"],
+                    include_unchanged=data["include_unchanged"],
+                    limit=LISTED,
+                )
+            except Invalid as exc:
+                problems = [(field, messages) for field, messages in exc.errors.items()] or [("", [exc.detail])]
+            else:
+                rows = _rows(result)
+    else:
+        form = DryRunForm(initial=_initial(request))
+    event_types = EventType.objects.filter(is_active=True, active_version__isnull=False).order_by("code")
+    return _page(
+        request,
+        "web/routing_dry_run.html",
+        form=form,
+        result=result,
+        rows=rows,
+        problems=problems,
+        event_types=event_types,
+        listed_max=LISTED,
+    )
