@@ -11,6 +11,10 @@
  * Duplicate reports (duplicates.js): a report merged into another incident is not a board row (nor in the lane, nor on
  * the map); the incident that carries the work shows "×N"; candidates are listed while a report is placed, and the
  * detail merges and unmerges.
+ *
+ * Major events (major-events.js): each open one is a row at the top of the board that expands (its incidents, roll-up,
+ * controls) and draws its area on the map; dispatchers and supervisors mark board rows (the box beside the number) to
+ * open one with them or to add them to one.
  */
 (function () {
   "use strict";
@@ -44,9 +48,12 @@
     clockOffset: 0,         // server clock minus browser clock (ms), estimated from SLA data
     created: null,          // {id, candidates}: the report just created and the open incidents its 201 named
     mergeError: null,       // {id, text}: the server's reason for refusing a merge (shown beside the control)
+    marked: new Set(),      // incident ids marked on the board for a major event (major-events.js)
+    grouped: 0,             // incidents the board shows under their major event's row, not as rows of their own
   };
   Object.defineProperty(window, "consoleState", {get: () => S.incidents});
   let dupForm = null, autoList = null;   // duplicates.js: the form's candidates, "Merged automatically" (set up in main)
+  let majors = null;                      // major-events.js: the open major events (set up in main; none on the wall)
 
   const WO_STATES = {
     offered: gettext("Offered"), accepted: gettext("Accepted"), en_route: gettext("En route"),
@@ -173,8 +180,16 @@
     if (S.sort.dir === "desc") c = -c;
     return c || (b.urgency - a.urgency) || (Date.parse(b.created_at) - Date.parse(a.created_at));
   }
-  function boardList() {
-    return Object.values(S.incidents).filter(visible).sort(compare);
+  // An incident in an open major event is not a row of its own on the default board: on a big screen with 200 incidents
+  // a major event of 40 is one row (expanded on demand), so the rest of the work stays in view, while the lane and the
+  // map still show every member (nothing that needs action hides). A filter, a figure tile or a search is a question
+  // about incidents: its answers include the members, each badged with its major event, so none is ever unfindable.
+  const narrowed = () => !!(hasFilters() || S.quick);
+  const grouped = (inc) => !!(majors && majors.of(inc.id)) && !narrowed();
+  /** The board's rows in order; ``withGrouped``: also the incidents grouped under a major event (for the map). */
+  function boardList(withGrouped) {
+    const list = Object.values(S.incidents).filter(visible).sort(compare);
+    return withGrouped ? list : list.filter((inc) => !grouped(inc));
   }
 
   /* ================================================================ rendering */
@@ -185,9 +200,11 @@
   }
   function render() {
     updateLane();
-    const list = boardList();
+    const shown = boardList(true), list = shown.filter((inc) => !grouped(inc));
+    S.grouped = shown.length - list.length;
+    pruneMarks();
     renderBoard(list);
-    renderMarkers(list);
+    renderMarkers(shown);
     S.flash.clear();
     tick();
   }
@@ -198,7 +215,8 @@
     const orders = (inc.work_orders || []).map((o) => [o.id, o.state, o.unit, woEscalated(o)]);
     const sla = inc.sla || {};
     return JSON.stringify([inc.number, inc.title, inc.event_type, inc.state, inc.severity, inc.urgency, inc.district,
-                           sla.due_at, sla.breached_at, sla.paused, sla.remaining_seconds, orders, inc.report_count]);
+                           sla.due_at, sla.breached_at, sla.paused, sla.remaining_seconds, orders, inc.report_count,
+                           majors && majors.of(inc.id)]);
   }
   function sevBadge(inc) {
     return [el("span", {class: "sev sev-" + inc.severity, title: gettext("Severity")}, inc.severity),
@@ -219,10 +237,33 @@
     return n > 1 ? el("span", {class: "dup-count", "data-testid": "report-count", "data-count": n,
                                title: interpolate(ngettext("%s report of this incident", "%s reports of this incident", n), [n])}, "×" + n) : null;
   }
+  // ---- marks: incidents a dispatcher or supervisor picks on the board for a major event (major-events.js)
+  function markBox(inc) {
+    if (!majors || !MajorEvents.canCommand()) return null;
+    return el("input", {type: "checkbox", class: "mark", "data-testid": "mark", checked: S.marked.has(inc.id),
+                        title: gettext("Mark for a major event"),
+                        "aria-label": interpolate(gettext("Mark %s for a major event"), [inc.number]),
+                        onclick: (e) => { e.stopPropagation(); setMarks([inc.id], e.currentTarget.checked); }});
+  }
+  function setMarks(ids, on) {
+    for (const id of ids) { if (on) S.marked.add(Number(id)); else S.marked.delete(Number(id)); }
+    if (majors) majors.marksChanged();
+    scheduleRender();
+  }
+  /** Marks fall away from incidents that left the board: gone, merged, or now in a major event. */
+  function pruneMarks() {
+    const before = S.marked.size;
+    for (const id of S.marked) {
+      const inc = S.incidents[id];
+      if (!inc || inc.merged_into || (majors && majors.of(id))) S.marked.delete(id);
+    }
+    if (S.marked.size !== before && majors) majors.marksChanged();
+  }
   function buildRow(inc) {
     return el("tr", {"data-testid": "incident-row", "data-id": inc.id, "data-number": inc.number, tabindex: "0",
                      onclick: () => { S.cursor = inc.id; select(inc.id); }, onfocus: () => { S.cursor = inc.id; }},
-      el("td", {class: "num"}, el("b", {}, inc.number), reportCount(inc), el("div", {class: "title"}, inc.title)),
+      el("td", {class: "num"}, markBox(inc), el("b", {}, inc.number), reportCount(inc), majors && majors.badge(inc.id),
+         el("div", {class: "title"}, inc.title)),
       el("td", {}, typeLabel(inc.event_type)),
       el("td", {class: "sevcell"}, sevBadge(inc)),
       el("td", {}, el("span", {class: "state badge", "data-field": "state", "data-state": inc.state}, stateLabel(inc.event_type, inc.state))),
@@ -254,16 +295,20 @@
       r.tr.classList.toggle("cursor", inc.id === S.cursor);
       r.tr.classList.toggle("needs", S.laneRank.has(inc.id));
       r.tr.classList.toggle("final", isFinal(inc));
+      r.tr.classList.toggle("marked", S.marked.has(inc.id));
+      const box = r.tr.querySelector("input.mark");
+      if (box) box.checked = S.marked.has(inc.id);
       const want = prev ? prev.nextSibling : body.firstChild;
       if (want !== r.tr) body.insertBefore(r.tr, want);
       prev = r.tr;
     }
     for (const [id, r] of rows) if (!keep.has(id)) { r.tr.remove(); rows.delete(id); }
-    $("#board-empty").hidden = !S.loaded || list.length > 0;
+    $("#board-empty").hidden = !S.loaded || list.length > 0 || !!(majors && majors.list().length);
     const shown = Object.keys(S.incidents).length;
-    $("#board-count").textContent = S.total > shown
+    $("#board-count").textContent = (S.total > shown
       ? interpolate(gettext("%(shown)s shown of %(total)s"), {shown: list.length, total: S.total}, true)
-      : interpolate(gettext("%s incidents"), [list.length]);
+      : interpolate(gettext("%s incidents"), [list.length]))
+      + (S.grouped ? " " + interpolate(ngettext("(+%s in a major event)", "(+%s in major events)", S.grouped), [S.grouped]) : "");
   }
 
   /** The clocks: ages, SLA countdowns and acknowledgement deadlines (every second). */
@@ -520,6 +565,7 @@
       el("p", {class: "detail-summary"}, el("b", {}, inc.title)),
       el("div", {class: "detail-badges"},
         el("span", {class: "state badge", "data-state": inc.state}, stateLabel(inc.event_type, inc.state)),
+        majors && majors.badge(inc.id),
         el("span", {}, gettext("Severity"), " ", el("span", {class: "sev sev-" + inc.severity}, inc.severity)),
         inc.urgency !== inc.severity ? el("span", {}, gettext("Urgency"), " ", el("span", {class: "sev sev-" + inc.urgency}, inc.urgency)) : null,
         el("span", {}, gettext("SLA"), " ", el("span", {class: "clock", "data-tick": "sla", "data-inc": inc.id})),
@@ -816,6 +862,7 @@
   function onEvent(msg) {
     if (window.unitBoard) window.unitBoard.onLiveEvent(msg);
     if (plans.apply(msg)) return;
+    if (majors && majors.apply(msg)) return;
     if (!msg.incident) return;
     if (!S.loaded) { S.queue.push(msg); return; }
     applyEvent(msg);
@@ -832,6 +879,7 @@
       if (msg.type === "incident.unmerged" && inc.id !== S.selectedId) refreshIncident(inc.id);   // back on the board: all of it
     }
     if (moved && inc.sla.paused && inc.id !== S.selectedId) refreshIncident(inc.id);   // the frozen clock
+    if (majors) majors.incidentEvent(msg);                     // its major event's roll-up (or membership) moved
     if (inc.id === S.selectedId) scheduleDetail();
     scheduleRender();
     scheduleStats();
@@ -1312,6 +1360,20 @@
     if (WALL) { window.unitBoard.setCompact(true); node.hidden = false; }
   }
 
+  function setupMajorEvents() {
+    majors = MajorEvents.create({
+      body: $("#major-rows"), tools: $("#major-tools"), dialog: $("#major-dialog"),
+      incident: (id) => S.incidents[id],
+      stateLabel: (state, id) => (S.incidents[id] ? stateLabel(S.incidents[id].event_type, state) : S.stateLabels[state] || state),
+      deptLabel, deptShort, districtLabel,
+      marked: () => [...S.marked].map((id) => S.incidents[id]).filter(Boolean),
+      unmark: (ids) => setMarks(ids, false),
+      onOpen: (id) => select(id),
+      onChange() { scheduleRender(); if (S.selectedId) renderDetail(); },   // groups, badges (the detail's too)
+      map: () => mapView.m,
+      toast, errorText,
+    });
+  }
   async function main() {
     const card = $("#new-incident-card");
     if (card) {
@@ -1328,6 +1390,7 @@
       autoList = Duplicates.autoMerged($("#auto-merged"), {
         onOpen: (id) => select(id), numberOf: (id) => (S.incidents[id] || {}).number, onUnmerge: autoUnmerge});
     }
+    if (!WALL) setupMajorEvents();
     setupFilters();
     setupAlerts();
     setupUnitBoard();
@@ -1337,7 +1400,11 @@
     let opened;
     const open = new Promise((resolve) => { opened = resolve; });
     const live = new LiveStream("/ws/console/", {
-      onEvent, onResync() { loadSnapshot(); plans.load(); scheduleWarnings(); if (autoList) autoList.schedule(); },
+      onEvent, onResync() {
+        loadSnapshot(); plans.load(); scheduleWarnings();
+        if (autoList) autoList.schedule();
+        if (majors) majors.load();
+      },
       onStatus(state) { liveStatus(state); if (state === "live" || state === "refused") opened(); },
     });
     window.consoleLive = live;
@@ -1348,6 +1415,7 @@
     setupPlans();
     await loadSnapshot();
     if (autoList) autoList.load();
+    if (majors) majors.load();
     loadStats();
     setInterval(tick, 1000);
     setInterval(loadStats, 60000);

@@ -10,6 +10,12 @@
  * when the connection is back; a refusal is shown on the card as a conflict until the worker dismisses it.
  * Crews may share their position (opt-in): the latest fix at most every 30 s, nothing queued while offline.
  *
+ * Returns (退回) and extensions (延期): any member of the department may return an offered or accepted order with a
+ * reason; it then waits, without actions, in "Returned" until the command center decides (upheld: cancelled, the
+ * work went to another department; rejected: offered again, alerting like a new offer, with the command center's
+ * note read from the incident's timeline). A lead may ask for more time before the order is due; the card shows
+ * the due time, the request while it waits, and the decision when it arrives live.
+ *
  * Response plans (plans.js): while one is in force, the department's standby task (叫应) is the first thing on the
  * page, with its countdown; the lead acknowledges it there, staff see that their lead must.
  *
@@ -36,8 +42,16 @@
   const STATE_LABELS = {
     offered: gettext("Offered"), accepted: gettext("Accepted"), en_route: gettext("En route"),
     on_scene: gettext("On scene"), completed: gettext("Completed"), declined: gettext("Declined"),
-    expired: gettext("Expired"), cancelled: gettext("Cancelled"),
+    expired: gettext("Expired"), cancelled: gettext("Cancelled"), returned: gettext("Returned"),
   };
+  // Why a department returns an order (the server's WorkOrder.ReturnReason); "other" needs a note.
+  const RETURN_REASONS = {
+    not_our_function: gettext("Not our function"), wrong_district: gettext("Wrong district"),
+    duplicate: gettext("Duplicate"), insufficient_info: gettext("Insufficient information"),
+    other: gettext("Other (see the note)"),
+  };
+  const EXTENSION_CHOICES = [900, 1800, 3600, 7200, 14400];  // the more time a lead may ask for, in seconds
+  const EXTENSION_DEFAULT = 1800;
   const PRIORITY_LABELS = {
     critical: gettext("Critical priority"), high: gettext("High priority"), normal: gettext("Normal priority"),
     low: gettext("Low priority"),
@@ -52,20 +66,29 @@
     decline: {label: gettext("Decline…"), cls: "danger", form: "decline"},
     reassign: {label: gettext("Reassign…"), cls: "", form: "reassign"},
     cancel: {label: gettext("Cancel order…"), cls: "danger", form: "cancel"},
+    return: {label: gettext("Return…"), cls: "danger", form: "return"},
+    request_extension: {label: gettext("Ask for more time…"), cls: "", form: "request_extension"},
   };
-  const ACTION_ORDER = ["accept", "depart", "arrive", "complete", "decline", "reassign", "cancel"];
+  const ACTION_ORDER = ["accept", "depart", "arrive", "complete", "decline", "return", "request_extension", "reassign",
+                        "cancel"];
   const NEXT_STEPS = ["accept", "depart", "arrive", "complete"];  // the one big button: the first available
   const DONE_TEXT = {
     accept: gettext("Accepted."), depart: gettext("On the way."), arrive: gettext("Arrival recorded."),
     complete: gettext("Completed."), decline: gettext("Declined."), reassign: gettext("Reassigned."),
-    cancel: gettext("Cancelled."),
+    cancel: gettext("Cancelled."), return: gettext("Returned. The command center decides."),
+    request_extension: gettext("More time asked. The command center decides."),
   };
-  // The state an action leads to (shown, marked pending, while the action waits in the outbox).
+  // The state an action leads to (shown, marked pending, while the action waits in the outbox); null: the action
+  // changes no state (an extension request is an answer the command center gives later).
   const EXPECTED = {accept: "accepted", depart: "en_route", arrive: "on_scene", complete: "completed",
-                    decline: "declined", reassign: "offered", cancel: "cancelled"};
-  // What may be queued after a pending action, when the server cannot be asked (its lifecycle, by role).
-  const LIFECYCLE = {offered: ["accept", "decline", "reassign"], accepted: ["depart", "reassign"],
-                     en_route: ["arrive"], on_scene: ["complete"]};
+                    decline: "declined", reassign: "offered", cancel: "cancelled", return: "returned",
+                    request_extension: null};
+  // What may be queued after a pending action, when the server cannot be asked (its lifecycle; roles and what the
+  // order allows are checked in visibleActions). A returned order waits for the command center: nothing.
+  const LIFECYCLE = {offered: ["accept", "decline", "return", "request_extension", "reassign"],
+                     accepted: ["depart", "return", "request_extension", "reassign"],
+                     en_route: ["arrive", "request_extension"], on_scene: ["complete", "request_extension"],
+                     returned: []};
 
   const orders = new Map();        // id -> work order (REST representation)
   const cards = new Map();         // id -> card view
@@ -76,6 +99,8 @@
   const gone = new Set();          // ids no longer visible to us, kept on screen for a conflict until dismissed
   const inflight = new Set();      // AbortControllers of requests under way (given up when the socket dies)
   const alertIds = [];             // ids named by the offer banner
+  const decisions = new Map();     // id -> the command center's answers read from the timeline: {rejected, extension}
+  const decisionsAsked = new Set(); // "id:what" already looked up (each decision is read once)
   let eventTypes = {};
   const districts = {};
   let unitsPromise = null;
@@ -86,12 +111,13 @@
   const alertsBox = document.getElementById("inbox-alerts");
   const pendingBadge = document.getElementById("pending-count");
   const lists = {}, counts = {}, empties = {};
-  for (const name of ["mine", "offered", "active", "finished"]) {
+  for (const name of ["mine", "offered", "active", "returned", "finished"]) {
     lists[name] = root.querySelector(`[data-list="${name}"]`);
     counts[name] = root.querySelector(`[data-count="${name}"]`);
     empties[name] = root.querySelector(`[data-empty="${name}"]`);
   }
   const unitCount = root.querySelector('[data-count="offered-unit"]');
+  const returnedSection = root.querySelector('[data-section="returned"]');
 
   function store(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
   function stored(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
@@ -213,7 +239,7 @@
   async function enqueue(card, body, key) {
     const order = orders.get(card.id);
     await outbox.add({order: card.id, incident: order ? order.incident : null, action: body.action,
-                      path: `/api/work-orders/${card.id}/actions/`, body, key, expected: EXPECTED[body.action]});
+                      path: `/api/work-orders/${card.id}/actions/`, body, key, expected: EXPECTED[body.action] || null});
     if (body.action === "accept") rememberAccepted(card.id, true);
     closeForm(card);
     fresh.delete(card.id);
@@ -289,13 +315,15 @@
       (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || time(a.created_at) - time(b.created_at),
     offered: (a, b) => time(a.ack_due_at) - time(b.ack_due_at) || a.id - b.id,
     active: (a, b) => (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || time(a.created_at) - time(b.created_at),
+    returned: (a, b) => time(b.returned_at) - time(a.returned_at) || b.id - a.id,
     finished: (a, b) => time(b.updated_at) - time(a.updated_at) || b.id - a.id,
   };
 
-  /** The state the worker sees: the server's, moved on by the actions still waiting in the outbox. */
+  /** The state the worker sees: the server's, moved on by the actions still waiting in the outbox (an extension
+   * request waiting there changes no state). */
   function shownState(order) {
-    const pending = pendingOf(order.id);
-    return pending.length ? pending[pending.length - 1].expected : order.state;
+    const moving = pendingOf(order.id).filter((e) => e.expected);
+    return moving.length ? moving[moving.length - 1].expected : order.state;
   }
 
   function isOurs(order) {   // held by my unit, or accepted by me (on any device; this phone also remembers)
@@ -309,6 +337,7 @@
     if (WORKING.includes(state) && isOurs(order)) return "mine";
     if (state === "offered") return "offered";
     if (OPEN.includes(state)) return "active";
+    if (state === "returned") return "returned";  // out of the department's hands until the command center decides
     return "finished";
   }
 
@@ -329,7 +358,7 @@
   setTab(tab);
 
   function layout() {
-    const groups = {mine: [], offered: [], active: [], finished: []};
+    const groups = {mine: [], offered: [], active: [], returned: [], finished: []};
     for (const o of orders.values()) groups[sectionOf(o)].push(o);
     for (const [name, group] of Object.entries(groups)) {
       group.sort(SORTS[name]);
@@ -347,6 +376,7 @@
       empties[name].hidden = (name === "offered" ? group.filter(inTab).length : group.length) > 0;
     }
     if (unitCount) unitCount.textContent = String(groups.offered.filter((o) => o.unit === MY_UNIT).length);
+    if (returnedSection) returnedSection.hidden = groups.returned.length === 0;
     root.classList.toggle("has-offers", groups.offered.length > 0);
     root.classList.toggle("has-jobs", groups.mine.length > 0);
   }
@@ -394,6 +424,8 @@
         el("h3", {class: "wo-title"}, incident ? incident.title : gettext("Loading incident…")),
         where(incident),
         countdown(order, state, false),
+        dueLine(order, state),
+        ...statusLines(order, state),
         pending.length ? pendingNote(id, pending) : null,
         conflicts.length ? conflictBox(order, conflicts) : null,
         card.msg, card.actions, card.form,
@@ -409,10 +441,10 @@
         el("span", {class: "row-sub"}, rowFacts(order, incident, state)));
       const children = [el("div", {class: "row-main"}, line,
         primary ? actionButton(card, primary, "row-accept") : null)];
-      children.push(card.msg);
+      children.push(...statusLines(order, state), card.msg);
       if (card.expanded || card.formKind) {
         children.push(el("div", {class: "row-more"},
-          where(incident), details(order, incident, state), card.actions, card.form));
+          where(incident), dueLine(order, state), details(order, incident, state), card.actions, card.form));
       }
       node.replaceChildren(...children);
     }
@@ -425,7 +457,7 @@
     return el("div", {class: "wo-head"}, [
       el("span", {class: "wo-number"}, order.incident_number || "#" + order.incident),
       el("span", {class: "badge prio prio-" + order.priority}, PRIORITY_LABELS[order.priority] || order.priority),
-      el("span", {class: "badge st st-" + state + (pending.length ? " is-pending" : ""), "data-testid": "state"},
+      el("span", {class: "badge st st-" + state + (pending.some((e) => e.expected) ? " is-pending" : ""), "data-testid": "state"},
         STATE_LABELS[state] || state),
       pending.length ? el("span", {class: "badge pending", "data-testid": "pending"}, gettext("Pending")) : null,
       isEscalated(order) ? el("span", {class: "badge esc", "data-testid": "escalated"}, gettext("Escalated")) : null,
@@ -480,6 +512,53 @@
     return null;
   }
 
+  /** "Extra" time as people say it: "+30 min", "+2 h". */
+  function fmtExtra(seconds) {
+    if (seconds >= 3600 && seconds % 3600 === 0) return fmt(gettext("%(h)s h"), {h: seconds / 3600});
+    return fmt(gettext("%(m)s min"), {m: Math.round(seconds / 60)});
+  }
+
+  /** When the order is due (the department's handling deadline), and the extension asked while it waits. */
+  function dueLine(order, state) {
+    if (!OPEN.includes(state) || !order.due_at) return null;
+    const ext = order.extension;
+    return el("p", {class: "wo-due", "data-testid": "due", "data-due-at": order.due_at},
+      el("span", {}, fmt(gettext("Due at %(time)s"), {time: Api.fmtTime(order.due_at)})),
+      ext ? el("span", {class: "ext-pending", "data-testid": "extension", "data-seconds": ext.seconds},
+        fmt(gettext("More time asked: +%(t)s (waiting)"), {t: fmtExtra(ext.seconds)})) : null);
+  }
+
+  /** What the department should know about a return or an extension: the order is returned and waits, the return
+   * was upheld (the work went elsewhere) or rejected (with the command center's note, once read), the extension
+   * was granted or refused. */
+  function statusLines(order, state) {
+    const lines = [];
+    const said = decisions.get(order.id) || {};
+    if (order.state === "returned" && state === "returned") {
+      lines.push(el("p", {class: "wo-return returned", "data-testid": "returned", "data-reason": order.return_reason},
+        fmt(gettext("Returned: %(reason)s — waiting for the command center"),
+            {reason: RETURN_REASONS[order.return_reason] || order.return_reason}),
+        order.return_note ? el("span", {class: "quote"}, order.return_note) : null));
+    } else if (order.state === "cancelled" && order.replaced_by) {
+      lines.push(el("p", {class: "wo-return upheld", "data-testid": "return-upheld"},
+        gettext("Return upheld: the command center gave the work to another department.")));
+    } else if (order.return_count > 0 && OPEN.includes(order.state)) {
+      const note = said.rejected && said.rejected.note;
+      lines.push(el("p", {class: "wo-return rejected", "data-testid": "return-rejected"},
+        gettext("Return rejected: the command center sent it back to your department."),
+        note ? el("span", {class: "quote", "data-testid": "return-rejected-note"}, note) : null));
+    }
+    if (said.extension && !order.extension && OPEN.includes(order.state)) {
+      const ext = said.extension;
+      const approved = ext.state === "approved";
+      lines.push(el("p", {class: "wo-ext " + ext.state, "data-testid": "extension-decision", "data-decision": ext.state},
+        approved ? fmt(gettext("More time granted: +%(t)s."), {t: fmtExtra(ext.seconds)})
+          : fmt(gettext("More time refused (+%(t)s asked)."), {t: fmtExtra(ext.seconds)}),
+        ext.note ? el("span", {class: "quote"}, ext.note) : null));
+    }
+    return lines;
+  }
+
   function rowFacts(order, incident, state) {
     const facts = [
       el("span", {class: "badge prio prio-" + order.priority, title: PRIORITY_LABELS[order.priority] || order.priority},
@@ -488,6 +567,10 @@
     ];
     if (state !== "offered") facts.push(el("span", {class: "badge st st-" + state, "data-testid": "state"}, STATE_LABELS[state] || state));
     if (isEscalated(order)) facts.push(el("span", {class: "badge esc"}, gettext("Escalated")));
+    if (order.extension && OPEN.includes(state)) {
+      facts.push(el("span", {class: "badge ext", "data-testid": "extension-badge"},
+        fmt(gettext("+%(t)s asked"), {t: fmtExtra(order.extension.seconds)})));
+    }
     if (order.unit) facts.push(el("span", {class: order.unit === MY_UNIT ? "unit mine" : "unit"}, order.unit));
     if (incident && incident.district) facts.push(el("span", {}, districts[incident.district] || incident.district));
     const km = incident && incident.location ? distanceKm(incident.location) : null;
@@ -555,7 +638,14 @@
   function visibleActions(order, state, pending) {
     if (gone.has(order.id)) return [];
     const allowed = pending ? (LIFECYCLE[state] || []) : order.available_actions;
-    return ACTION_ORDER.filter((a) => allowed.includes(a) && (a !== "reassign" || IS_LEAD) && (!pending || a !== "cancel"));
+    return ACTION_ORDER.filter((a) => allowed.includes(a) && (a !== "reassign" || IS_LEAD) && (!pending || a !== "cancel")
+      && (!pending || a !== "request_extension" || extensionPossible(order)));
+  }
+
+  /** Whether a lead could ask for more time after what waits in the outbox (the server decides when it can be asked). */
+  function extensionPossible(order) {
+    return IS_LEAD && !!order.due_at && Date.parse(order.due_at) > Date.now() && !order.extension
+      && !pendingOf(order.id).some((e) => e.action === "request_extension");
   }
 
   function actionButton(card, action, extra) {
@@ -892,15 +982,66 @@
     if (prev && prev.updated_at && order.updated_at && Date.parse(order.updated_at) < Date.parse(prev.updated_at)) return;
     orders.set(order.id, order);
     if (order.state !== "offered") fresh.delete(order.id);
+    noteDecisions(prev, order);
     // Someone else's now (reassigned to another unit, or offered again): no longer a job of ours.
     if (acceptedByMe.has(order.id) && !WORKING.includes(order.state) && !pendingOf(order.id).length) rememberAccepted(order.id, false);
     // Open orders' incidents first; the finished ones' only once that section is opened.
-    if (OPEN.includes(order.state) || finishedSection.open || sectionOf(order) === "mine") {
+    if (OPEN.includes(order.state) || order.state === "returned" || finishedSection.open || sectionOf(order) === "mine") {
       wantIncident(order.incident, order.state === "offered" || sectionOf(order) === "mine");
     }
     renderCard(order.id);
     layout();
     pruneAlert();
+  }
+
+  /** The command center answered a return or an extension request: what it said is on the incident's timeline
+   * (visible to the department for its own orders). Read once per answer, and only then: cheap. */
+  function noteDecisions(prev, order) {
+    const card = cards.get(order.id);
+    if (prev && prev.state === "returned" && order.state === "offered" && card) {
+      card.quietUntil = 0;  // offered again by the command center, not by our own action: alert
+      answered(card);
+    }
+    if (order.return_count > 0 && OPEN.includes(order.state)) askDecisions(order, "rejected:" + order.return_count);
+    if (prev && prev.extension && !order.extension && OPEN.includes(order.state)) {
+      // Decided while we watched (or a stale read: only the timeline's row for it says it was decided, and how).
+      askDecisions(order, "extension:" + prev.extension.id);
+    }
+  }
+
+  /** The command center has answered: "Returned. The command center decides." (or the like) is out of date. */
+  function answered(card) {
+    if (card.msg.classList.contains("ok")) card.msg.hidden = true;
+  }
+
+  function askDecisions(order, what) {
+    const key = order.id + ":" + what;
+    if (decisionsAsked.has(key)) return;
+    decisionsAsked.add(key);
+    loadDecisions(order.incident).then((ok) => { if (!ok) decisionsAsked.delete(key); });  // asked again next time
+  }
+
+  function loadDecisions(incidentId) {
+    return Api.get(`/api/incidents/${incidentId}/timeline/`).then((rows) => {
+      const touched = new Set();
+      for (const row of rows || []) {
+        const id = row.data && row.data.work_order;
+        if (!id) continue;
+        const said = decisions.get(id) || {};
+        if (row.kind === "work_order.return_rejected") {
+          said.rejected = {note: row.data.note || "", at: row.at};
+        } else if (row.kind === "work_order.extension_approved" || row.kind === "work_order.extension_rejected") {
+          const known = said.extension && said.extension.id === row.data.extension;
+          said.extension = {id: row.data.extension, state: row.kind.endsWith("approved") ? "approved" : "rejected",
+                            seconds: row.data.seconds, note: row.data.note || "", at: row.at};
+          if (!known && cards.has(id)) answered(cards.get(id));
+        } else continue;
+        decisions.set(id, said);
+        touched.add(id);
+      }
+      for (const id of touched) if (orders.has(id)) renderCard(id);
+      return true;
+    }, () => false);
   }
 
   function removeOrder(id) {
@@ -920,7 +1061,7 @@
 
   const CONFIRM_LABELS = {
     decline: gettext("Decline order"), complete: gettext("Mark completed"), reassign: gettext("Reassign"),
-    cancel: gettext("Cancel order"),
+    cancel: gettext("Cancel order"), return: gettext("Return order"), request_extension: gettext("Ask for more time"),
   };
 
   function openForm(card, kind) {
@@ -938,24 +1079,54 @@
       fillUnits(select, orders.get(card.id));
     } else if (kind === "cancel") {
       parts.push(field(gettext("Reason for cancelling"), el("textarea", {name: "reason", rows: 2, maxlength: 4000}), "reason"));
+    } else if (kind === "return") {
+      const reasons = Object.entries(RETURN_REASONS).map(([code, label]) => el("option", {value: code}, label));
+      parts.push(el("p", {class: "form-hint"}, gettext("The order leaves your department until the command center decides.")));
+      parts.push(field(gettext("Why is it not yours? (required)"),
+        el("select", {name: "reason_code", required: true}, el("option", {value: ""}, gettext("Choose a reason")), reasons),
+        "reason_code"));
+      parts.push(field(gettext("Note (required for “Other”)"),
+        el("textarea", {name: "note", rows: 3, maxlength: 4000, placeholder: gettext("e.g. the drain belongs to the harbour authority")}), "note"));
+    } else if (kind === "request_extension") {
+      const order = orders.get(card.id);
+      if (order && order.due_at) {
+        parts.push(el("p", {class: "form-hint"}, fmt(gettext("Due at %(time)s now."), {time: Api.fmtTime(order.due_at)})));
+      }
+      const choices = EXTENSION_CHOICES.map((seconds) => el("option", {value: String(seconds), selected: seconds === EXTENSION_DEFAULT},
+        fmt(gettext("+%(t)s"), {t: fmtExtra(seconds)})));
+      parts.push(field(gettext("How much more time?"), el("select", {name: "seconds"}, choices), "seconds"));
+      parts.push(field(gettext("Why is more time needed? (required)"),
+        el("textarea", {name: "reason", rows: 3, maxlength: 4000, placeholder: gettext("e.g. the pump needs another hour")}), "reason"));
     }
     const form = el("form", {class: "wo-inline-form form-" + kind, "data-form": kind, novalidate: true},
       parts,
       el("div", {class: "form-buttons"},
         el("button", {type: "button", class: "back", onclick: () => { closeForm(card); renderCard(card.id); }}, gettext("Back")),
-        el("button", {type: "submit", class: kind === "decline" || kind === "cancel" ? "danger strong" : "primary",
+        el("button", {type: "submit", class: ["decline", "cancel", "return"].includes(kind) ? "danger strong" : "primary",
           "data-testid": "confirm-" + kind}, CONFIRM_LABELS[kind])));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const body = {action: kind};
-      for (const name of ["reason", "note", "unit"]) {
+      for (const name of ["reason", "note", "unit", "reason_code", "seconds"]) {
         const input = form.elements.namedItem(name);
         if (input) body[name] = input.value.trim();
       }
-      if (kind === "decline" && !body.reason) {  // the server would refuse it; say so before it is queued
-        const spot = form.querySelector('[data-error-for="reason"]');
-        spot.textContent = gettext("This field is required.");
-        spot.hidden = false;
+      if (body.seconds !== undefined) body.seconds = Number(body.seconds);
+      // What the server would refuse is said before anything is sent (or queued to be sent later).
+      const missing = {};
+      if ((kind === "decline" || kind === "request_extension") && !body.reason) missing.reason = gettext("This field is required.");
+      if (kind === "return" && !body.reason_code) missing.reason_code = gettext("Choose a reason.");
+      if (kind === "return" && body.reason_code === "other" && !body.note) {
+        missing.note = gettext("Required when the reason is “Other”: say why it is not yours.");
+      }
+      for (const spot of form.querySelectorAll(".field-error")) {
+        const text = missing[spot.dataset.errorFor];
+        spot.textContent = text || "";
+        spot.hidden = !text;
+      }
+      if (Object.keys(missing).length) {
+        const first = form.elements.namedItem(Object.keys(missing)[0]);
+        if (first) first.focus();
         return;
       }
       send(card, body);

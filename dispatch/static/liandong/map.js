@@ -7,6 +7,9 @@
  *   m.focus(id);                         // pan to an incident ({reveal: true}: also zoom in / spiderfy to show it)
  *   m.setPlanAreas(list);                // [{id, level: "IV".."I", codes: [district codes], label}]: response plans
  *                                        // in force, their districts outlined in the level's colour
+ *   m.setMajorEventArea(area, {reveal}); // {id, points: [[lat, lon]...], codes: [district codes]} or null: one major
+ *                                        // event's area (its incidents' hull, padded; its districts highlighted);
+ *                                        // reveal: bring it into view (zoom in when it is tiny)
  *   m.invalidateSize();                  // after the container changed size
  *   (options also: layersCollapsed: false keeps the layers control open, e.g. on the wall)
  *
@@ -49,11 +52,17 @@
 
   // Panes (z-index) keep the drawing order whatever order the layers load in: districts, water, roads, their
   // labels, then low points, units, incidents (Leaflet's marker pane, 600), the pick crosshair.
-  const PANES = {lmDistricts: 310, lmWater: 320, lmRoads: 330, lmPlans: 340, lmLabels: 450, lmLowPoints: 560, lmUnits: 580,
-                 lmPick: 640};
+  const PANES = {lmDistricts: 310, lmWater: 320, lmRoads: 330, lmPlans: 340, lmMajor: 345, lmLabels: 450, lmLowPoints: 560,
+                 lmUnits: 580, lmPick: 640};
   // Response plan levels (IV blue .. I red), as plans.css colours their badges.
   const PLAN_COLOURS = {IV: "#1e6fd9", III: "#f5cc18", II: "#ff7a1a", I: "#e0201f"};
   const PLAN_RANK = {IV: 0, III: 1, II: 2, I: 3};
+  // A major event's area: a colour no plan level and no severity uses, padded around its incidents so one incident
+  // (or two) still draws an area; the padding also keeps the markers inside the outline at every zoom.
+  const MAJOR_COLOUR = "#c86bfa";
+  const MAJOR_PAD_M = 250;
+  const MAJOR_MIN_PX = 120;   // a revealed area smaller than this on screen is zoomed to
+  const METRES_PER_DEGREE = 111195;
   const DISTRICT_FILLS = ["#15212c", "#182633", "#142029", "#1a2936"];
   const PICK_SVG = '<svg viewBox="-18 -18 36 36" width="36" height="36" aria-hidden="true">' +
     '<circle r="10"/><path d="M-17 0H-5M5 0H17M0 -17V-5M0 5V17"/></svg>';
@@ -140,6 +149,7 @@
         key('<span class="lm-sq lm-unit-available stale"></span>', gettext("GPS not current")) +
         key('<span class="lm-drop">▼</span>', gettext("Low point")) +
         key('<span class="lm-sw lm-plan-key"></span>', gettext("Response plan area")) +
+        key('<span class="lm-sw lm-major-key"></span>', gettext("Major event area")) +
         "</ul>";
       box.title = gettext("Cluster: the number of incidents there, in the colour of the most severe. Squares: units.");
       L.DomEvent.disableClickPropagation(box);
@@ -147,6 +157,43 @@
       return box;
     },
   });
+
+  /** The convex hull (lat/lon ring) of the points, each widened to a circle of ``pad`` metres: an area for one, two
+   * or many incidents. Planar over a city (longitudes scaled by the cosine of the mean latitude). */
+  function paddedHull(points, pad) {
+    const pts = points.filter((p) => isNum(p[0]) && isNum(p[1]));
+    if (!pts.length) return [];
+    const lat0 = pts.reduce((sum, p) => sum + p[0], 0) / pts.length, k = Math.cos(lat0 * Math.PI / 180) || 1;
+    const r = pad / METRES_PER_DEGREE, cloud = [];
+    for (const [lat, lon] of pts) {
+      for (let i = 0; i < 16; i++) {
+        const a = (i / 16) * 2 * Math.PI;
+        cloud.push([lon * k + r * Math.cos(a), lat + r * Math.sin(a)]);
+      }
+    }
+    cloud.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+    const cross = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    const half = (list) => {   // Andrew's monotone chain
+      const out = [];
+      for (const p of list) {
+        while (out.length >= 2 && cross(out[out.length - 2], out[out.length - 1], p) <= 0) out.pop();
+        out.push(p);
+      }
+      out.pop();
+      return out;
+    };
+    return [...half(cloud), ...half([...cloud].reverse())].map(([x, y]) => [y, x / k]);
+  }
+
+  /** Give a drawn path's element attributes (again each time its layer is shown): tests and the wall find it. */
+  function tagPath(path, attrs) {
+    const apply = () => {
+      const node = path.getElement && path.getElement();
+      if (node) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    };
+    apply();
+    path.on("add", apply);
+  }
 
   function create(node, opts) {
     opts = opts || {};
@@ -197,6 +244,9 @@
     map.getPane("lmPlans").style.pointerEvents = "none";
     const planAreas = L.layerGroup().addTo(map);
     overlays.push([label("plans"), planAreas]);
+    // ---- a major event's area (setMajorEventArea): above the plans' outlines; not clickable
+    map.getPane("lmMajor").style.pointerEvents = "none";
+    const majorArea = L.layerGroup().addTo(map);
     let fitted = !!features.length;
     if (fitted) map.fitBounds(districts.getBounds(), {padding: [8, 8]});
     else map.setView(config.center || [0, 0], config.zoom || 12);   // a view first: the cluster group needs one
@@ -333,15 +383,38 @@
           style: () => ({color: colour, weight: 4, opacity: 0.95, dashArray: "10 6", fillColor: colour, fillOpacity: 0.14,
                          className: "lm-plan-area lm-plan-" + area.level}),
         }).addTo(planAreas);
-        const tag = (path) => {   // tests and the wall find the outlines by these (again each time the layer is shown)
-          const node = path.getElement && path.getElement();
-          if (!node) return;
-          node.setAttribute("data-testid", "plan-area");
-          node.setAttribute("data-district", code);
-          node.setAttribute("data-level", area.level);
-          node.setAttribute("data-activation", area.id);
-        };
-        layer.eachLayer((path) => { tag(path); path.on("add", () => tag(path)); });
+        layer.eachLayer((path) => tagPath(path, {"data-testid": "plan-area", "data-district": code, "data-level": area.level,
+                                                 "data-activation": area.id}));
+      }
+    }
+
+    /** Draw one major event's area (null clears it): its districts tinted, its incidents' padded hull outlined. */
+    function setMajorEventArea(area, options) {
+      majorArea.clearLayers();
+      if (!area) return;
+      const codes = new Set(area.codes || []);
+      for (const f of features) {
+        const code = (f.properties || {}).code;
+        if (!codes.has(code)) continue;
+        L.geoJSON(f, {
+          pane: "lmMajor", interactive: false,
+          style: () => ({color: MAJOR_COLOUR, weight: 1.5, opacity: 0.7, fillColor: MAJOR_COLOUR, fillOpacity: 0.07,
+                         className: "lm-major-district"}),
+        }).addTo(majorArea).eachLayer((path) => tagPath(path, {"data-testid": "major-event-district", "data-district": code,
+                                                                "data-major-event": area.id}));
+      }
+      const ring = paddedHull(area.points || [], MAJOR_PAD_M);
+      if (ring.length < 3) return;
+      const hull = L.polygon(ring, {pane: "lmMajor", interactive: false, color: MAJOR_COLOUR, weight: 3, opacity: 0.95,
+                                    dashArray: "2 7", lineCap: "round", fillColor: MAJOR_COLOUR, fillOpacity: 0.16,
+                                    className: "lm-major-area"}).addTo(majorArea);
+      tagPath(hull, {"data-testid": "major-event-area", "data-major-event": area.id});
+      // Revealed (its row expanded): brought into view, and zoomed in when it is too small to be seen under a cluster.
+      const bounds = hull.getBounds();
+      if (options && options.reveal) {
+        const sw = map.latLngToContainerPoint(bounds.getSouthWest()), ne = map.latLngToContainerPoint(bounds.getNorthEast());
+        const small = Math.min(Math.abs(ne.x - sw.x), Math.abs(sw.y - ne.y)) < MAJOR_MIN_PX;
+        if (small || !map.getBounds().contains(bounds)) map.fitBounds(bounds.pad(0.4), {maxZoom: 15});
       }
     }
 
@@ -354,7 +427,7 @@
     }
 
     return {
-      setIncidents, setUnits, setPick, focus, setPlanAreas,
+      setIncidents, setUnits, setPick, focus, setPlanAreas, setMajorEventArea,
       invalidateSize: () => map.invalidateSize(),
       map, incidents: group,   // for pages that need more (the wall)
     };
