@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 
 from departments.models import Extension, WorkOrder
 from departments.services.clocks import due_schedule
+from departments.services.locking import work_order_lock
 from dispatch import access
 from dispatch.core.changes import record_change
-from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.models import Incident, User
+from dispatch.core.errors import Conflict, Forbidden, Invalid
+from dispatch.models import User
 
 MIN_SECONDS, MAX_SECONDS = 60, 7 * 24 * 3600
 DECISIONS = ("approve", "reject")
@@ -70,15 +71,10 @@ def extension_decide(*, actor: User, work_order_id: int, decision: str, note: st
     if decision not in DECISIONS:
         raise Invalid(_("Approve or reject."), {"decision": [_("approve or reject.")]})
     with transaction.atomic():
-        incident_id = (access.work_orders_visible_to(actor).filter(pk=work_order_id)
-                       .values_list("incident_id", flat=True).first())
-        if incident_id is None:  # another department's order is not even known to exist
-            raise NotFound(_("No such work order."))
+        order = work_order_lock(actor=actor, work_order_id=work_order_id)
+        incident = order.incident
         if not access.may_decide_extension(actor):
             raise Forbidden(_("Only dispatchers and supervisors decide extensions."))
-        incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident_id)  # incident, then order
-        order = WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").get(pk=work_order_id)
-        order.incident = incident
         extension = (Extension.objects.select_for_update().filter(work_order=order, state=Extension.State.PENDING)
                      .first())
         if extension is None:

@@ -25,11 +25,12 @@ from django.utils.translation import gettext_lazy
 from departments.models import Department, WorkOrder
 from departments.services.clocks import clock_restarted, clock_stopped, handling_due, handling_target
 from departments.services.escalation import escalation_stop
+from departments.services.locking import work_order_lock
 from departments.services.offers import work_order_offer
 from departments.services.routing import incident_targets
 from dispatch import access
 from dispatch.core.changes import record_change
-from dispatch.core.errors import Conflict, Forbidden, Invalid, NotFound
+from dispatch.core.errors import Conflict, Forbidden, Invalid
 from dispatch.core.timeline import Reason, reason_data
 from dispatch.models import Incident, User
 
@@ -67,17 +68,10 @@ def return_decide(*, actor: User, work_order_id: int, decision: str, department:
     if decision not in DECISIONS:
         raise Invalid(_("Uphold or reject."), {"decision": [_("uphold or reject.")]})
     with transaction.atomic():
-        incident_id = (access.work_orders_visible_to(actor).filter(pk=work_order_id)
-                       .values_list("incident_id", flat=True).first())
-        if incident_id is None:  # another department's order is not even known to exist
-            raise NotFound(_("No such work order."))
+        order = work_order_lock(actor=actor, work_order_id=work_order_id)
+        incident = order.incident
         if not access.may_decide_extension(actor):  # the same roles decide returns and extensions
             raise Forbidden(_("Only dispatchers and supervisors decide returns."))
-        incident = (Incident.objects.select_for_update(of=("self",))
-                    .select_related("workflow_version", "event_type", "district").get(pk=incident_id))
-        order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit")
-                 .get(pk=work_order_id))
-        order.incident = incident
         if not access.may_decide_return(actor, order):
             raise Forbidden(_("This order was returned twice: a supervisor decides."))
         if order.state != WorkOrder.State.RETURNED:
