@@ -204,7 +204,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                    summary="The incident's clock, composed of its departments' clocks on their work orders")
     @action(detail=True, methods=["get"], pagination_class=None)
     def sla(self, request, pk=None):
-        return Response(incident_clock(self.get_object(), user=request.user))
+        return Response(IncidentClockSerializer(incident_clock(self.get_object(), user=request.user)).data)
 
     @extend_schema(responses=TimelineEventSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)
