@@ -8,7 +8,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from departments.api.routing import RoutingDryRunView
+from departments.api.routing import RoutingDryRunView, RoutingSuggestionsView
 from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet, WorkOrderViewSet
 from dispatch.api import major_events as major
 from dispatch.api.me import SavedViewDetailView, SavedViewListView
@@ -44,6 +44,7 @@ api = [
     path("activations/<int:pk>/end/", plans.ActivationEndView.as_view(), name="activation-end"),
     path("districts/", DistrictsView.as_view(), name="districts"),
     path("routing/dry-run/", RoutingDryRunView.as_view(), name="routing-dry-run"),
+    path("routing/suggestions/", RoutingSuggestionsView.as_view(), name="routing-suggestions"),
     path("major-events/", major.MajorEventListView.as_view(), name="major-event-list"),
     path("major-events/<int:pk>/", major.MajorEventDetailView.as_view(), name="major-event-detail"),
     path("major-events/<int:pk>/incidents/", major.MajorEventIncidentsView.as_view(), name="major-event-incidents"),

@@ -1,5 +1,6 @@
 """Routing dry-run (admins): draft routing rules or a draft workflow definition replayed over the incidents of a
-period, with nothing written or sent (``departments.services.dry_run``)."""
+period, with nothing written or sent (``departments.services.dry_run``); and the rules upheld returns suggest, each
+with a draft ready for the dry-run (``departments.services.routing_suggestions``)."""
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -7,8 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from departments.models import RoutingRule
 from departments.services.dry_run import DEFAULT_LIMIT, MAX_LIMIT, dry_run_check, routing_dry_run
 from departments.services.routing_drafts import MAX_DRAFT_RULES
+from departments.services.routing_suggestions import DEFAULT_MIN_COUNT, routing_suggestions
 
 RULES_HELP = _(
     "Draft routing rules, in routing order by position then list order: each {id (optional), position, event_type "
@@ -135,3 +138,89 @@ class RoutingDryRunView(APIView):
             limit=data["limit"],
         )
         return Response(result)
+
+
+# --- suggestions from upheld returns ---------------------------------------------------------------------------
+
+MAX_MIN_COUNT = 1_000_000
+
+
+class RoutingSuggestionsQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text=_("Only returns made at or after this time."))
+    min_count = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_MIN_COUNT,
+        default=DEFAULT_MIN_COUNT,
+        help_text=_("Only groups of at least this many upheld returns."),
+    )
+
+    def to_internal_value(self, data):
+        # A parameter given blank (``?since=``) is a 400 naming it, as the API's filters answer, not "no filter".
+        blank = {
+            name: [_("May not be blank; leave the parameter out instead.")]
+            for name in self.fields
+            if name in data and not str(data.get(name, "")).strip()
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class DraftRuleSerializer(serializers.Serializer):
+    """One routing rule in the draft shape (``POST /api/routing/dry-run/``'s ``rules`` items)."""
+
+    id = serializers.IntegerField(allow_null=True, help_text=_("The rule's id; null for a new rule."))
+    position = serializers.IntegerField(min_value=0)
+    event_type = serializers.CharField(allow_null=True, help_text=_("Event type code; null: any."))
+    state = serializers.CharField(allow_blank=True, help_text=_("Blank: every dispatching state."))
+    min_severity = serializers.IntegerField(min_value=1, max_value=5)
+    max_severity = serializers.IntegerField(min_value=1, max_value=5)
+    districts = serializers.ListField(child=serializers.CharField(), help_text=_("District codes; empty: any."))
+    department = serializers.CharField()
+    action = serializers.ChoiceField(choices=RoutingRule.Action.choices)
+    priority = serializers.CharField(allow_blank=True, help_text=_("Blank: keep the state's."))
+    ack_timeout_seconds = serializers.IntegerField(allow_null=True, help_text=_("Null: keep the state's."))
+
+
+class RoutingSuggestionSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    district = serializers.CharField(allow_null=True, help_text=_("The incidents' district; null: none known."))
+    from_ = serializers.CharField(help_text=_("The department that returned the orders."))
+    to = serializers.CharField(help_text=_("The department the returns were upheld to."))
+    count = serializers.IntegerField(help_text=_("Upheld returns in the group."))
+    reasons = serializers.DictField(child=serializers.IntegerField(), help_text=_("Returns by reason code."))
+    last_seen = serializers.DateTimeField(help_text=_("When the latest of them was returned."))
+    suggested_rules = DraftRuleSerializer(
+        many=True,
+        help_text=_(
+            "A skip for from and a dispatch for to, limited to the event type and district, placed before every "
+            "current rule; empty when no district is known."
+        ),
+    )
+    draft = DraftRuleSerializer(
+        many=True,
+        allow_null=True,
+        help_text=_("The current rules with the suggestion first: the rules of a POST /api/routing/dry-run/."),
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {
+            "event_type": fields.pop("event_type"),
+            "district": fields.pop("district"),
+            "from": fields.pop("from_"),
+            **fields,
+        }
+
+
+class RoutingSuggestionsView(APIView):
+    @extend_schema(
+        summary="Routing rules suggested by upheld returns, each with a draft for the dry-run (admins)",
+        parameters=[RoutingSuggestionsQuerySerializer],
+        responses={200: RoutingSuggestionSerializer(many=True)},
+    )
+    def get(self, request):
+        dry_run_check(request.user)  # before reading the query, as the dry-run
+        query = RoutingSuggestionsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(routing_suggestions(actor=request.user, **query.validated_data))

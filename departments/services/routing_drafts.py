@@ -56,6 +56,13 @@ def routing_rules_draft() -> list[dict[str, Any]]:
     ]
 
 
+def head_position(rules: list[dict[str, Any]]) -> int:
+    """The position for new rules put at the head of the draft ``rules`` so that they come first in routing order:
+    one below the smallest position, or 0 when a rule is at 0 already (then being first in the list breaks the tie,
+    as ``draft_rules_parse`` orders; a published rule at 0 keeps its place before new rows, ordered by id)."""
+    return max(0, min((rule["position"] for rule in rules), default=1) - 1)
+
+
 def _whole(value: object, *, low: int, high: int) -> int | None:
     """``value`` when it is a whole number in [low, high] (a boolean is not a number), else None."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -1,20 +1,24 @@
 """The routing dry-run page (admins): paste draft routing rules or a draft workflow definition, pick a period, and
 see which past incidents would have gone to other departments, before publishing anything. Server-rendered: the
 form posts here and the result is the same as ``POST /api/routing/dry-run/`` answers (one service,
-``departments.services.dry_run``)."""
+``departments.services.dry_run``). "Suggestions from returns" lists what ``GET /api/routing/suggestions/`` answers
+for the period's start (``departments.services.routing_suggestions``); "Try it" posts the form with the suggestion's
+draft in place of the editor's text, so one click fills the editor and runs the dry-run."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import yaml
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from departments.models import WorkOrder
 from departments.services.dry_run import dry_run_check, routing_dry_run
 from departments.services.routing_drafts import routing_rules_draft
+from departments.services.routing_suggestions import routing_suggestions
 from dispatch.core.errors import Forbidden, Invalid
 from dispatch.web.views import _page
 from workflows.models import EventType
@@ -41,9 +45,10 @@ class DryRunForm(forms.Form):
     include_unchanged = forms.BooleanField(label=gettext_lazy("List unchanged incidents too"), required=False)
 
 
-def _rules_yaml() -> str:
-    """The current routing rules as a draft: one rule a line (YAML flow mappings, also valid JSON-ish to edit)."""
-    rules = routing_rules_draft()
+def _rules_yaml(rules: list[dict] | None = None) -> str:
+    """Draft rules (the current routing rules unless given) as text: one rule a line (YAML flow mappings, also valid
+    JSON-ish to edit)."""
+    rules = routing_rules_draft() if rules is None else rules
     if not rules:
         return "[]\n"
     return "".join(
@@ -113,16 +118,54 @@ def _rows(result: dict) -> list[dict]:
     return rows
 
 
+def _period_start(value: str | None) -> datetime:
+    """The start of the period posted with the form (what the suggestions count from), else 30 days ago."""
+    try:
+        start = DryRunForm.base_fields["start"].clean(value)
+    except ValidationError:
+        start = None
+    return start or timezone.localtime().replace(second=0, microsecond=0) - timedelta(days=30)
+
+
+def _suggestion_key(group: dict) -> str:
+    """What a "Try it" button posts to name its group (codes never hold a "|")."""
+    return "|".join([group["event_type"], group["district"] or "", group["from"], group["to"]])
+
+
+def _suggestion_rows(groups: list[dict], tried: str | None) -> list[dict]:
+    """The suggestions with their key, the reasons in words, and whether the result shown is theirs."""
+    labels = dict(WorkOrder.ReturnReason.choices)
+    return [
+        {
+            **group,
+            "key": _suggestion_key(group),
+            "reason_texts": [(labels.get(code, code), n) for code, n in group["reasons"].items()],
+            "tried": _suggestion_key(group) == tried,
+        }
+        for group in groups
+    ]
+
+
 @login_required
 def routing_dry_run_page(request):
     try:
         dry_run_check(request.user)
     except Forbidden as exc:
         raise PermissionDenied from exc
-    result, rows, problems = None, [], []
+    result, rows, problems, tried = None, [], [], None
     if request.method == "POST":
-        form = DryRunForm(request.POST)
-        if form.is_valid():
+        posted = request.POST.copy()
+        since = _period_start(posted.get("start"))
+        suggestions = routing_suggestions(actor=request.user, since=since)
+        tried = posted.get("suggestion") or None
+        if tried is not None:  # "Try it": the suggestion's draft replaces the editor's text
+            chosen = next((g for g in suggestions if _suggestion_key(g) == tried and g["draft"]), None)
+            if chosen is None:
+                problems = [("", [_("That suggestion is no longer listed for this period; pick another.")])]
+            else:
+                posted["kind"], posted["draft"] = "rules", _rules_yaml(chosen["draft"])
+        form = DryRunForm(posted)
+        if not problems and form.is_valid():
             data = form.cleaned_data
             try:
                 draft = _draft_rules(data["draft"]) if data["kind"] == "rules" else None
@@ -140,7 +183,10 @@ def routing_dry_run_page(request):
             else:
                 rows = _rows(result)
     else:
-        form = DryRunForm(initial=_initial(request))
+        initial = _initial(request)
+        form = DryRunForm(initial=initial)
+        since = initial["start"]
+        suggestions = routing_suggestions(actor=request.user, since=since)
     event_types = EventType.objects.filter(is_active=True, active_version__isnull=False).order_by("code")
     return _page(
         request,
@@ -151,4 +197,6 @@ def routing_dry_run_page(request):
         problems=problems,
         event_types=event_types,
         listed_max=LISTED,
+        suggestions=_suggestion_rows(suggestions, tried),
+        suggestions_since=since,
     )
