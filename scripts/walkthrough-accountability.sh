@@ -53,8 +53,10 @@ for c in d["components"]: print("    ", c["department"], c["clock"], "due", c["d
 echo "6. Routing dry-run over the last day: the current rules, then a draft adding environment to waterlogging in riverside"
 FROM=$($J 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)-datetime.timedelta(days=1)).isoformat())')
 TO=$($J 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(minutes=1)).isoformat())')
-post "$A" /api/routing/dry-run/ "{\"rules\": [], \"from\": \"$FROM\", \"to\": \"$TO\"}" | $J 'import json,sys; d=json.load(sys.stdin); print("   current rules: changed", d["changed"], "of", d["totals"]["incidents"])'
-post "$A" /api/routing/dry-run/ "{\"rules\": [{\"event_type\": \"waterlogging\", \"districts\": [\"riverside\"], \"department\": \"environment\", \"action\": \"dispatch\"}], \"from\": \"$FROM\", \"to\": \"$TO\"}" | $J 'import json,sys
+RULES=$(get "$A" /api/routing/dry-run/ | $J 'import json,sys; print(json.dumps(json.load(sys.stdin)["rules"]))')
+post "$A" /api/routing/dry-run/ "{\"rules\": $RULES, \"from\": \"$FROM\", \"to\": \"$TO\"}" | $J 'import json,sys; d=json.load(sys.stdin); print("   the current rules (%d) replayed: changed" % len(json.loads(sys.argv[1])), d["changed"], "of", d["totals"]["incidents"])' "$RULES"
+DRAFT=$($J 'import json,sys; print(json.dumps([{"position": 0, "event_type": "waterlogging", "districts": ["riverside"], "department": "environment", "action": "dispatch"}] + json.loads(sys.argv[1])))' "$RULES")
+post "$A" /api/routing/dry-run/ "{\"rules\": $DRAFT, \"from\": \"$FROM\", \"to\": \"$TO\"}" | $J 'import json,sys
 d=json.load(sys.stdin); print("   draft: changed", d["changed"], "totals", d["totals"])
 for i in d["incidents"][:3]: print("    ", i["id"], i["before"], "->", i["after"])'
 post "$D" /api/routing/dry-run/ "{\"rules\": [], \"from\": \"$FROM\", \"to\": \"$TO\"}"; echo

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from departments.models import RoutingRule
 from departments.services.dry_run import DEFAULT_LIMIT, MAX_LIMIT, dry_run_check, routing_dry_run
-from departments.services.routing_drafts import MAX_DRAFT_RULES
+from departments.services.routing_drafts import MAX_DRAFT_RULES, routing_rules_draft
 from departments.services.routing_suggestions import DEFAULT_MIN_COUNT, routing_suggestions
 
 RULES_HELP = _(
@@ -117,7 +117,18 @@ class RoutingDryRunResultSerializer(serializers.Serializer):
         return {"from": fields.pop("from_"), **fields}
 
 
+class CurrentRulesSerializer(serializers.Serializer):
+    rules = serializers.ListField(child=serializers.DictField(), help_text=_(
+        "The current routing rules in the draft shape: edit them and POST them back to try the change."))
+
+
 class RoutingDryRunView(APIView):
+    @extend_schema(summary="The current routing rules as a draft to start from (admins)",
+                   responses={200: CurrentRulesSerializer})
+    def get(self, request):
+        dry_run_check(request.user)
+        return Response({"rules": routing_rules_draft()})
+
     @extend_schema(
         summary="Try draft routing rules or a draft definition on past incidents (admins); nothing is written",
         request=RoutingDryRunSerializer,

@@ -282,6 +282,16 @@ def test_only_admins_dry_run(api_as, period):
     assert api_as(None).post(PATH, {**period(), "rules": []}).status_code == 401
 
 
+def test_the_current_rules_are_given_as_a_draft_and_posted_back_change_nothing(report, dry_run, api_as):
+    report(severity=4, title="deep")
+    response = api_as("admin").get(PATH)
+    assert response.status_code == 200
+    rules = response.json()["rules"]
+    assert rules == routing_rules_draft() and len(rules) == RoutingRule.objects.count() > 0
+    assert dry_run(rules=rules)["changed"] == 0
+    assert api_as("dispatcher").get(PATH).status_code == 403
+
+
 def test_the_pure_rule_check_agrees_with_the_query(report):
     """``selection.rules_name_state`` (the dry-run's) and ``routing.state_routes`` (intake's) answer alike."""
     RoutingRule.objects.create(

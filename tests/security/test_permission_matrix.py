@@ -244,6 +244,8 @@ _RULES = [
     Rule("routing-dry-run", "POST",                 (401, 403, 403, 200, 403, 403, 403, 403), body=_dry_run,
          why="admins (who edit routing rules and publish definitions) try drafts on past incidents; others 403 before "
              "the body is read"),
+    Rule("routing-dry-run", "GET",                  (401, 403, 403, 200, 403, 403, 403, 403),
+         why="the current rules as a draft to start from: admins, as the dry-run"),
     Rule("routing-suggestions", "GET",              (401, 403, 403, 200, 403, 403, 403, 403),
          why="the rules upheld returns suggest, with drafts of every routing rule: admins, as the dry-run they feed"),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
