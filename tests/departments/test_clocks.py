@@ -28,6 +28,7 @@ def publish(api_as, composition: str = "all") -> None:
     dispatch = {d["department"]: d for d in data["states"]["responding"]["dispatch"]}
     dispatch["city_management"]["handling"] = {"default": "1h", "high": "30m"}
     dispatch["traffic_police"]["handling"] = "20m"
+    dispatch["transit"].pop("handling", None)
     data["sla_composition"] = composition
     response = api_as("admin").post("/api/workflows/", data)
     assert response.status_code == 201, response.content
@@ -185,7 +186,7 @@ def test_who_pauses_and_reads_the_clock(api_as, report, act):
 
 
 def test_without_targets_the_state_sla_is_each_department_s_due_time(api_as, report):
-    incident = report()  # the shipped definition sets no handling target
+    incident = report(event_type="traffic_accident", title="Two cars")  # its shipped definition sets no target
     body = clock_of(api_as("dispatcher"), incident["id"])
     assert body["composition"] == "all" and body["state"] == "running"
     assert all(o.handling_seconds is None for o in WorkOrder.objects.filter(incident_id=incident["id"]))
@@ -197,3 +198,9 @@ def test_a_rule_added_department_has_no_handling_target(api_as, report):
                                department=Department.objects.get(code="environment"), action="dispatch")
     incident = report()
     assert order_of(incident, "environment").handling_seconds is None
+
+
+def test_the_shipped_waterlogging_sets_each_department_s_target(report):
+    incident = report()
+    targets = {d: order_of(incident, d).handling_seconds for d in ("city_management", "traffic_police", "transit")}
+    assert targets == {"city_management": 40 * 60, "traffic_police": 30 * 60, "transit": 40 * 60}  # cm: high priority

@@ -197,6 +197,45 @@ def test_unknown_priority():
     ]
 
 
+def test_handling_targets_per_department_and_priority():
+    raw = valid()
+    dispatch = raw["states"]["responding"]["dispatch"]
+    dispatch[0]["handling"] = {"default": "1h", "high": "30m", "critical": 900}
+    dispatch[1]["handling"] = "45m"
+    raw["sla_composition"] = "any"
+    spec = parse_definition(raw, departments=DEPARTMENTS)
+    cm, tp = spec.states["responding"].dispatch
+    assert cm.handling == {"default": 3600, "high": 1800, "critical": 900} and tp.handling == {"default": 2700}
+    assert (cm.handling_seconds("high"), cm.handling_seconds("low"), tp.handling_seconds("critical")) == (1800, 3600, 2700)
+    assert spec.sla_composition == "any"
+    assert Definition.from_normalized(json.loads(json.dumps(spec.to_normalized()))) == spec
+
+
+def test_a_definition_without_targets_keeps_its_normalized_form():
+    """Definitions from before handling targets and composition normalize as they did (same checksum)."""
+    normalized = parse_definition(valid(), departments=DEPARTMENTS).to_normalized()
+    assert "sla_composition" not in normalized
+    assert all("handling" not in d for s in normalized["states"] for d in s["dispatch"])
+
+
+@pytest.mark.parametrize(("handling", "expected"), [
+    ({"urgent": "1h", "default": "2h"}, "states.responding.dispatch[0].handling.urgent: unknown priority"),
+    ({"high": "1h"}, "states.responding.dispatch[0].handling.default: required beside the priorities"),
+    ("soon", "states.responding.dispatch[0].handling: bad duration 'soon'"),
+    ({"default": "2x"}, "states.responding.dispatch[0].handling.default: bad duration '2x'"),
+])
+def test_bad_handling_targets(handling, expected):
+    raw = valid()
+    raw["states"]["responding"]["dispatch"][0]["handling"] = handling
+    assert has_error(errors_of(raw), expected)
+
+
+def test_unknown_sla_composition():
+    raw = valid()
+    raw["sla_composition"] = "most"
+    assert errors_of(raw) == ["sla_composition: one of all, any"]
+
+
 def test_unknown_guard():
     raw = valid()
     transition(raw, "resolve")["guard"] = "all_done"
