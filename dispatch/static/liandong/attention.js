@@ -9,8 +9,10 @@
  *   Attention.notifier.notify({title, body, tag, onclick});
  *   Attention.title(count);
  *
- * Reasons, from the most urgent: an SLA breach, an escalated order, an order a department returned, an incident
- * that has no location (its orders wait), an offer not acknowledged past half its window, an SLA about to breach.
+ * Reasons, from the most urgent: an SLA breach (the incident's, or a department's handling clock on its order), an
+ * escalated order, an order a department returned, a department's request for more time (until the order is due), an
+ * incident that has no location (its orders wait), an offer not acknowledged past half its window, an SLA about to
+ * breach. A reason about orders names their departments (``detail``).
  * Response plans add their departments' standby tasks: escalated (the command center was told; next to an SLA
  * breach) and overdue (past the acknowledgement window, the department being reminded).
  */
@@ -22,6 +24,7 @@
     plan_escalated: {rank: 95, urgent: true, label: gettext("Plan task escalated")},
     escalated: {rank: 90, urgent: true, label: gettext("Escalated order")},
     returned: {rank: 85, urgent: true, label: gettext("Order returned")},
+    extension_asked: {rank: 82, urgent: false, countdown: true, label: gettext("More time asked")},
     needs_location: {rank: 80, urgent: true, label: gettext("Needs a location")},
     plan_overdue: {rank: 75, urgent: false, label: gettext("Plan task overdue")},
     ack_late: {rank: 70, urgent: false, countdown: true, label: gettext("Offer not acknowledged")},
@@ -32,21 +35,36 @@
 
   /**
    * The lane: one item per incident that needs action, most urgent first.
-   * ctx: {now(): ms, isFinal(inc), isBreached(inc), slaRemaining(inc): s|null, escalated(order)}.
-   * Item: {inc, reasons: [{code, rank, label, due}], rank, urgent}; ``due`` (ms) is the moment the reason is about
-   * (breached at, acknowledgement due ...), for the lane's clock: time since it, or time left when ``countdown``.
+   * ctx: {now(): ms, isFinal(inc), isBreached(inc), slaRemaining(inc): s|null, escalated(order), deptLabel(code)?}.
+   * Item: {inc, reasons: [{code, rank, label, due, detail}], rank, urgent}; ``due`` (ms) is the moment the reason is
+   * about (breached at, acknowledgement due ...), for the lane's clock: time since it, or time left when ``countdown``;
+   * ``detail``: the departments it is about (and the time they asked), or null.
    */
   function collect(incidents, ctx) {
     const now = ctx.now(), items = [];
+    const names = (orders) => [...new Set(orders.map((o) => (ctx.deptLabel ? ctx.deptLabel(o.department) : o.department)))].join(", ");
+    const first = (orders, field) => Math.min(...orders.map((o) => Date.parse(field(o)) || Infinity));
     for (const inc of incidents) {
       if (ctx.isFinal(inc)) continue;
       const reasons = [], sla = inc.sla || {};
-      const add = (code, due) => reasons.push(Object.assign({code, due: due ?? null}, REASONS[code]));
-      if (ctx.isBreached(inc)) add("sla_breached", Date.parse(sla.breached_at || sla.due_at) || null);
+      const add = (code, due, detail) => reasons.push(Object.assign({code, due: Number.isFinite(due) ? due : null,
+                                                                     detail: detail || null}, REASONS[code]));
       const open = (inc.work_orders || []).filter((o) => OPEN_ORDER.includes(o.state));
+      // A department's handling clock ran out (its order's ``breached_at``): the incident's clock is breached by it.
+      const overdue = open.filter((o) => o.breached_at && o.state !== "returned");
+      if (ctx.isBreached(inc) || overdue.length) {
+        const since = Math.min(Date.parse(sla.breached_at || sla.due_at) || Infinity, first(overdue, (o) => o.due_at));
+        add("sla_breached", since, overdue.length ? names(overdue) : null);
+      }
       const escalated = open.filter(ctx.escalated);
       if (escalated.length) add("escalated", Date.parse(escalated[0].escalated_at) || null);
-      if (open.some((o) => o.state === "returned")) add("returned");
+      const returned = open.filter((o) => o.state === "returned");
+      if (returned.length) add("returned", first(returned, (o) => o.returned_at), names(returned));
+      const asking = open.filter((o) => o.extension && o.state !== "returned");
+      if (asking.length) {
+        add("extension_asked", first(asking, (o) => o.extension.due_at_before), asking.map((o) => interpolate(
+          gettext("%(department)s +%(minutes)s min"), {department: names([o]), minutes: Math.round(o.extension.seconds / 60)}, true)).join(", "));
+      }
       if (inc.needs_location) add("needs_location", Date.parse(inc.created_at));
       const late = open.filter((o) => o.state === "offered" && !ctx.escalated(o) && ackPastHalf(o, now));
       if (late.length) add("ack_late", Math.min(...late.map((o) => Date.parse(o.ack_due_at))));

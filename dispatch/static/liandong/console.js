@@ -15,6 +15,10 @@
  * Major events (major-events.js): each open one is a row at the top of the board that expands (its incidents, roll-up,
  * controls) and draws its area on the map; dispatchers and supervisors mark board rows (the box beside the number) to
  * open one with them or to add them to one.
+ *
+ * Returns and requests for more time (returns.js): a panel above the board lists the orders departments returned and
+ * the requests waiting, each decided there; both (and a department's clock running out) enter "Needs action". The
+ * detail shows the incident's clock composed of its departments' clocks (GET /api/incidents/<id>/sla/).
  */
 (function () {
   "use strict";
@@ -50,15 +54,17 @@
     mergeError: null,       // {id, text}: the server's reason for refusing a merge (shown beside the control)
     marked: new Set(),      // incident ids marked on the board for a major event (major-events.js)
     grouped: 0,             // incidents the board shows under their major event's row, not as rows of their own
+    clock: null,            // {id, data}: the selected incident's clocks (GET /api/incidents/<id>/sla/; data null: loading)
   };
   Object.defineProperty(window, "consoleState", {get: () => S.incidents});
   let dupForm = null, autoList = null;   // duplicates.js: the form's candidates, "Merged automatically" (set up in main)
   let majors = null;                      // major-events.js: the open major events (set up in main; none on the wall)
+  let returns = null;                     // returns.js: returned orders and requests for more time (set up in main)
 
   const WO_STATES = {
     offered: gettext("Offered"), accepted: gettext("Accepted"), en_route: gettext("En route"),
     on_scene: gettext("On scene"), completed: gettext("Completed"), declined: gettext("Declined"),
-    expired: gettext("Expired"), cancelled: gettext("Cancelled"),
+    expired: gettext("Expired"), cancelled: gettext("Cancelled"), returned: gettext("Returned"),
   };
   const PRIORITIES = {low: gettext("Low"), normal: gettext("Normal"), high: gettext("High"), critical: gettext("Critical")};
   const KINDS = {
@@ -72,6 +78,11 @@
     "work_order.cancelled": gettext("Order cancelled"), "incident.located": gettext("Location set"),
     "incident.merged": gettext("Merged"), "incident.unmerged": gettext("Unmerged"),
     "incident.report_merged": gettext("Report merged in"), "incident.report_unmerged": gettext("Report unmerged"),
+    "work_order.returned": gettext("Order returned"), "work_order.return_upheld": gettext("Return upheld"),
+    "work_order.return_rejected": gettext("Return rejected"), "work_order.extension_requested": gettext("More time asked"),
+    "work_order.extension_approved": gettext("More time granted"), "work_order.extension_rejected": gettext("More time refused"),
+    "work_order.paused": gettext("Clock paused"), "work_order.resumed": gettext("Clock resumed"),
+    "work_order.sla_breached": gettext("Department late"),
   };
 
   const now = () => Date.now() + S.clockOffset;
@@ -119,6 +130,17 @@
       S.clockOffset = Date.parse(sla.due_at) - sla.remaining_seconds * 1000 - Date.now();
     }
     S.incidents[inc.id] = inc;
+    if (returns) returns.seed(inc);
+  }
+  /** A work order read in full (returns.js) replaces the incident's copy: the lane ranks its return, its request for
+   * more time, its late clock. */
+  function storeOrder(order) {
+    const inc = S.incidents[order.incident];
+    if (!inc) return;
+    inc.work_orders = inc.work_orders || [];
+    const at = inc.work_orders.findIndex((w) => w.id === order.id);
+    if (at >= 0) inc.work_orders[at] = order; else inc.work_orders.push(order);
+    scheduleRender();
   }
 
   /** Merge a live message into the store (an upsert by id); returns the incident. */
@@ -341,7 +363,7 @@
   }
 
   // ---- needs action: the lane, the count in the title and on its tile, the chime and notifications
-  const ATTENTION = {now, isFinal, isBreached, slaRemaining, escalated: woEscalated};
+  const ATTENTION = {now, isFinal, isBreached, slaRemaining, escalated: woEscalated, deptLabel};
   function updateLane() {
     const incidentItems = Attention.collect(Object.values(S.incidents).filter((inc) => !inc.merged_into), ATTENTION);
     const lane = Attention.merge(incidentItems, Attention.collectPlanTasks(plans.list()));
@@ -349,7 +371,7 @@
     S.laneRank = new Map(incidentItems.map((item) => [item.inc.id, item.rank]));
     if (S.loaded) signal(lane);
     const sig = JSON.stringify(lane.map((it) => (it.inc
-      ? [it.inc.id, it.reasons.map((r) => [r.code, r.due]), it.inc.state, it.inc.title, it.inc.urgency, it.inc.id === S.selectedId]
+      ? [it.inc.id, it.reasons.map((r) => [r.code, r.due, r.detail]), it.inc.state, it.inc.title, it.inc.urgency, it.inc.id === S.selectedId]
       : [it.key, it.reasons.map((r) => [r.code, r.due]), it.plan.activation.level, it.plan.activation.districts])));
     if (sig === S.laneSig) return false;
     S.laneSig = sig;
@@ -375,7 +397,10 @@
         el("span", {class: "sev sev-" + inc.urgency, title: gettext("Urgency")}, inc.urgency),
         el("span", {class: "lane-title"}, inc.title),
         el("span", {class: "lane-where muted"}, districtLabel(inc.district)),
-        el("span", {class: "lane-more"}, item.reasons.slice(1).map((r) => el("span", {class: "chip reason-" + r.code}, r.label))));
+        el("span", {class: "lane-more"},
+          top.detail ? el("span", {class: "chip lane-detail", "data-testid": "lane-detail", title: top.label}, top.detail) : null,
+          item.reasons.slice(1).map((r) => el("span", {class: "chip reason-" + r.code, title: r.detail || null},
+                                                r.label + (r.detail ? ": " + r.detail : "")))));
     }));
     $("#lane-empty").hidden = lane.length > 0;
     const count = $('[data-testid="needs-action-count"]');
@@ -585,6 +610,7 @@
         el("dt", {}, gettext("Source")), el("dd", {}, inc.source || "—")),
       el("h3", {}, gettext("Work orders")),
       workOrdersBox(inc),
+      Returns.clocksSection(S.clock && S.clock.id === inc.id ? S.clock.data : null, {orders: inc.work_orders, deptLabel}),
       el("h3", {}, gettext("Add a note")),
       el("div", {class: "note-box"},
         el("textarea", {rows: 2, "data-keep": "note", "data-testid": "note-text", placeholder: gettext("Note for the timeline")}),
@@ -707,6 +733,12 @@
         interpolate(gettext("Attempts: %s"), [o.attempts ?? "—"]),
         o.state === "offered" && o.ack_due_at
           ? [" · ", gettext("Ack due in"), " ", el("span", {class: "clock", "data-tick": "due", "data-at": o.ack_due_at})] : null),
+      o.state === "returned" ? el("div", {class: "wo-meta wo-returned", "data-testid": "wo-returned"},
+        interpolate(gettext("Returned by %(who)s: %(reason)s"), {who: o.returned_by || "—",
+          reason: Returns.RETURN_REASONS[o.return_reason] || o.return_reason || "—"}, true),
+        o.return_note ? " — " + o.return_note : "", " · ", gettext("waiting in Returns")) : null,
+      o.extension && o.state !== "returned"
+        ? el("div", {class: "wo-meta wo-extension", "data-testid": "wo-extension"}, Returns.askedText(o.extension)) : null,
       (o.available_actions || []).includes("reassign") ? reassignBox(o) : null)));
   }
   function reassignBox(o) {
@@ -864,6 +896,10 @@
     if (plans.apply(msg)) return;
     if (majors && majors.apply(msg)) return;
     if (!msg.incident) return;
+    if (returns) {                                             // before the store merges it: what the console knew
+      const inc = S.incidents[msg.incident.id];
+      returns.apply(msg, msg.work_order && inc ? (inc.work_orders || []).find((o) => o.id === msg.work_order.id) : null);
+    }
     if (!S.loaded) { S.queue.push(msg); return; }
     applyEvent(msg);
   }
@@ -930,10 +966,13 @@
     const id = S.selectedId;
     if (!id) return;
     try {
-      const [inc, timeline] = await Promise.all([Api.get(`/api/incidents/${id}/`), Api.get(`/api/incidents/${id}/timeline/`)]);
+      const [inc, timeline, clock] = await Promise.all([
+        Api.get(`/api/incidents/${id}/`), Api.get(`/api/incidents/${id}/timeline/`),
+        Api.get(`/api/incidents/${id}/sla/`).catch((e) => ({error: errorText(e)}))]);
       if (id !== S.selectedId) return;
       storeIncident(inc);
       S.timeline = timeline;
+      if (!clock.error || !S.clock || S.clock.id !== id || !S.clock.data) S.clock = {id, data: clock};   // keep the last read
       scheduleRender();
     } catch (e) {
       if (id !== S.selectedId) return;
@@ -948,7 +987,7 @@
     id = id === null ? null : Number(id);
     if (id !== null) { S.cursor = id; if (!WALL) showTab("detail"); }
     if (id !== S.selectedId) {                                // typed notes belong to the incident they were typed for
-      S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null; S.mergeError = null;
+      S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null; S.mergeError = null; S.clock = null;
       $("#detail").replaceChildren();
       $("#detail").scrollTop = 0;
     }
@@ -1374,6 +1413,19 @@
       toast, errorText,
     });
   }
+  function setupReturns() {
+    returns = Returns.create({
+      box: $("#returns"), incident: (id) => S.incidents[id], deptLabel, now,
+      onOrder: storeOrder,
+      onDecided(order) {
+        if (order.incident === S.selectedId) scheduleDetail(); else refreshIncident(order.incident);
+        scheduleStats();
+      },
+      onOpen: (id) => select(id),
+      toast, errorText,
+    });
+    window.consoleReturns = returns;
+  }
   async function main() {
     const card = $("#new-incident-card");
     if (card) {
@@ -1391,6 +1443,7 @@
         onOpen: (id) => select(id), numberOf: (id) => (S.incidents[id] || {}).number, onUnmerge: autoUnmerge});
     }
     if (!WALL) setupMajorEvents();
+    setupReturns();
     setupFilters();
     setupAlerts();
     setupUnitBoard();
@@ -1404,6 +1457,7 @@
         loadSnapshot(); plans.load(); scheduleWarnings();
         if (autoList) autoList.schedule();
         if (majors) majors.load();
+        if (returns) returns.load();
       },
       onStatus(state) { liveStatus(state); if (state === "live" || state === "refused") opened(); },
     });
@@ -1414,6 +1468,7 @@
     createMap();
     setupPlans();
     await loadSnapshot();
+    returns.load();
     if (autoList) autoList.load();
     if (majors) majors.load();
     loadStats();
