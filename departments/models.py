@@ -269,11 +269,15 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
     paused_seconds = models.FloatField(default=0)
     breached_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
-    returned_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    returned_by = models.ForeignKey("dispatch.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    db_index=False)  # read with its order only
     return_reason = models.CharField(_("return reason"), max_length=24, choices=ReturnReason.choices, blank=True)
     return_note = models.TextField(_("return note"), blank=True)
     return_count = models.PositiveSmallIntegerField(default=0)
-    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Indexed only where set (a partial index, see Meta): orders are inserted by the thousand in a storm, and only an
+    # upheld return sets it (read by the routing suggestions).
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    db_index=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -287,6 +291,8 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["department", "state"]),
             models.Index(fields=["unit", "state"]),
+            models.Index(fields=["replaced_by"], condition=models.Q(replaced_by__isnull=False),
+                         name="work_order_replaced_by"),
         ]
 
     def __str__(self):

@@ -171,6 +171,11 @@ def may_act_on_work_order(user, work_order, action: str) -> bool:
     return False
 
 
+def may_mark_exercise(user) -> bool:
+    """A drill is declared by the dispatcher who reports it."""
+    return user is not None and user.is_authenticated and user.role == Role.DISPATCHER
+
+
 def may_decide_return(user, work_order) -> bool:
     """A dispatcher or supervisor decides a return; an order returned a second time, a supervisor only."""
     if work_order.return_count >= 2:

@@ -65,6 +65,9 @@ class IncidentCreateSerializer(serializers.Serializer):
         required=False, default=False,
         help_text=_("The location is outside every district and that is right (otherwise 400 naming location)."),
     )
+    exercise = serializers.BooleanField(
+        required=False, help_text=_("A drill (dispatchers only): handled like any incident, left out of the figures."),
+    )
 
 
 class LocateRequestSerializer(serializers.Serializer):
@@ -195,7 +198,7 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "id", "number", "event_type", "workflow_version", "state", "severity", "urgency", "sla", "title", "description",
             "location", "address", "district", "location_outside_city", "needs_location", "reporter", "source",
             "external_id", "activation", "merged_into", "merged_at", "merged_automatically", "report_count",
-            "merged_reports", "major_event", "created_at", "updated_at", "available_transitions", "work_orders",
+            "merged_reports", "major_event", "exercise", "created_at", "updated_at", "available_transitions", "work_orders",
         ]
         read_only_fields = fields
         extra_kwargs = {"activation": {"help_text": _(

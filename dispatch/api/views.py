@@ -82,6 +82,9 @@ class IncidentFilter(StrictFilterSet):
         choices=BOOLEAN_CHOICES, method="filter_auto_merged",
         help_text="true: reports created already merged by a definition's auto-attach.",
     )
+    exercise = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES, method="filter_exercise", help_text="true: drills only; false: real incidents only.",
+    )
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -89,7 +92,7 @@ class IncidentFilter(StrictFilterSet):
         model = Incident
         fields = [
             "number", "state", "event_type", "severity", "district", "department", "created_after", "created_before", "search",
-            "open", "needs_location", "merged", "auto_merged",
+            "open", "needs_location", "merged", "auto_merged", "exercise",
         ]
 
     def filter_open(self, queryset, name, value):
@@ -98,6 +101,9 @@ class IncidentFilter(StrictFilterSet):
 
     def filter_merged(self, queryset, name, value):
         return queryset.filter(merged_into__isnull=value != "true")
+
+    def filter_exercise(self, queryset, name, value):
+        return queryset.filter(exercise=value == "true")
 
     def filter_auto_merged(self, queryset, name, value):
         return queryset.filter(merged_automatically=value == "true")

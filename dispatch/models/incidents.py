@@ -68,6 +68,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     merged_at = models.DateTimeField(null=True, blank=True)
     merged_automatically = models.BooleanField(default=False)
     report_count = models.PositiveIntegerField(_("reports"), default=1)
+    # A drill (演练): reported and handled like any incident, left out of the figures unless asked for.
+    exercise = models.BooleanField(_("exercise"), default=False)
     major_event = models.ForeignKey(
         "dispatch.MajorEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents"
     )
@@ -112,7 +114,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             "location": {"lat": self.lat, "lon": self.lon} if self.lat is not None else None,
             "needs_location": self.needs_location, "activation": self.activation_id,
             "merged_into": self.merged_into_id, "merged_automatically": self.merged_automatically,
-            "report_count": self.report_count, "major_event": self.major_event_id,
+            "report_count": self.report_count, "major_event": self.major_event_id, "exercise": self.exercise,
             "sla_due_at": self.sla_due_at, "sla_breached_at": self.sla_breached_at,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }

@@ -50,6 +50,8 @@ def incident_report(*, actor, data: dict, idempotency_key: str | None = None) ->
     ``external_id``) and the same body returns the incident made the first time; with another body it
     is a conflict.
     """
+    if data.get("exercise") and not access.may_mark_exercise(actor):
+        raise Forbidden(_("Only dispatchers report drills."), {"exercise": [_("Only dispatchers mark a report as a drill.")]})
     fingerprint = request_fingerprint(data)
     event_type = EventType.objects.filter(code=data["event_type"], is_active=True).select_related("active_version").first()
     if event_type is None or event_type.active_version is None:
@@ -100,7 +102,7 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
         reporter_confidential=bool(reporter.get("confidential")),
         source=data["source"], external_id=data.get("external_id") or "", intake_hash=fingerprint,
         state_entered_at=now, created_by=actor if actor is not None and actor.pk else None,
-        urgency=data.get("severity", 3),
+        urgency=data.get("severity", 3), exercise=bool(data.get("exercise")),
     )
     activation = activation_covering(district.pk if district is not None else None)
     incident.activation = activation
@@ -125,6 +127,7 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
             **({"activation": {"id": activation.pk, "plan": activation.plan.code, "level": activation.level}}
                if activation is not None else {}),
             **({"major_event": incident.major_event_id} if incident.major_event_id else {}),
+            **({"exercise": True} if incident.exercise else {}),
         },
         consequences=lambda: _enter_state(incident=incident, state=spec.states[state], actor=actor, created=True),
     )
