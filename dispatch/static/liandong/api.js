@@ -59,9 +59,25 @@
     for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c.nodeType ? c : String(c));
     return node;
   }
+  /* Inputs typed into survive a re-render of the part of the page around them (a live event arrives while someone
+   * types): fields marked data-keep="<name>" keep their value and the focus. */
+  function keepInputs(root) {
+    const kept = {};
+    for (const n of root.querySelectorAll("[data-keep]")) kept[n.dataset.keep] = n.value;
+    const a = document.activeElement;
+    return {kept, focus: a && root.contains(a) && a.dataset.keep ? a.dataset.keep : null};
+  }
+  function restoreInputs(root, {kept, focus}) {
+    for (const n of root.querySelectorAll("[data-keep]")) {
+      if (kept[n.dataset.keep] === undefined) continue;
+      n.value = kept[n.dataset.keep];
+      n.dataset.want = kept[n.dataset.keep];                 // a select whose options arrive later
+    }
+    if (focus) { const n = root.querySelector(`[data-keep="${CSS.escape(focus)}"]`); if (n) n.focus(); }
+  }
   window.Api = {
     get: (p) => request("GET", p), post: (p, b, extra) => request("POST", p, b || {}, extra), patch: (p, b) => request("PATCH", p, b),
     del: (p) => request("DELETE", p),
-    fmtTime, fmtDateTime, fmtDuration, el,
+    fmtTime, fmtDateTime, fmtDuration, el, keepInputs, restoreInputs,
   };
 })();

@@ -149,7 +149,7 @@
     const inc = S.incidents[p.id] || {id: p.id, sla: {}, work_orders: [], available_transitions: []};
     const moved = inc.state !== undefined && inc.state !== p.state;
     for (const k of ["number", "event_type", "state", "severity", "urgency", "title", "district", "location",
-                     "needs_location", "merged_into", "report_count", "created_at", "updated_at"]) if (k in p) inc[k] = p[k];
+                     "needs_location", "merged_into", "report_count", "exercise", "created_at", "updated_at"]) if (k in p) inc[k] = p[k];
     const spec = stateSpec(p.event_type, p.state) || {};
     inc.sla = Object.assign({}, inc.sla, {state: p.state, due_at: p.sla_due_at, breached_at: p.sla_breached_at});
     if (moved || inc.sla.paused === undefined) {                // a paused clock keeps its (approximate) value
@@ -238,7 +238,7 @@
     const sla = inc.sla || {};
     return JSON.stringify([inc.number, inc.title, inc.event_type, inc.state, inc.severity, inc.urgency, inc.district,
                            sla.due_at, sla.breached_at, sla.paused, sla.remaining_seconds, orders, inc.report_count,
-                           majors && majors.of(inc.id)]);
+                           inc.exercise, majors && majors.of(inc.id)]);
   }
   function sevBadge(inc) {
     return [el("span", {class: "sev sev-" + inc.severity, title: gettext("Severity")}, inc.severity),
@@ -258,6 +258,10 @@
     const n = inc.report_count || 1;
     return n > 1 ? el("span", {class: "dup-count", "data-testid": "report-count", "data-count": n,
                                title: interpolate(ngettext("%s report of this incident", "%s reports of this incident", n), [n])}, "×" + n) : null;
+  }
+  function drillBadge(inc) {                                  // a drill (演练): left out of the figures
+    return inc.exercise ? el("span", {class: "drill", "data-testid": "drill",
+                                      title: gettext("Drill: left out of the figures")}, gettext("Drill")) : null;
   }
   // ---- marks: incidents a dispatcher or supervisor picks on the board for a major event (major-events.js)
   function markBox(inc) {
@@ -284,7 +288,7 @@
   function buildRow(inc) {
     return el("tr", {"data-testid": "incident-row", "data-id": inc.id, "data-number": inc.number, tabindex: "0",
                      onclick: () => { S.cursor = inc.id; select(inc.id); }, onfocus: () => { S.cursor = inc.id; }},
-      el("td", {class: "num"}, markBox(inc), el("b", {}, inc.number), reportCount(inc), majors && majors.badge(inc.id),
+      el("td", {class: "num"}, markBox(inc), el("b", {}, inc.number), reportCount(inc), drillBadge(inc), majors && majors.badge(inc.id),
          el("div", {class: "title"}, inc.title)),
       el("td", {}, typeLabel(inc.event_type)),
       el("td", {class: "sevcell"}, sevBadge(inc)),
@@ -558,20 +562,7 @@
   }
 
   // ---- detail
-  function keepInputs(root) {
-    const kept = {};
-    for (const n of root.querySelectorAll("[data-keep]")) kept[n.dataset.keep] = n.value;
-    const a = document.activeElement;
-    return {kept, focus: a && root.contains(a) && a.dataset.keep ? a.dataset.keep : null};
-  }
-  function restoreInputs(root, {kept, focus}) {
-    for (const n of root.querySelectorAll("[data-keep]")) {
-      if (kept[n.dataset.keep] === undefined) continue;
-      n.value = kept[n.dataset.keep];
-      n.dataset.want = kept[n.dataset.keep];                 // a select whose options arrive later
-    }
-    if (focus) { const n = root.querySelector(`[data-keep="${CSS.escape(focus)}"]`); if (n) n.focus(); }
-  }
+  const {keepInputs, restoreInputs} = Api;
   function renderDetail() {
     const box = $("#detail"), inc = S.incidents[S.selectedId];
     const saved = keepInputs(box);
@@ -1173,6 +1164,7 @@
                   address: v("address"), reporter: {name: v("reporter_name"), phone: v("reporter_phone")}, source: "console"};
     if (v("lat") && v("lon")) body.location = {lat: Number(v("lat")), lon: Number(v("lon"))};
     if (body.location && f.location_outside_city.checked) body.location_outside_city = true;
+    if (f.exercise && f.exercise.checked) body.exercise = true;
     const button = form.querySelector('[data-testid="create-incident"]');
     button.disabled = true;
     try {
@@ -1185,6 +1177,7 @@
       for (const n of ["title", "description", "address", "lat", "lon", "reporter_name", "reporter_phone"]) f[n].value = "";
       f.severity.value = "3";
       f.location_outside_city.checked = false;
+      if (f.exercise) f.exercise.checked = false;
       $(".f-outside", form).hidden = true;
       renderPick();
       if (dupForm) dupForm.clear();

@@ -277,17 +277,7 @@
       const marked = open ? o.marked().filter((inc) => memberOf.get(inc.id) !== m.id).length : 0;
       return JSON.stringify([m, open, open ? members(m).map((i) => [i.state]) : null, e, marked, canCommand()]);
     }
-    /** Inputs typed into survive a re-render (a notice arrives while the dispatcher types a username). */
-    function keepInputs(root) {
-      const kept = {};
-      for (const n of root.querySelectorAll("[data-keep]")) kept[n.dataset.keep] = n.value;
-      const a = document.activeElement;
-      return {kept, focus: a && root.contains(a) && a.dataset.keep ? a.dataset.keep : null};
-    }
-    function restoreInputs(root, {kept, focus}) {
-      for (const n of root.querySelectorAll("[data-keep]")) if (kept[n.dataset.keep] !== undefined) n.value = kept[n.dataset.keep];
-      if (focus) { const n = root.querySelector(`[data-keep="${CSS.escape(focus)}"]`); if (n) n.focus(); }
-    }
+    const {keepInputs, restoreInputs} = Api;  // inputs typed into survive a re-render (a notice arrives mid-typing)
     function render() {
       if (!o.body) return;
       const saved = keepInputs(o.body), keep = new Set();
