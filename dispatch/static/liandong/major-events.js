@@ -30,7 +30,6 @@
   const me = () => (window.LIANDONG.user || {});
   /** Opening and changing major events is for dispatchers and supervisors (the server checks; controls only for them). */
   const canCommand = () => !document.body.classList.contains("wall") && COMMAND_ROLES.includes(me().role);
-  const plural = (one, many, n) => interpolate(ngettext(one, many, n), [n]);
 
   /** The numbers (or ids) in ``text``, separated by commas or spaces. */
   const splitNumbers = (text) => String(text || "").split(/[\s,;，、]+/).map((s) => s.trim()).filter(Boolean);
@@ -186,15 +185,15 @@
           el("b", {class: "major-title", "data-testid": "major-title"}, m.title),
           commanderBox(m),
           el("span", {class: "major-count", "data-testid": "major-count", "data-count": count},
-             plural("%s incident", "%s incidents", count)),
+             interpolate(ngettext("%s incident", "%s incidents", count), [count])),
           el("span", {class: "major-reports muted", "data-testid": "major-reports", "data-count": r.reports},
-             plural("%s report", "%s reports", r.reports)),
+             interpolate(ngettext("%s report", "%s reports", r.reports), [r.reports])),
           el("span", {class: "major-rollup", "data-testid": "major-rollup"},
             stateChips(m), orderChips(m, false),
             el("span", {class: "major-breaches" + (r.breaches ? " bad" : " muted"), "data-testid": "major-breaches", "data-count": r.breaches},
-               plural("%s SLA breach", "%s SLA breaches", r.breaches)),
+               interpolate(ngettext("%s SLA breach", "%s SLA breaches", r.breaches), [r.breaches])),
             el("span", {class: "major-units muted", "data-testid": "major-units", "data-count": r.units_committed},
-               plural("%s unit committed", "%s units committed", r.units_committed))))));
+               interpolate(ngettext("%s unit committed", "%s units committed", r.units_committed), [r.units_committed]))))));
     }
 
     function errorLine(m, slot, testid) {
@@ -256,7 +255,7 @@
       return el("tr", {class: "major-detail", "data-testid": "major-detail", "data-id": m.id},
         el("td", {colspan: columns()}, el("div", {class: "major-body"},
           el("section", {class: "major-members"},
-            el("h3", {}, plural("%s incident", "%s incidents", list.length)),
+            el("h3", {}, interpolate(ngettext("%s incident", "%s incidents", list.length), [list.length])),
             list.length ? el("ul", {}, memberItems) : el("p", {class: "muted"}, gettext("No incident in it yet.")),
             errorLine(m, "members", "major-members-error")),
           el("section", {class: "major-sum"},
@@ -419,7 +418,7 @@
       const count = tools.querySelector("[data-major-marked]"), clear = tools.querySelector("[data-major-clear]");
       count.hidden = clear.hidden = n === 0;
       count.dataset.count = n;
-      count.textContent = plural("%s incident marked", "%s incidents marked", n);
+      count.textContent = interpolate(ngettext("%s incident marked", "%s incidents marked", n), [n]);
     }
     function marksChanged() {
       renderTools();
