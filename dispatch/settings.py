@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "workflows",
     "departments",
     "plans",
+    "analytics",  # facts and figures from the timeline (issue 18): after the apps whose changes it subscribes to
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
@@ -333,6 +334,9 @@ if not isinstance(MAP_LAYERS, list) or not all(
     for layer in MAP_LAYERS
 ):
     raise ImproperlyConfigured('MAP_LAYERS must be a list of {"code", "kind", and "path" or "url"}')
+
+# Analytics (analytics/): a group with fewer incidents than this is flagged small_sample and never ranked.
+ANALYTICS_SMALL_SAMPLE = env.int("ANALYTICS_SMALL_SAMPLE", default=20)
 
 # The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

@@ -50,6 +50,7 @@ api = [
     path("major-events/<int:pk>/incidents/", major.MajorEventIncidentsView.as_view(), name="major-event-incidents"),
     path("major-events/<int:pk>/handoff/", major.MajorEventHandoffView.as_view(), name="major-event-handoff"),
     path("major-events/<int:pk>/close/", major.MajorEventCloseView.as_view(), name="major-event-close"),
+    path("analytics/", include("analytics.api.urls")),  # intervals and KPIs (analytics/api/urls.py)
     path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
     path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

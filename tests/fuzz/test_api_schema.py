@@ -131,6 +131,12 @@ DOMAIN_RULES = {
         "commander, 409); a closed major event: 409"
     ),
     ("POST", "/api/major-events/{id}/close/"): "closes only when every incident in it is closed, once: 409 otherwise",
+    ("GET", "/api/analytics/intervals/"): (
+        "to must be after from (400 naming to); a department member asking for another department's figures: 403"
+    ),
+    ("GET", "/api/analytics/kpis/"): (
+        "to must be after from (400 naming to); a department member asking for another department's figures: 403"
+    ),
     ("PATCH", "/api/units/{id}/"): (
         "a status or roster set by hand overrides what the unit's orders say, so it needs a reason: 400 naming "
         "reason (an empty PATCH changes nothing and needs none)"

@@ -248,6 +248,11 @@ _RULES = [
          why="the current rules as a draft to start from: admins, as the dry-run"),
     Rule("routing-suggestions", "GET",              (401, 403, 403, 200, 403, 403, 403, 403),
          why="the rules upheld returns suggest, with drafts of every routing rule: admins, as the dry-run they feed"),
+    Rule("analytics-intervals", "GET",              (401, 200, 200, 200, 200, 200, 200, 200),
+         why="figures from the facts: the command center sees every department's, a department member its own "
+             "(another department asked for: 403, tests/analytics/test_reports.py)"),
+    Rule("analytics-kpis", "GET",                   (401, 200, 200, 200, 200, 200, 200, 200),
+         why="as the intervals: department members are held to their own department's figures"),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),
     Rule("docs", "GET",                             (200, 200, 200, 200, 200, 200, 200, 200),

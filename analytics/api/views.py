@@ -1,0 +1,99 @@
+"""``GET /api/analytics/intervals/`` and ``GET /api/analytics/kpis/``: thin; the figures are
+``analytics.services.reports``'."""
+
+import csv
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.api.serializers import (
+    IntervalRowSerializer,
+    IntervalsReportSerializer,
+    KpiRowSerializer,
+    KpisReportSerializer,
+    ReportQuerySerializer,
+)
+from analytics.services.reports import ReportQuery, intervals_report, kpis_report
+
+
+class _ReportView(APIView):
+    """``?format=`` is this endpoint's own parameter (json, csv), not DRF's renderer override; errors stay JSON."""
+
+    report = staticmethod(intervals_report)
+    answer = IntervalsReportSerializer
+    row = IntervalRowSerializer
+    filename = ""
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type
+
+    def get(self, request):
+        params = ReportQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        query = ReportQuery(
+            start=data.get("from"),
+            end=data.get("to"),
+            event_type=data.get("event_type"),
+            district=data.get("district"),
+            department=data.get("department"),
+            unit=data.get("unit"),
+            group_by=data.get("group_by"),
+            include_exercises=data["include_exercises"],
+        )
+        body = self.answer(self.report(actor=request.user, query=query)).data
+        if data["format"] == "csv":
+            return _csv(body["rows"], list(self.row().fields), self.filename)
+        return Response(body)
+
+
+def _csv(rows: list[dict], columns: list[str], filename: str) -> HttpResponse:
+    out = io.StringIO()
+    out.write("\ufeff")  # a BOM, so spreadsheet programs read UTF-8 (as the exports)
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+class IntervalsView(_ReportView):
+    """Per group and interval: how many values, their 50th, 90th and 95th percentiles (seconds) and the share within
+    target; ``definitions`` gives each interval's formula. Department members: their own department's only."""
+
+    filename = "analytics-intervals"
+
+    @extend_schema(
+        summary="Intervals (seconds) with their formulas: n, p50, p90, p95 and the share within target, per group",
+        parameters=[ReportQuerySerializer],
+        responses={(200, "application/json"): IntervalsReportSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request):
+        return super().get(request)
+
+
+class KpisView(_ReportView):
+    """Per group: closure, on-time closure, rework, extension, return, first-route accuracy and escalation rates
+    (percent) and breaches, each with n; ``definitions`` gives each formula. Department members: their own
+    department's only."""
+
+    report = staticmethod(kpis_report)
+    answer = KpisReportSerializer
+    row = KpiRowSerializer
+    filename = "analytics-kpis"
+
+    @extend_schema(
+        summary="KPIs with their formulas (closure, on-time closure, rework, extension, return, first-route accuracy, "
+        "escalation, breaches), per group",
+        parameters=[ReportQuerySerializer],
+        responses={(200, "application/json"): KpisReportSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request):
+        return super().get(request)

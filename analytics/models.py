@@ -1,0 +1,114 @@
+"""Facts: one row per incident and one per work order, derived from the timeline and kept current with it.
+
+Written only by ``analytics.services.facts`` (in the transaction of each recorded change, and by
+``recompute_analytics``); every value is what ``analytics.services.fold`` derives from the incident's timeline rows
+(plus, for an order, the routing attributes its row carries: dispatch round, acknowledgement timeout, due time), so
+the reports never scan the timeline and a recomputation gives the same rows. Intervals are stored in seconds next to
+the times they come from; ``definitions`` says what each means. Codes (event type, district, department, unit
+callsign) are stored as the timeline states them, blank when it names none.
+"""
+
+from django.db import models
+
+
+class IncidentFact(models.Model):
+    """An incident's figures: when each step happened, how it ended, what its orders went through (counts)."""
+
+    incident = models.OneToOneField(
+        "dispatch.Incident", primary_key=True, on_delete=models.CASCADE, related_name="fact"
+    )
+    event_type = models.CharField(max_length=64)
+    district = models.CharField(max_length=64, blank=True)  # blank: none known
+    severity = models.PositiveSmallIntegerField(default=3)
+    source = models.CharField(max_length=16, blank=True)
+    exercise = models.BooleanField(default=False)
+    state = models.CharField(max_length=64, blank=True)
+    merged_into = models.BigIntegerField(null=True, blank=True)  # the incident id it is merged into (not counted)
+    created_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    first_offer_at = models.DateTimeField(null=True, blank=True)
+    first_accepted_at = models.DateTimeField(null=True, blank=True)
+    first_on_scene_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)  # last entry into a state that stands orders down
+    closed_at = models.DateTimeField(null=True, blank=True)  # a final state reached
+    final_state = models.CharField(max_length=64, blank=True)
+    cancelled = models.BooleanField(default=False)  # the final state was reached by a destructive transition
+    rework_count = models.PositiveIntegerField(default=0)
+    sla_breaches = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    departments = models.JSONField(default=list, blank=True)  # codes of the departments it had orders for
+    returns = models.PositiveIntegerField(default=0)
+    returns_upheld = models.PositiveIntegerField(default=0)
+    extensions = models.PositiveIntegerField(default=0)  # approved
+    escalations = models.PositiveIntegerField(default=0)  # orders whose escalation started
+    handling_breaches = models.PositiveIntegerField(default=0)  # orders whose handling clock ran out
+    # Intervals (seconds) and outcomes (see analytics.services.definitions).
+    received_to_created = models.FloatField(null=True, blank=True)
+    created_to_first_offer = models.FloatField(null=True, blank=True)
+    resolved_to_closed = models.FloatField(null=True, blank=True)
+    created_to_closed = models.FloatField(null=True, blank=True)
+    closed_on_time = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="incidentfact_created"),
+            models.Index(fields=["event_type", "created_at"], name="incidentfact_type_created"),
+            models.Index(fields=["district", "created_at"], name="incidentfact_district_created"),
+        ]
+
+    def __str__(self):
+        return f"facts of incident {self.incident_id}"
+
+
+class OrderFact(models.Model):
+    """A work order's figures: its department's clocks (offer, acceptance, departure, arrival, completion), its
+    targets and what happened to it (attempts, returns, extensions, escalation, breach)."""
+
+    work_order = models.OneToOneField(
+        "departments.WorkOrder", primary_key=True, on_delete=models.CASCADE, related_name="fact"
+    )
+    incident = models.ForeignKey(IncidentFact, on_delete=models.CASCADE, related_name="order_facts")
+    department = models.CharField(max_length=64)
+    unit = models.CharField(max_length=32, blank=True)  # the last unit that held it (blank: none yet)
+    dispatch_round = models.PositiveIntegerField(default=1)
+    # Made by the command center upholding a return (its first offer was a person's), not by the routing rules.
+    replacement = models.BooleanField(default=False)
+    first_of_department = models.BooleanField(default=True)  # the incident's first order of its department
+    state = models.CharField(max_length=16, blank=True)
+    first_offered_at = models.DateTimeField()
+    offered_at = models.DateTimeField()  # the acknowledgement clock's start (restarted when a return is rejected)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    en_route_at = models.DateTimeField(null=True, blank=True)
+    on_scene_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    ack_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    returned = models.PositiveIntegerField(default=0)
+    return_upheld = models.BooleanField(default=False)
+    extensions_requested = models.PositiveIntegerField(default=0)
+    extensions_approved = models.PositiveIntegerField(default=0)
+    escalated = models.BooleanField(default=False)
+    handling_breached = models.BooleanField(default=False)
+    handling_late_seconds = models.FloatField(null=True, blank=True)
+    # Intervals (seconds) and outcomes (see analytics.services.definitions).
+    offer_to_accepted = models.FloatField(null=True, blank=True)
+    accepted_to_en_route = models.FloatField(null=True, blank=True)
+    en_route_to_on_scene = models.FloatField(null=True, blank=True)
+    on_scene_to_completed = models.FloatField(null=True, blank=True)
+    accepted_to_completed = models.FloatField(null=True, blank=True)
+    ack_on_time = models.BooleanField(null=True, blank=True)
+    handling_on_time = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["department", "incident"], name="orderfact_department"),
+            models.Index(fields=["unit"], name="orderfact_unit"),
+        ]
+
+    def __str__(self):
+        return f"facts of work order {self.work_order_id}"
+
+
+INCIDENT_FIELDS = tuple(f.attname for f in IncidentFact._meta.concrete_fields)
+ORDER_FIELDS = tuple(f.attname for f in OrderFact._meta.concrete_fields)
