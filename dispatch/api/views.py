@@ -41,7 +41,13 @@ from dispatch.core.idempotency import idempotency_key_check
 from dispatch.core.timeline import timeline_verify
 from dispatch.live.auth import ticket_issue
 from dispatch.models import Incident
-from dispatch.rest.filters import BOOLEAN_CHOICES, IntegerFilter, SafeIsoDateTimeFilter, StrictFilterSet
+from dispatch.rest.filters import (
+    BOOLEAN_CHOICES,
+    IntegerFilter,
+    SafeIsoDateTimeFilter,
+    StrictFilterSet,
+    TrueFalseFilter,
+)
 from dispatch.services.duplicates import (
     duplicate_candidates_for,
     duplicate_candidates_preview,
@@ -82,9 +88,7 @@ class IncidentFilter(StrictFilterSet):
         choices=BOOLEAN_CHOICES, method="filter_auto_merged",
         help_text="true: reports created already merged by a definition's auto-attach.",
     )
-    exercise = django_filters.ChoiceFilter(
-        choices=BOOLEAN_CHOICES, method="filter_exercise", help_text="true: drills only; false: real incidents only.",
-    )
+    exercise = TrueFalseFilter(method="filter_exercise", help_text="true: drills only; false: real incidents only.")
     created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -64,3 +64,13 @@ class StrictFilterSet(django_filters.FilterSet):
 
 
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
+@extend_schema_field({"type": "string", "enum": ["true", "false"]})
+class TrueFalseFilter(django_filters.ChoiceFilter):
+    """``true`` or ``false``, nothing else (400 otherwise), documented as such even where the model has a boolean field
+    of the same name (the schema would otherwise declare a boolean with string values)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", BOOLEAN_CHOICES)
+        super().__init__(*args, **kwargs)

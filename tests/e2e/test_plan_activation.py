@@ -56,6 +56,16 @@ ANSWERS = """() => {
 }"""
 
 
+def _box(locator, tries: int = 20):
+    """The element's box, measured again if the live page re-rendered it just then (a detached node has none)."""
+    for _ in range(tries):
+        box = locator.bounding_box()
+        if box is not None:
+            return box
+        time.sleep(0.05)
+    return locator.bounding_box()
+
+
 def _answer(page, fragment: str, timeout: float = 10000) -> dict:
     page.wait_for_function("(f) => (window.__answers || []).some(a => a.url.includes(f))", arg=fragment, timeout=timeout)
     return page.evaluate("(f) => window.__answers.filter(a => a.url.includes(f)).pop()", fragment)
@@ -148,9 +158,10 @@ def test_a_plan_reaches_the_lead_is_acknowledged_raised_by_cap_and_ended_live(no
     expect(card).to_contain_text("Pumps to the low points now")
     expect(card).to_contain_text("Acknowledge within")
     ack = card.locator("[data-testid=plan-ack]")
-    box = ack.bounding_box()
-    assert box["width"] >= 44 and box["height"] >= 44, box
-    assert card.bounding_box()["y"] < lead.locator("#h-mine").bounding_box()["y"]  # first on the page
+    expect(ack).to_be_visible()
+    box = _box(ack)
+    assert box is not None and box["width"] >= 44 and box["height"] >= 44, box
+    assert _box(card)["y"] < _box(lead.locator("#h-mine"))["y"]  # first on the page
     staff_card = staff.locator("[data-testid=plan-task-card]")
     expect(staff_card.locator("[data-testid=plan-wait]")).to_be_visible()
     expect(staff_card.locator("[data-testid=plan-ack]")).to_have_count(0)
