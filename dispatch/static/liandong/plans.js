@@ -231,6 +231,10 @@
     nodes.forEach((node, i) => { if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null); });
     box.hidden = !list.length;
     if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({preventScroll: true});
+    else if (focused && focused.dataset.task) {  // a task chip (rebuilt each tick of its clock) keeps the focus
+      const again = box.querySelector(`[data-testid=plan-task][data-task="${CSS.escape(focused.dataset.task)}"]`);
+      if (again) again.focus({preventScroll: true});
+    }
   }
 
   /** The inbox's card for one task of the department: level, plan, the task in the page's language, its clock and
