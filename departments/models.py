@@ -309,10 +309,15 @@ class WorkOrder(ConcurrentTransitionMixin, models.Model):
         }
 
     def event_data(self, **extra) -> dict:
-        """The timeline data of a change to this order: which order, where it stands, plus ``extra``."""
+        """The timeline data of a change to this order: which order, where it stands (with the routing attributes
+        its clocks run on, so the analytics facts can be recomputed from a timeline export alone), plus ``extra``.
+        ``due_at`` is written as an ISO string with its microseconds (the JSON encoder would cut them to
+        milliseconds, and a fact compares completion against it exactly)."""
         return {
             "work_order": self.pk, "department": self.department.code, "state": self.state,
             "unit": self.unit.callsign if self.unit_id else None,
+            "dispatch_round": self.dispatch_round, "ack_timeout_seconds": self.ack_timeout_seconds,
+            "due_at": self.due_at.isoformat() if self.due_at else None,
             **extra,
         }
 

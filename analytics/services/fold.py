@@ -12,8 +12,9 @@ What a row carries:
   row stores them (``incident``: its id); ``at`` may be an ISO string (an export's).
 - ``work_order``: the order's id for a work-order row (else the row's ``data["work_order"]``).
 - ``order``: the order's routing attributes the timeline does not state, ``{dispatch_round, ack_timeout_seconds,
-  due_at}``, as the order stands (the live change's order; the order's row when recomputing). Every change of
-  ``due_at`` is recorded with a row of that order, so its last value is the same either way.
+  due_at}``, as the order stands (the live change's order; the order's row when recomputing; the row's own data in
+  a timeline export, which states them: ``fold_export``). Every change of ``due_at`` is recorded with a row of that
+  order, so its last value is the same either way.
 
 ``Facts.states`` says which states of the incident's pinned definition stand orders down (the work is declared
 done: ``resolved_at``), which are final, and which transitions cancel (destructive ones into a final state).
@@ -88,6 +89,36 @@ def order_id(row: Mapping[str, Any]) -> int | None:
     if not row["kind"].startswith(ORDER_PREFIX):
         return None
     return row.get("work_order") or (row["data"] or {}).get("work_order")
+
+
+ORDER_INFO = ("dispatch_round", "ack_timeout_seconds", "due_at")
+
+
+def export_row(incident_id: int, exported: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of a timeline export (``GET /api/incidents/<id>/timeline/export/?fmt=json``: ``{seq, at, kind, actor,
+    data, ...}``) as ``fold`` reads it. A work-order row's data states the order's routing attributes as they stood
+    (``WorkOrder.event_data``), so the export alone, with the incident's pinned definition, gives the facts."""
+    data = exported.get("data") or {}
+    kind = exported["kind"]
+    info = {key: data[key] for key in ORDER_INFO if key in data} if kind.startswith(ORDER_PREFIX) else {}
+    return {
+        "incident": incident_id,
+        "kind": kind,
+        "at": exported["at"],
+        "data": data,
+        "work_order": data.get("work_order") if kind.startswith(ORDER_PREFIX) else None,
+        "actor": exported.get("actor") or "system",
+        "order": info or None,
+    }
+
+
+def fold_export(incident_id: int, timeline: list[Mapping[str, Any]], states: StateKinds) -> Facts:
+    """An incident's facts from its exported timeline (rows in ``seq`` order)."""
+    facts = Facts(incident=None, states=states)
+    for exported in timeline:
+        if folds(exported["kind"]):
+            facts = fold(facts, export_row(incident_id, exported))
+    return facts
 
 
 def fold(facts: Facts, row: Mapping[str, Any]) -> Facts:

@@ -119,8 +119,7 @@ def work_order_resume(order: WorkOrder, *, actor: User) -> None:
     order.save(update_fields=["paused_at", "paused_seconds", "due_at", "updated_at"])
     due_schedule(order)
     record_change(incident=order.incident, kind="work_order.resumed", actor=actor, work_order=order,
-                  live="work_order.updated", data=order.event_data(paused_seconds=round(paused, 1),
-                                                                   due_at=order.due_at))
+                  live="work_order.updated", data=order.event_data(paused_seconds=round(paused, 1)))
 
 
 def pause_possible(order: WorkOrder) -> bool:
@@ -155,7 +154,7 @@ def on_due(deadline: Deadline) -> str:
     order.save(update_fields=["breached_at", "updated_at"])
     record_change(incident=order.incident, kind="work_order.sla_breached", work_order=order,
                   live="work_order.sla_breached", data=order.event_data(
-                      clock="handling", due_at=order.due_at, breached_by_seconds=round((now - order.due_at).total_seconds(), 1),
+                      clock="handling", breached_by_seconds=round((now - order.due_at).total_seconds(), 1),
                       notify="supervisors"))
     return "breached"
 

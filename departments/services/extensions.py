@@ -63,7 +63,7 @@ def extension_request(order: WorkOrder, *, actor: User, seconds: int | None, rea
                        {"action": [_("One request at a time.")]}) from exc
     record_change(incident=order.incident, kind="work_order.extension_requested", actor=actor, work_order=order,
                   live="work_order.updated", data=order.event_data(
-                      extension=extension.pk, seconds=seconds, reason=extension.reason, due_at=order.due_at))
+                      extension=extension.pk, seconds=seconds, reason=extension.reason))
     return extension
 
 
@@ -92,7 +92,7 @@ def extension_decide(*, actor: User, work_order_id: int, decision: str, note: st
             order.due_at = (order.due_at or extension.due_at_before) + timedelta(seconds=extension.seconds)
             order.save(update_fields=["due_at", "updated_at"])
             due_schedule(order)
-            data.update({"due_at_before": before, "due_at": order.due_at})
+            data["due_at_before"] = before  # and due_at, as every order change states it
         record_change(incident=incident, kind=f"work_order.extension_{extension.state}", actor=actor, work_order=order,
                       live="work_order.updated", data=order.event_data(**data))
     return order
