@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import WALL, login, shot
-from tests.e2e.walkthrough import client
+from tests.e2e.walkthrough import client, wait_for_orders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -273,6 +273,15 @@ def test_a_destructive_transition_asks_first_and_a_required_note_is_marked(pages
 
 def test_the_wall_display_shows_figures_lane_and_map(pages_server, browser):
     base = pages_server
+    dispatcher = client(base, "dispatcher")
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)  # the browser's zone
+    today = dispatcher.get("/api/analytics/kpis/", params={"from": midnight.isoformat()})
+    reported = dispatcher.post("/api/incidents/", json={
+        "event_type": "traffic_accident", "title": "Van on its side at the east gate", "severity": 3,
+        "location": {"lat": 31.22, "lon": 121.50},
+    })
+    assert reported.status_code == 201
+    wait_for_orders(dispatcher, reported.json()["id"], 1)  # routed before the wall reads today's figures
     wall = _console(browser, base, path="/console/wall/")
     expect(wall.locator("body")).to_have_class("console-page wall")
     expect(wall.locator("[data-testid=figures]")).to_be_visible()
@@ -282,6 +291,15 @@ def test_the_wall_display_shows_figures_lane_and_map(pages_server, browser):
     assert not wall.locator(".board").is_visible()
     box = wall.locator("[data-testid=needs-action]").bounding_box()
     assert box["width"] > 700 and box["height"] > 500  # the lane is the wall's main column
+    # Today's published figures (the analytics API, since the wall's local midnight): at least the incident above.
+    figures = wall.locator("[data-testid=today-figures]")
+    expect(figures).to_be_visible()
+    expect(figures.locator("[data-today=as_of]")).not_to_have_text("–", timeout=10000)
+    shown = int(figures.locator("[data-today=n]").inner_text())
+    assert shown >= today.json()["rows"][0]["n"] + 1
+    assert figures.locator("[data-today=on_time_closure_rate]").inner_text() != "–"
+    expect(figures.locator("[data-testid=today-departments] [data-department=traffic_police]")).to_be_visible()
+    assert "accepted_at − offered_at" in figures.locator("[data-testid=today-ack]").get_attribute("title")
     wall.wait_for_timeout(1200)  # the figures bar refreshes at most once a second
     shot(wall, "wall")
     assert wall.js_errors == []
