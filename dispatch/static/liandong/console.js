@@ -726,7 +726,7 @@
           ? [" · ", gettext("Ack due in"), " ", el("span", {class: "clock", "data-tick": "due", "data-at": o.ack_due_at})] : null),
       o.state === "returned" ? el("div", {class: "wo-meta wo-returned", "data-testid": "wo-returned"},
         interpolate(gettext("Returned by %(who)s: %(reason)s"), {who: o.returned_by || "—",
-          reason: Returns.RETURN_REASONS[o.return_reason] || o.return_reason || "—"}, true),
+          reason: Labels.RETURN_REASONS[o.return_reason] || o.return_reason || "—"}, true),
         o.return_note ? " — " + o.return_note : "", " · ", gettext("waiting in Returns")) : null,
       o.extension && o.state !== "returned"
         ? el("div", {class: "wo-meta wo-extension", "data-testid": "wo-extension"}, Returns.askedText(o.extension)) : null,

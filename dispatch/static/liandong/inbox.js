@@ -44,12 +44,7 @@
     on_scene: gettext("On scene"), completed: gettext("Completed"), declined: gettext("Declined"),
     expired: gettext("Expired"), cancelled: gettext("Cancelled"), returned: gettext("Returned"),
   };
-  // Why a department returns an order (the server's WorkOrder.ReturnReason); "other" needs a note.
-  const RETURN_REASONS = {
-    not_our_function: gettext("Not our function"), wrong_district: gettext("Wrong district"),
-    duplicate: gettext("Duplicate"), insufficient_info: gettext("Insufficient information"),
-    other: gettext("Other (see the note)"),
-  };
+  const {RETURN_REASONS} = Labels;  // why a department returns an order (labels.js)
   const EXTENSION_CHOICES = [900, 1800, 3600, 7200, 14400];  // the more time a lead may ask for, in seconds
   const EXTENSION_DEFAULT = 1800;
   const PRIORITY_LABELS = {

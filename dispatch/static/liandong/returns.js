@@ -28,11 +28,7 @@
   const canDecide = () => ["dispatcher", "supervisor"].includes(role());
   const EXTENDABLE = ["offered", "accepted", "en_route", "on_scene"];
 
-  const RETURN_REASONS = {
-    not_our_function: gettext("Not our function"), wrong_district: gettext("Wrong district"),
-    duplicate: gettext("Duplicate"), insufficient_info: gettext("Insufficient information"),
-    other: gettext("Other (see the note)"),
-  };
+  const {RETURN_REASONS} = Labels;  // why a department returns an order (labels.js)
   const PAUSE_REASONS = {
     waiting_assessment: gettext("Waiting for an assessment"), waiting_department: gettext("Waiting for another department"),
     other: gettext("Other (see the note)"),
@@ -377,5 +373,5 @@
     return el("span", {}, gettext("left"), " ", el("span", {class: "clock", "data-tick": "due", "data-at": c.due_at}));
   }
 
-  window.Returns = {create, clocksSection, RETURN_REASONS, PAUSE_REASONS, askedText, span};
+  window.Returns = {create, clocksSection, PAUSE_REASONS, askedText, span};
 })();
