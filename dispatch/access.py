@@ -183,6 +183,12 @@ def may_decide_return(user, work_order) -> bool:
     return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
 
 
+def may_try_routing(user) -> bool:
+    """Routing changes are tried on past incidents (the dry-run, the suggestions from returns) by admins only: they
+    edit routing rules and publish definitions."""
+    return getattr(user, "role", None) == Role.ADMIN
+
+
 def may_decide_extension(user) -> bool:
     return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
 

@@ -49,8 +49,9 @@ from departments.services.selection import (
     state_dispatches,
 )
 from departments.services.selectors import routing_rules
+from dispatch import access
 from dispatch.core.errors import Forbidden, Invalid
-from dispatch.models import Incident, Role, TimelineEvent
+from dispatch.models import Incident, TimelineEvent
 from workflows.definition import Definition, StateSpec
 from workflows.models import WorkflowVersion
 
@@ -268,7 +269,7 @@ def _incidents(start: datetime, end: datetime, event_type: str | None) -> list[_
 
 def dry_run_check(actor: User | AnonymousUser) -> None:
     """Only admins (who edit routing rules and publish definitions) try changes on past incidents: 403 otherwise."""
-    if getattr(actor, "role", None) != Role.ADMIN:
+    if not access.may_try_routing(actor):
         raise Forbidden(_("Only administrators try routing changes."))
 
 
