@@ -183,6 +183,11 @@ def may_decide_return(user, work_order) -> bool:
     return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
 
 
+def may_see_reports(user) -> bool:
+    """The reports page: the command roles (every department's figures) and department leads (their own)."""
+    return is_command(user) or (is_department_member(user) and user.role == Role.LEAD)
+
+
 def may_try_routing(user) -> bool:
     """Routing changes are tried on past incidents (the dry-run, the suggestions from returns) by admins only: they
     edit routing rules and publish definitions."""

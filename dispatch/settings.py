@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "dispatch.web.context.nav",
             ],
         },
     },
@@ -337,6 +338,8 @@ if not isinstance(MAP_LAYERS, list) or not all(
 
 # Analytics (analytics/): a group with fewer incidents than this is flagged small_sample and never ranked.
 ANALYTICS_SMALL_SAMPLE = env.int("ANALYTICS_SMALL_SAMPLE", default=20)
+# The reports page draws this on-time rate (percent) as the target line of the within-target charts.
+ANALYTICS_ON_TIME_TARGET = env.float("ANALYTICS_ON_TIME_TARGET", default=90.0)
 
 # The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

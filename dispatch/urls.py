@@ -75,6 +75,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("dispatch.web.urls")),
+    path("", include("analytics.web.urls")),  # /reports/ (analytics/web/urls.py)
 ]
 if settings.BENCHMARK_ENDPOINTS:  # the surge benchmark only (manage.py storm); never routed in production
     urlpatterns.insert(0, path("bench/", include("benchmarks.urls")))

@@ -8,8 +8,8 @@ Standard library only. For each pinned package it gets the registry's tarball (`
 PATH, else a plain HTTPS download from registry.npmjs.org), refuses it unless its SHA-512 equals the pinned
 ``dist.integrity`` (what ``npm view <name>@<version> dist.integrity`` prints), and copies only the files the
 pages use, plus the licence, byte for byte. To move to a new version: change ``version`` and ``integrity``
-below (from ``npm view``), run this script, read the upstream changelog, run the map's browser test
-(``tests/e2e/test_map.py``), and update ``dispatch/static/vendor/README.md``.
+below (from ``npm view``), run this script, read the upstream changelog, run the browser tests that use it
+(``tests/e2e/test_map.py``, ``tests/e2e/test_reports_page.py``), and update ``dispatch/static/vendor/README.md``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,16 @@ PACKAGES = [
             "dist/MarkerCluster.css": "leaflet.markercluster/MarkerCluster.css",
             "dist/MarkerCluster.Default.css": "leaflet.markercluster/MarkerCluster.Default.css",
             "MIT-LICENCE.txt": "leaflet.markercluster/LICENSE",
+        },
+    ),
+    Package(
+        name="echarts",
+        version="6.1.0",
+        integrity="sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
+        files={
+            "dist/echarts.min.js": "echarts/echarts.min.js",
+            "LICENSE": "echarts/LICENSE",
+            "NOTICE": "echarts/NOTICE",
         },
     ),
 ]

@@ -1,4 +1,4 @@
-"""The analytics endpoints' query parameters and answers (``/api/analytics/intervals/``, ``/api/analytics/kpis/``)."""
+"""The analytics endpoints' query parameters and answers (``/api/analytics/intervals/``, ``/kpis/``, ``/incidents/``)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.services.definitions import INTERVAL_NAMES
+from analytics.services.drilldown import KPI_NAMES as DRILL_KPIS
+from analytics.services.drilldown import LIMIT_DEFAULT, LIMIT_MAX, OUTCOMES
 from analytics.services.reports import GROUP_BY
 from dispatch.rest.filters import SafeIsoDateTimeFilter
 
@@ -136,3 +138,54 @@ class KpiRowSerializer(serializers.Serializer):
 class KpisReportSerializer(serializers.Serializer):
     definitions = serializers.DictField(child=serializers.CharField(), help_text=_("{name: formula}."))
     rows = KpiRowSerializer(many=True)
+
+
+class DrilldownQuerySerializer(ReportQuerySerializer):
+    """The report's parameters plus which figure: ``group`` (with ``group_by``), ``interval`` [``outcome``] or
+    ``kpi``, and ``limit``."""
+
+    group = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text=_("The group of the row (a code, a unit's callsign, a day YYYY-MM-DD; 'all' without group_by)."),
+    )
+    interval = serializers.ChoiceField(
+        choices=INTERVAL_NAMES, required=False, help_text=_("The values of this interval (the row's n).")
+    )
+    outcome = serializers.ChoiceField(
+        choices=OUTCOMES,
+        required=False,
+        help_text=_("With an interval that has a target: only the values within it (on_time) or not (late)."),
+    )
+    kpi = serializers.ChoiceField(
+        choices=DRILL_KPIS,
+        required=False,
+        help_text=_(
+            "The facts counted in a KPI's numerator: incidents (n), closed, closed_on_time, not_closed_on_time, open, "
+            "reworked, sla_breached; orders (n_orders), returned, extended, escalated, handling_breached, misrouted "
+            "(routed orders whose return was upheld); breached (sla_breached incidents and handling_breached orders). "
+            "Without interval and kpi: incidents."
+        ),
+    )
+    limit = serializers.IntegerField(
+        required=False, default=LIMIT_DEFAULT, min_value=1, max_value=LIMIT_MAX, help_text=_("Results listed.")
+    )
+
+
+class DrilldownRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("The incident."))
+    number = serializers.CharField()
+    work_order = serializers.IntegerField(allow_null=True, help_text=_("The work order, for a work-order figure."))
+    event_type = serializers.CharField()
+    district = serializers.CharField(allow_null=True)
+    department = serializers.CharField(allow_null=True, help_text=_("The order's department (or the group's)."))
+    unit = serializers.CharField(allow_null=True, help_text=_("The unit that last held the order."))
+    created_at = serializers.DateTimeField(help_text=_("The incident's creation."))
+    value = serializers.FloatField(allow_null=True, help_text=_("Seconds of the interval; null: none."))
+    on_time = serializers.BooleanField(allow_null=True, help_text=_("Within the interval's target; null: no target."))
+    state = serializers.CharField(help_text=_("The order's state for a work-order figure, else the incident's."))
+
+
+class DrilldownSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text=_("Every fact behind the figure (its n or numerator)."))
+    results = DrilldownRowSerializer(many=True, help_text=_("The slowest first, at most limit."))

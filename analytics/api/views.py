@@ -1,5 +1,5 @@
-"""``GET /api/analytics/intervals/`` and ``GET /api/analytics/kpis/``: thin; the figures are
-``analytics.services.reports``'."""
+"""``GET /api/analytics/intervals/``, ``/kpis/`` and ``/incidents/`` (the drill-down): thin; the figures are
+``analytics.services.reports``', the facts behind one ``analytics.services.drilldown``'s."""
 
 import csv
 import io
@@ -12,13 +12,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.serializers import (
+    DrilldownQuerySerializer,
+    DrilldownRowSerializer,
+    DrilldownSerializer,
     IntervalRowSerializer,
     IntervalsReportSerializer,
     KpiRowSerializer,
     KpisReportSerializer,
     ReportQuerySerializer,
 )
+from analytics.services.drilldown import Drill, analytics_drilldown
 from analytics.services.reports import ReportQuery, intervals_report, kpis_report
+
+
+def _report_query(data: dict) -> ReportQuery:
+    return ReportQuery(
+        start=data.get("from"),
+        end=data.get("to"),
+        event_type=data.get("event_type"),
+        district=data.get("district"),
+        department=data.get("department"),
+        unit=data.get("unit"),
+        group_by=data.get("group_by"),
+        include_exercises=data["include_exercises"],
+    )
 
 
 class _ReportView(APIView):
@@ -36,17 +53,7 @@ class _ReportView(APIView):
         params = ReportQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        query = ReportQuery(
-            start=data.get("from"),
-            end=data.get("to"),
-            event_type=data.get("event_type"),
-            district=data.get("district"),
-            department=data.get("department"),
-            unit=data.get("unit"),
-            group_by=data.get("group_by"),
-            include_exercises=data["include_exercises"],
-        )
-        body = self.answer(self.report(actor=request.user, query=query)).data
+        body = self.answer(self.report(actor=request.user, query=_report_query(data))).data
         if data["format"] == "csv":
             return _csv(body["rows"], list(self.row().fields), self.filename)
         return Response(body)
@@ -97,3 +104,34 @@ class KpisView(_ReportView):
     )
     def get(self, request):
         return super().get(request)
+
+
+class DrilldownView(APIView):
+    """The incidents (and work orders) behind one figure of the intervals or KPIs report, slowest first: the same
+    parameters and scope as the reports, plus the row's ``group`` and ``interval`` [``outcome``] or ``kpi``. ``count``
+    equals the figure (the row's n, or the KPI's numerator). Department members: their own department's only."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type
+
+    @extend_schema(
+        summary="The incidents behind a figure (drill-down), slowest first, with their count",
+        parameters=[DrilldownQuerySerializer],
+        responses={(200, "application/json"): DrilldownSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request):
+        params = DrilldownQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        drill = Drill(
+            query=_report_query(data),
+            group=data.get("group"),
+            interval=data.get("interval"),
+            outcome=data.get("outcome"),
+            kpi=data.get("kpi"),
+            limit=data["limit"],
+        )
+        body = DrilldownSerializer(analytics_drilldown(actor=request.user, drill=drill)).data
+        if data["format"] == "csv":
+            return _csv(body["results"], list(DrilldownRowSerializer().fields), "analytics-incidents")
+        return Response(body)

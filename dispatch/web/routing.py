@@ -11,6 +11,7 @@ import yaml
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,7 +21,6 @@ from departments.services.dry_run import dry_run_check, routing_dry_run
 from departments.services.routing_drafts import routing_rules_draft
 from departments.services.routing_suggestions import routing_suggestions
 from dispatch.core.errors import Forbidden, Invalid
-from dispatch.web.views import _page
 from workflows.models import EventType
 
 LISTED = 500  # changed incidents shown on the page (the totals count them all)
@@ -188,15 +188,17 @@ def routing_dry_run_page(request):
         since = initial["start"]
         suggestions = routing_suggestions(actor=request.user, since=since)
     event_types = EventType.objects.filter(is_active=True, active_version__isnull=False).order_by("code")
-    return _page(
+    return render(
         request,
         "web/routing_dry_run.html",
-        form=form,
-        result=result,
-        rows=rows,
-        problems=problems,
-        event_types=event_types,
-        listed_max=LISTED,
-        suggestions=_suggestion_rows(suggestions, tried),
-        suggestions_since=since,
+        {
+            "form": form,
+            "result": result,
+            "rows": rows,
+            "problems": problems,
+            "event_types": event_types,
+            "listed_max": LISTED,
+            "suggestions": _suggestion_rows(suggestions, tried),
+            "suggestions_since": since,
+        },
     )

@@ -7,11 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.utils.translation import gettext as _
 
 from departments.models import Department
 from dispatch import access
-from dispatch.models import Role
 from workflows.models import EventType
 
 
@@ -20,17 +18,6 @@ def home(request):
         return redirect("login")
     # Department staff and leads work from the inbox; the command roles from the console.
     return redirect("inbox" if access.is_department_member(request.user) else "console")
-
-
-def _nav(user) -> list[tuple[str, str]]:
-    items = []
-    if access.is_command(user):
-        items += [("console", _("Console")), ("audit", _("Audit"))]
-    if access.is_department_member(user):
-        items += [("inbox", _("Inbox"))]
-    if user.role == Role.ADMIN:
-        items += [("routing-dry-run-page", _("Routing dry-run")), ("admin:index", _("Administration"))]
-    return items
 
 
 def _map_config() -> dict:
@@ -47,38 +34,33 @@ def _map_config() -> dict:
     }
 
 
-def _page(request, template: str, **context):
-    return render(request, template, {"nav": _nav(request.user), **context})
-
-
 @login_required
 def console(request, wall: bool = False):
     """The command console; ``wall``: the same live data for the command center's big display (1920x1080):
     figures, needs action, map and unit counts, nothing to type into."""
     if not access.is_command(request.user):
         raise PermissionDenied
-    return _page(
-        request, "web/console.html",
-        event_types=EventType.objects.filter(is_active=True, active_version__isnull=False),
-        departments=Department.objects.all(),
-        can_report=not wall and access.can_report_incident(request.user),
-        wall=wall,
-        map_config=_map_config(),
-    )
+    return render(request, "web/console.html", {
+        "event_types": EventType.objects.filter(is_active=True, active_version__isnull=False),
+        "departments": Department.objects.all(),
+        "can_report": not wall and access.can_report_incident(request.user),
+        "wall": wall,
+        "map_config": _map_config(),
+    })
 
 
 @login_required
 def inbox(request):
     if not access.is_department_member(request.user):
         raise PermissionDenied
-    return _page(request, "web/inbox.html", department=request.user.department)
+    return render(request, "web/inbox.html", {"department": request.user.department})
 
 
 @login_required
 def audit(request):
     if not access.is_command(request.user):
         raise PermissionDenied
-    return _page(request, "web/audit.html", event_types=EventType.objects.all())
+    return render(request, "web/audit.html", {"event_types": EventType.objects.all()})
 
 
 @login_required
@@ -86,4 +68,4 @@ def audit_incident(request, pk: int):
     incident = get_object_or_404(access.incidents_visible_to(request.user), pk=pk)
     if not access.is_command(request.user):
         raise PermissionDenied
-    return _page(request, "web/audit_incident.html", incident=incident)
+    return render(request, "web/audit_incident.html", {"incident": incident})

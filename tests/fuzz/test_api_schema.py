@@ -137,6 +137,11 @@ DOMAIN_RULES = {
     ("GET", "/api/analytics/kpis/"): (
         "to must be after from (400 naming to); a department member asking for another department's figures: 403"
     ),
+    ("GET", "/api/analytics/incidents/"): (
+        "as the reports, and which figure: group goes with group_by (a day as YYYY-MM-DD when grouped by day), an "
+        "interval or a kpi (not both), outcome only with an interval that has a target, no incident interval grouped "
+        "by unit (400 naming the field); a department member asking for another department's group: 403"
+    ),
     ("PATCH", "/api/units/{id}/"): (
         "a status or roster set by hand overrides what the unit's orders say, so it needs a reason: 400 naming "
         "reason (an empty PATCH changes nothing and needs none)"

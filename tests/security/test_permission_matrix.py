@@ -253,6 +253,9 @@ _RULES = [
              "(another department asked for: 403, tests/analytics/test_reports.py)"),
     Rule("analytics-kpis", "GET",                   (401, 200, 200, 200, 200, 200, 200, 200),
          why="as the intervals: department members are held to their own department's figures"),
+    Rule("analytics-incidents", "GET",              (401, 200, 200, 200, 200, 200, 200, 200),
+         why="the incidents behind a figure, scoped as the figures (another department asked for: 403, "
+             "tests/analytics/test_drilldown.py)"),
     Rule("schema", "GET",                           (200, 200, 200, 200, 200, 200, 200, 200),
          why="the OpenAPI schema is public on purpose"),
     Rule("docs", "GET",                             (200, 200, 200, 200, 200, 200, 200, 200),
@@ -367,6 +370,9 @@ _RULES = [
          why="the command center's wall display: the console's rule"),
     Rule("inbox", "GET",                            (LOGIN, 403, 403, 403, 200, 200, 200, 200)),
     Rule("audit", "GET",                            (LOGIN, 200, 200, 200, 403, 403, 403, 403)),
+    Rule("reports", "GET",                          (LOGIN, 200, 200, 200, 403, 200, 403, 200),
+         why="figures for the command roles (every department) and department leads (their own, fixed; "
+             "tests/web/test_reports_page.py)"),
     Rule("routing-dry-run-page", "GET",            (LOGIN, 403, 403, 200, 403, 403, 403, 403),
          why="admins try draft routing rules and definitions on past incidents (the API's rule)"),
     Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",

@@ -49,6 +49,19 @@
     const text = (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(r).padStart(2, "0");
     return (neg ? "-" : "") + text;
   }
+  /* A duration for people reading figures ("4 min 10 s", "1 h 5 min"; "4分10秒" in Chinese): the reports page and
+   * the wall. Short steps keep their fraction (0.35 s, 2.5 s); none is "n/a". */
+  function fmtSpan(seconds) {
+    if (seconds === null || seconds === undefined) return gettext("n/a");
+    if (seconds > 0 && seconds < 10 && Math.round(seconds) !== seconds) {
+      const digits = seconds < 1 ? 2 : 1;
+      return interpolate(gettext("%(s)s s"), {s: Number(seconds.toFixed(digits)).toLocaleString(window.LIANDONG.lang)}, true);
+    }
+    const total = Math.round(seconds), h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    if (h) return interpolate(gettext("%(h)s h %(m)s min"), {h, m}, true);
+    if (m) return interpolate(gettext("%(m)s min %(s)s s"), {m, s}, true);
+    return interpolate(gettext("%(s)s s"), {s}, true);
+  }
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -78,6 +91,6 @@
   window.Api = {
     get: (p) => request("GET", p), post: (p, b, extra) => request("POST", p, b || {}, extra), patch: (p, b) => request("PATCH", p, b),
     del: (p) => request("DELETE", p),
-    fmtTime, fmtDateTime, fmtDuration, el, keepInputs, restoreInputs,
+    fmtTime, fmtDateTime, fmtDuration, fmtSpan, el, keepInputs, restoreInputs,
   };
 })();

@@ -4,13 +4,13 @@
  */
 (function () {
   "use strict";
-  const {el, fmtTime, fmtDuration} = Api;
+  const {el, fmtTime, fmtSpan} = Api;
   const root = document.getElementById("today");
   if (!root) return;
   const REFRESH_MS = 60 * 1000;
   const slot = (name) => root.querySelector(`[data-today="${name}"]`);
   const pct = (value) => (value === null || value === undefined ? gettext("n/a") : `${Math.round(value * 10) / 10}%`);
-  const span = (seconds) => (seconds === null || seconds === undefined ? "–" : fmtDuration(seconds));
+  const span = fmtSpan;
 
   function departmentName(code) {
     const option = document.querySelector(`#department-filter option[value="${CSS.escape(code)}"]`);
