@@ -68,6 +68,9 @@ class OrderFact(models.Model):
         "departments.WorkOrder", primary_key=True, on_delete=models.CASCADE, related_name="fact"
     )
     incident = models.ForeignKey(IncidentFact, on_delete=models.CASCADE, related_name="order_facts")
+    # The incident's creation time, copied (it never changes): a report's period is on it, and a range on the orders'
+    # own index reads a month's orders instead of joining every order to its incident (measured: README, Analytics).
+    incident_created_at = models.DateTimeField()
     department = models.CharField(max_length=64)
     unit = models.CharField(max_length=32, blank=True)  # the last unit that held it (blank: none yet)
     dispatch_round = models.PositiveIntegerField(default=1)
@@ -104,6 +107,7 @@ class OrderFact(models.Model):
         indexes = [
             models.Index(fields=["department", "incident"], name="orderfact_department"),
             models.Index(fields=["unit"], name="orderfact_unit"),
+            models.Index(fields=["incident_created_at"], name="orderfact_incident_created"),
         ]
 
     def __str__(self):

@@ -288,6 +288,7 @@ def _order_new(pk: int, incident: Values, row: Mapping[str, Any], at: datetime, 
     return {
         "work_order_id": pk,
         "incident_id": incident["incident_id"],
+        "incident_created_at": incident["created_at"],
         "department": data.get("department") or "",
         "unit": "",
         "dispatch_round": info.get("dispatch_round") or 1,

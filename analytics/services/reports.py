@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, Count, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -91,6 +92,12 @@ def _incident_q(query: ReportQuery, prefix: str) -> Q:
 
 def _orders(query: ReportQuery) -> QuerySet[OrderFact]:
     orders = OrderFact.objects.filter(_incident_q(query, "incident__"))
+    # The same period on the order's own copy of the incident's creation time: the orders of the period are read by
+    # their index, not all of them joined to their incidents (the answer is the same: the two times are equal).
+    if query.start is not None:
+        orders = orders.filter(incident_created_at__gte=query.start)
+    if query.end is not None:
+        orders = orders.filter(incident_created_at__lt=query.end)
     if query.department:
         orders = orders.filter(department=query.department)
     if query.unit:
@@ -152,15 +159,21 @@ def _grouped(qs: QuerySet, group: Expression | F | None, aggregates: dict[Any, A
 # --- intervals ---------------------------------------------------------------------------------------------------
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)`` (NULLs ignored)."""
+class PercentilesCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``: every fraction's
+    continuous percentile from ONE sort of the values (NULLs ignored); an array in the order of ``fractions``."""
 
     function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression: str, fraction: float) -> None:
-        super().__init__(expression, fraction=repr(float(fraction)))
+    def __init__(self, expression: str, fractions: tuple[float, ...]) -> None:
+        from django.contrib.postgres.fields import ArrayField  # PostgreSQL only (psycopg)
+
+        super().__init__(
+            expression,
+            fractions=", ".join(repr(float(f)) for f in fractions),
+            output_field=ArrayField(FloatField()),
+        )
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:
@@ -184,8 +197,7 @@ def _interval_stats(
         for interval in intervals:
             column = f"{prefix}{interval.name}"
             wanted[interval.name, "n"] = Count(column)
-            for key, fraction in FRACTIONS:
-                wanted[interval.name, key] = PercentileCont(column, fraction)
+            wanted[interval.name, "percentiles"] = PercentilesCont(column, tuple(f for _key, f in FRACTIONS))
             if interval.target:
                 target = f"{prefix}{interval.target}"
                 wanted[interval.name, "with_target"] = Count(
@@ -196,7 +208,10 @@ def _interval_stats(
         for label, values in _grouped(qs, group, wanted).items():
             per: dict[str, dict[str, Any]] = defaultdict(dict)
             for (name, stat), value in values.items():
-                per[name][stat] = value
+                if stat == "percentiles":
+                    per[name].update(zip((k for k, _f in FRACTIONS), value or (None,) * len(FRACTIONS), strict=True))
+                else:
+                    per[name][stat] = value
             out[label] = dict(per)
         return out
     return _interval_stats_in_python(qs, group, intervals, prefix)
@@ -249,15 +264,19 @@ def intervals_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
     incident_level = [i for i in INTERVALS if i.level == "incident"]
     order_level = [i for i in INTERVALS if i.level == "order"]
     stats: dict[Any, dict[str, dict[str, Any]]] = defaultdict(dict)
-    if query.group_by == "department":
-        found = _interval_stats(_incidents_by_department(query), _group("department", ""), incident_level, "incident__")
-    elif query.group_by == "unit":
-        found = {}  # an incident's intervals are not any one unit's: a unit's rows are its orders' intervals
-    else:
-        found = _interval_stats(_incidents(query), _group(query.group_by, ""), incident_level, "")
+    with _tuned():
+        if query.group_by == "department":
+            found = _interval_stats(
+                _incidents_by_department(query), _group("department", ""), incident_level, "incident__"
+            )
+        elif query.group_by == "unit":
+            found = {}  # an incident's intervals are not any one unit's: a unit's rows are its orders' intervals
+        else:
+            found = _interval_stats(_incidents(query), _group(query.group_by, ""), incident_level, "")
+        orders = _interval_stats(_orders(query), _group(query.group_by, "incident__"), order_level, "")
     for label, per in found.items():
         stats[label].update(per)
-    for label, per in _interval_stats(_orders(query), _group(query.group_by, "incident__"), order_level, "").items():
+    for label, per in orders.items():
         stats[label].update(per)
     levels = order_level if query.group_by == "unit" else list(INTERVALS)
     threshold = small_sample_threshold()
@@ -330,7 +349,8 @@ def kpis_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
     extension_rate, return_rate, first_route_accuracy, escalation_rate, breaches, sla_breaches, handling_breaches,
     small_sample, rank}]}``."""
     query = analytics_scope(actor=actor, query=query)
-    incidents, orders = _incident_counts(query), _order_counts(query)
+    with _tuned():
+        incidents, orders = _incident_counts(query), _order_counts(query)
     threshold = small_sample_threshold()
     rows = []
     for label in sorted(incidents.keys() | orders.keys(), key=_sort_key):
@@ -366,6 +386,21 @@ def kpis_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
+
+WORK_MEM = "64MB"  # per sort: a year of one interval's values (3 million orders) sorted in memory, not on disk
+
+
+@contextmanager
+def _tuned() -> Iterator[None]:
+    """On PostgreSQL, a report's queries in one transaction with memory enough to sort a year's values in memory and
+    no JIT (compiling them cost 80-190 ms of a 300 ms month; measured on a year of 1,000,000 incidents): one more
+    query. Nothing on SQLite."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM])
+        yield
 
 
 def _pct(part: int, whole: int) -> float | None:
