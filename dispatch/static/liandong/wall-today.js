@@ -57,7 +57,8 @@
         return el("span", {
           class: "today-dept" + (k.small_sample ? " small" : ""), "data-department": k.group,
           title: k.small_sample ? interpolate(gettext("Small sample (n=%s): not ranked"), [k.n]) : "",
-        }, departmentName(k.group), el("b", {}, span(ackRow.p90)), el("b", {}, pct(k.on_time_closure_rate)));
+        }, departmentName(k.group), el("b", {}, span(ackRow.p90)), el("span", {class: "sep"}, "·"),
+          el("b", {}, pct(k.on_time_closure_rate)));
       });
     slot("departments").replaceChildren(...(chips.length ? chips : [el("span", {class: "muted"}, gettext("No work orders yet today."))]));
     slot("as_of").textContent = interpolate(gettext("as of %s"), [fmtTime(new Date().toISOString())]);
