@@ -194,6 +194,15 @@ def may_try_routing(user) -> bool:
     return getattr(user, "role", None) == Role.ADMIN
 
 
+def may_decide_reopen(user) -> bool:
+    """A citizen's reopen request (public/) is decided by a supervisor: it reverses a verified closing."""
+    return user.is_authenticated and user.role == Role.SUPERVISOR
+
+
+def may_list_reopen_requests(user) -> bool:
+    return user.is_authenticated and user.role in (Role.DISPATCHER, Role.SUPERVISOR)
+
+
 def may_decide_extension(user) -> bool:
     return user.role in (Role.DISPATCHER, Role.SUPERVISOR)
 
@@ -219,3 +228,25 @@ def may_report_unit_position(user, unit) -> bool:
     if not is_department_member(user) or user.department_id != unit.department_id:
         return False
     return user.role == Role.LEAD or user.unit_id == unit.pk
+
+
+def may_attach(user, incident, work_order=None) -> bool:
+    """Photos (issue 19): the command roles on any incident they see; department staff and leads on an incident
+    their department has an order on (visibility checks that first) and on their own department's orders."""
+    if is_command(user):
+        return True
+    if not is_department_member(user):
+        return False
+    if work_order is not None:
+        return work_order.department_id == user.department_id
+    return WorkOrder.objects.filter(incident=incident, department_id=user.department_id).exists()
+
+
+def may_see_attachment(user, attachment) -> bool:
+    """An attachment is seen by who sees its incident; one on a work order, by who sees that order (a department
+    member: their own department's)."""
+    if not user.is_authenticated or not incidents_visible_to(user).filter(pk=attachment.incident_id).exists():
+        return False
+    if attachment.work_order_id is None or is_command(user):
+        return True
+    return attachment.work_order.department_id == user.department_id

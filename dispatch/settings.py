@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "departments",
     "plans",
     "analytics",  # facts and figures from the timeline (issue 18): after the apps whose changes it subscribes to
+    "public",  # tracking page, feedback (回访) and reopen requests (issue 19)
+    "attachments",  # photos as evidence on incidents and work orders (issue 19)
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
@@ -158,7 +160,17 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Photos (attachments/): the file system under VAR_DIR/attachments unless ATTACHMENTS_STORAGE_BACKEND names
+    # another backend (storages.backends.s3.S3Storage with django-storages: see the README, "Attachments").
+    "attachments": {
+        "BACKEND": env.str("ATTACHMENTS_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ATTACHMENTS_STORAGE_OPTIONS", default={"location": str(VAR_DIR / "attachments")}),
+    },
 }
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)  # one photo; more -> 400
+ATTACHMENTS_PER_INCIDENT = env.int("ATTACHMENTS_PER_INCIDENT", default=20)  # more -> 409
+ATTACHMENTS_PER_WORK_ORDER = env.int("ATTACHMENTS_PER_WORK_ORDER", default=10)
+ATTACHMENT_SIGNED_URL_SECONDS = env.int("ATTACHMENT_SIGNED_URL_SECONDS", default=7 * 24 * 3600)  # Open311 media_url
 WHITENOISE_USE_FINDERS = True  # the demo serves static files without a collectstatic step
 WHITENOISE_AUTOREFRESH = DEBUG  # pick up edited static files while developing
 
@@ -227,7 +239,10 @@ RATE_LIMITS = {
     "user": env.str("RATE_LIMIT_USER", default="1200/min"),  # per token / session user on the API
     "anon": env.str("RATE_LIMIT_ANON", default="120/min"),  # per client address
     "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),  # per address and username, API and page
+    "public_feedback": env.str("RATE_LIMIT_PUBLIC_FEEDBACK", default="10/hour"),  # citizens' feedback, per address
 }
+# Working days (Monday=0 ... Sunday=6): a reopen request (public/) is decided by the next working day, same time.
+WORKING_DAYS = env.list("WORKING_DAYS", cast=int, default=[0, 1, 2, 3, 4])
 # HTTP requests run at once per ASGI server process (dispatch/concurrency.py); 0: no limit.
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
 # GET /metrics: a Prometheus scrape job sends "Authorization: Bearer <METRICS_TOKEN>" (supervisors and admins

@@ -51,6 +51,7 @@ api = [
     path("major-events/<int:pk>/handoff/", major.MajorEventHandoffView.as_view(), name="major-event-handoff"),
     path("major-events/<int:pk>/close/", major.MajorEventCloseView.as_view(), name="major-event-close"),
     path("analytics/", include("analytics.api.urls")),  # intervals and KPIs (analytics/api/urls.py)
+    path("", include("public.api.urls")),  # citizens' feedback and reopen requests (public/api/urls.py)
     path("me/views/", SavedViewListView.as_view(), name="saved-view-list"),
     path("me/views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -62,6 +63,7 @@ api = [
     path("cap/inbound/", cap.CapInboundView.as_view(), name="cap-inbound"),
     path("incidents/export/", exports.IncidentExportView.as_view(), name="incident-export"),
     path("timeline/export/", exports.TimelineExportView.as_view(), name="timeline-export"),
+    path("", include("attachments.api.urls")),  # incidents/<id>/attachments/ ... (before the router: not a viewset action)
     path("", include(router.urls)),
 ]
 
@@ -69,6 +71,7 @@ urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
     path("open311/v2/", include("dispatch.interop.open311.urls")),
+    path("attachments/", include("attachments.api.files_urls")),  # the photos' files, access checked
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
@@ -76,6 +79,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("dispatch.web.urls")),
     path("", include("analytics.web.urls")),  # /reports/ (analytics/web/urls.py)
+    path("", include("public.web.urls")),  # /track/<token>/ (public/web/urls.py)
 ]
 if settings.BENCHMARK_ENDPOINTS:  # the surge benchmark only (manage.py storm); never routed in production
     urlpatterns.insert(0, path("bench/", include("benchmarks.urls")))

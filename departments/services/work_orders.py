@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed
 
+from attachments.models import Attachment
 from departments.models import Unit, WorkOrder
 from departments.services.clocks import (
     clock_accepted,
@@ -150,11 +151,24 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
             elif action == "resume":
                 work_order_resume(order, actor=actor)
             else:
+                if action == "complete":
+                    _photo_check(order)
                 _simple(order, actor=actor, action=action, note=note or reason)
         except ConcurrentTransition as exc:
             raise Conflict(_("Someone else changed this work order first.")) from exc
         units_follow_orders(unit_ids=[unit_before, order.unit_id], work_order=order, actor=actor)
     return order
+
+
+def _photo_check(order: WorkOrder) -> None:
+    """A definition that says ``require_photo: complete`` for the order's department: no completing without a photo
+    on the order (any kind; ``after`` is the one meant)."""
+    spec = order.incident.workflow_version.spec
+    code = order.department.code
+    required = any(d.require_photo for s in spec.states.values() for d in s.dispatch if d.department == code)
+    if required and not Attachment.objects.filter(work_order=order).exists():
+        raise Conflict(_("A photo of the finished work is required before completing this order."),
+                       {"action": [_("Attach an after photo to the work order first.")]})
 
 
 def _simple(order: WorkOrder, *, actor: User, action: str, note: str) -> None:

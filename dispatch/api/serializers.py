@@ -14,6 +14,7 @@ from dispatch.rest.filters import MAX_ID
 from dispatch.services.duplicates import merged_reports
 from dispatch.services.incidents import available_transitions
 from dispatch.services.sla import sla_view
+from public.tokens import tracking_token_for
 
 
 def mask_phone(phone: str) -> str:
@@ -204,6 +205,15 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         extra_kwargs = {"activation": {"help_text": _(
             "The response plan activation in force where and when it was reported (its overrides shaped its routing), "
             "or null.")}, "major_event": {"help_text": _("The major event (重大事件) it belongs to, or null.")}}
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        # The public tracking token (public/): in the intake's answer only (its 201, and the 200 of a replay,
+        # which derives the same token), never in reads: whoever reads an incident later is not its reporter.
+        view = self.context.get("view")
+        if getattr(view, "action", None) == "create" and instance.tracking_salt:
+            body["tracking_token"] = tracking_token_for(instance.tracking_salt)
+        return body
 
     @extend_schema_field(MergedReportSerializer(many=True))
     def get_merged_reports(self, obj):

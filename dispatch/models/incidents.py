@@ -43,6 +43,10 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     reporter_name = EncryptedTextField(blank=True)
     reporter_phone = EncryptedTextField(blank=True)
     reporter_confidential = models.BooleanField(_("reporter asked for confidentiality"), default=False)
+    # Public tracking (``public.tokens``): the token is derived from the salt; only its sha256 is looked up.
+    # Incidents reported before tokens existed have neither (no tracking page).
+    tracking_salt = models.CharField(max_length=32, blank=True, default="")
+    tracking_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.CONSOLE)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     intake_hash = models.CharField(max_length=64, blank=True)

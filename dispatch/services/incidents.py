@@ -21,6 +21,7 @@ from dispatch.models import Incident, IncidentCounter
 from dispatch.services.duplicates import auto_attach_target, incident_attach_new
 from dispatch.services.sla import sla_enter_state, sla_schedule
 from plans.services.activations import activation_covering, activation_major_event
+from public.tokens import tracking_token_assign
 from workflows.definition import StateSpec
 from workflows.models import EventType
 from workflows.runtime import transition_check, transitions_available
@@ -105,6 +106,7 @@ def _create(*, actor, data: dict, event_type: EventType, district, fingerprint: 
         urgency=data.get("severity", 3), exercise=bool(data.get("exercise")),
     )
     activation = activation_covering(district.pk if district is not None else None)
+    tracking_token_assign(incident)  # the public tracking token (salt and hash on this insert; no query)
     incident.activation = activation
     incident.major_event_id = activation_major_event(activation, event_type.code)
     sla_enter_state(incident=incident, previous=None, state=spec.states[state], now=now)

@@ -183,11 +183,16 @@ def test_unknown_service_is_404_in_the_spec_error_format(web):
 # --- posting a request -----------------------------------------------------------------------------------
 
 
-def test_post_form_creates_an_open311_incident(post_request):
+def test_post_form_creates_an_open311_incident(post_request, web):
     from dispatch.models import Incident, TimelineEvent
 
     body = assert_json(post_request(), 201)
     assert len(body) == 1
+    # GeoReport's fields exactly, plus the reporter's tracking token (issue 19: GET /track/<token>/).
+    token = body[0].pop("tracking_token")
+    assert isinstance(token, str) and len(token) >= 32
+    page = web.get(f"/track/{token}/")  # the reporter's page, without signing in
+    assert page.status_code == 200 and body[0]["service_request_id"] in page.content.decode()
     assert_like(body[0], spec.parse_json(spec.POST_RESPONSE_JSON)[0], spec.POST_RESPONSE_TYPES, "POST requests")
     # A realtime service: the service_request_id and no token; no service notice, no account.
     assert "token" not in body[0] and body[0]["service_notice"] is None and body[0]["account_id"] is None
@@ -218,7 +223,10 @@ def test_post_xml_and_attributes(post_request):
     from dispatch.models import Incident
 
     number = root.findtext("request/service_request_id")
-    assert_xml_is_json(root, [{"service_request_id": number, "service_notice": None, "account_id": None}])
+    token = root.findtext("request/tracking_token")
+    assert token and len(token) >= 32
+    assert_xml_is_json(root, [{"service_request_id": number, "service_notice": None, "account_id": None,
+                               "tracking_token": token}])
     incident = Incident.objects.get(number=number)
     assert incident.open311.attributes == {"depth": "40cm", "kinds": ["car", "bus"]}
 

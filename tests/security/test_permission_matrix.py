@@ -31,6 +31,18 @@ from django.utils import timezone
 
 from tests.conftest import PASSWORD, WATERLOGGING
 
+
+def _photo(persona: str) -> dict:
+    """A multipart upload (attachments/): a small PNG, a fresh file object for each call."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(out, "PNG")
+    return {"file": SimpleUploadedFile("probe.png", out.getvalue(), content_type="image/png")}
+
 # --------------------------------------------------------------------------------------------------
 # Personas
 # --------------------------------------------------------------------------------------------------
@@ -248,6 +260,15 @@ _RULES = [
          why="the current rules as a draft to start from: admins, as the dry-run"),
     Rule("routing-suggestions", "GET",              (401, 403, 403, 200, 403, 403, 403, 403),
          why="the rules upheld returns suggest, with drafts of every routing rule: admins, as the dry-run they feed"),
+    # ---- citizens' feedback and reopen requests (public/, issue 19) -------------------------------------------
+    Rule("public-feedback", "POST",                 (404, 404, 404, 404, 404, 404, 404, 404),
+         body={"token": "permission-matrix-probe", "satisfied": True},
+         why="public on purpose: the tracking token in the body is the credential (an unknown one -> 404 for anyone; "
+             "tests/public/test_feedback.py)"),
+    Rule("reopen-request-list", "GET",              (401, 200, 200, 403, 403, 403, 403, 403),
+         why="supervisors decide reopen requests, dispatchers see them"),
+    Rule("reopen-request-decision", "POST",         (401, 403, 200, 403, 403, 403, 403, 403), obj="reopen_request",
+         body={"decision": "reject", "note": "permission matrix probe"}, why="supervisors only"),
     Rule("analytics-intervals", "GET",              (401, 200, 200, 200, 200, 200, 200, 200),
          why="figures from the facts: the command center sees every department's, a department member its own "
              "(another department asked for: 403, tests/analytics/test_reports.py)"),
@@ -277,6 +298,18 @@ _RULES = [
          why="dispatchers (and admins) set where an incident is; another department's incident -> 404"),
     Rule("incident-notes", "POST",                  (401, 201, 201, 201, 201, 201, 404, 404), obj="incident",
          body={"text": "permission matrix probe"}),
+    # ---- photos (attachments/, issue 19) --------------------------------------------------------------------
+    Rule("incident-attachments", "GET",             (401, 200, 200, 200, 200, 200, 404, 404), obj="incident"),
+    Rule("incident-attachments", "POST",            (401, 201, 201, 201, 201, 201, 404, 404), obj="incident",
+         body=_photo, why="the command roles, and departments with an order on the incident, add photos"),
+    Rule("work-order-attachments", "GET",           (401, 200, 200, 200, 200, 200, 404, 404), obj="work_order"),
+    Rule("work-order-attachments", "POST",          (401, 201, 201, 201, 201, 201, 404, 404), obj="work_order",
+         body=_photo, why="the command roles and the order's department (before / after photos)"),
+    Rule("attachment-file", "GET",                  (401, 200, 200, 200, 200, 200, 404, 404), obj="attachment",
+         why="not a page: the file, for whoever sees the incident (401 without credentials; a signed ?sig= link "
+             "opens it without them, tests/attachments/)"),
+    Rule("attachment-thumbnail", "GET",             (401, 200, 200, 200, 200, 200, 404, 404), obj="attachment",
+         why="as attachment-file"),
     Rule("incident-transitions", "POST",            (401, 200, 200, 403, 403, 403, 404, 404), obj="incident",
          body=CANCEL, why="waterlogging's cancel: roles dispatcher and supervisor; admin and staff -> 403"),
     Rule("incident-duplicates", "GET",              (401, 200, 403, 200, 403, 403, 403, 403),
@@ -375,6 +408,10 @@ _RULES = [
              "tests/web/test_reports_page.py)"),
     Rule("routing-dry-run-page", "GET",            (LOGIN, 403, 403, 200, 403, 403, 403, 403),
          why="admins try draft routing rules and definitions on past incidents (the API's rule)"),
+    Rule("public-track", "GET",                     (200, 200, 200, 200, 200, 200, 200, 200), obj="tracking_token",
+         why="the citizen's tracking page: public, the token in the path is the key (no personal data on it)"),
+    Rule("public-track-feedback", "GET",            (405, 405, 405, 405, 405, 405, 405, 405), obj="tracking_token",
+         why="the page's feedback form posts here (POST only; tests/public/test_feedback.py)"),
     Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",
          why="command center only; another department's incident is not even known to exist (404)"),
 ]
@@ -428,6 +465,26 @@ class Objects:
         return self.work_order
 
     @cached_property
+    def attachment(self):
+        """A photo on the reported incident (city_management has an order on it), added by the dispatcher."""
+        from attachments.services.uploads import attachment_add
+        from dispatch.models import User
+
+        return attachment_add(actor=User.objects.get(username="dispatcher"), incident_id=self.incident["id"],
+                              upload=_photo("dispatcher")["file"], kind="evidence")
+
+    @cached_property
+    def reopen_request(self):
+        """A pending reopen request on the reported incident (its reporter: not satisfied, not fixed)."""
+        from dispatch.models import Incident
+        from public.models import Feedback
+        from public.services.reopen import reopen_request_open
+
+        incident = Incident.objects.get(pk=self.incident["id"])
+        feedback = Feedback.objects.create(incident=incident, satisfied=False, reasons=["not_fixed"])
+        return reopen_request_open(incident=incident, feedback=feedback)
+
+    @cached_property
     def unit(self):
         from departments.models import Unit
 
@@ -468,7 +525,8 @@ class Objects:
             "unit": lambda: self.unit.pk, "department": lambda: self.department.pk,
             "saved_view": lambda: self.saved_view.pk, "activation": lambda: self.activation.pk,
             "major_event": lambda: self.major_event.pk, "returned_order": lambda: self.returned_order["id"],
-            "extended_order": lambda: self.extended_order["id"],
+            "extended_order": lambda: self.extended_order["id"], "attachment": lambda: self.attachment.pk,
+            "reopen_request": lambda: self.reopen_request.pk,
         }[obj]()
 
     def kwargs(self, obj: str | None) -> dict:
@@ -480,12 +538,24 @@ class Objects:
             return {"code": "rainstorm"}
         if obj == "incident_number":
             return {"number": self.incident["number"]}
+        if obj == "tracking_token":
+            from dispatch.models import Incident
+            from public.tokens import tracking_token_for
+
+            return {"token": tracking_token_for(Incident.objects.get(pk=self.incident["id"]).tracking_salt)}
         return {"pk": self.id_of(obj)}
 
 
 @pytest.fixture
 def objects(request):
     return Objects(request)
+
+
+@pytest.fixture(autouse=True)
+def _photos_in_tmp(settings, tmp_path):
+    """Photos the matrix uploads are stored under the test's own directory, not var/."""
+    settings.STORAGES = {**settings.STORAGES, "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
 
 
 @pytest.fixture
@@ -503,6 +573,8 @@ def call(api_as, db):
                 return api.get(path, body)
             if method == "OPTIONS":
                 return api.client.options(path)
+            if isinstance(body, dict) and any(hasattr(value, "read") for value in body.values()):  # an upload
+                return getattr(api.client, method.lower())(path, body, format="multipart")
             return getattr(api, method.lower())(path, body)
         client = Client(raise_request_exception=False)
         if username:
@@ -649,7 +721,7 @@ def test_no_format_suffix_aliases():
     assert ALIASES == [], [a.route for a in ALIASES]
 
 
-PUBLIC_API = {"api-token", "schema", "docs"}  # the only /api/ endpoints anonymous callers may use
+PUBLIC_API = {"api-token", "schema", "docs", "public-feedback"}  # the only /api/ endpoints anonymous callers may use
 
 
 OPTIONS_EXPECTED = {"docs": 405}  # the Swagger page answers GET and HEAD only

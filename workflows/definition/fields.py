@@ -136,7 +136,18 @@ def _dispatch_target(
         errors.append(f"{w}.max_attempts: a whole number from 1 to 20")
         attempts = DEFAULT_MAX_ATTEMPTS
     return DispatchSpec(department=str(dept), priority=str(priority), ack_timeout_seconds=ack_seconds,
-                        max_attempts=attempts, handling=_handling(d.get("handling"), f"{w}.handling", errors))
+                        max_attempts=attempts, handling=_handling(d.get("handling"), f"{w}.handling", errors),
+                        require_photo=_require_photo(d.get("require_photo"), f"{w}.require_photo", errors))
+
+
+def _require_photo(raw: object, where: str, errors: list[str]) -> bool:
+    """``require_photo: complete`` (or ``true``): completing the order needs a photo on it; absent or ``false``: not."""
+    if raw is None or raw is False:
+        return False
+    if raw is True or raw == "complete":
+        return True
+    errors.append(f"{where}: complete, true or false")
+    return False
 
 
 def _handling(raw: object, where: str, errors: list[str]) -> dict[str, int] | None:

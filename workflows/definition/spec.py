@@ -25,7 +25,8 @@ DUPLICATES_KEYS = {"radius_m", "window", "related", "auto_attach"}
 AUTO_ATTACH_KEYS = {"radius_m", "window"}
 MAX_DUPLICATE_RADIUS_M = 5000
 STATE_KEYS = {"name", "label", "final", "sla", "sla_seconds", "sla_paused", "dispatch", "stand_down"}
-DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts", "handling"}
+DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds", "max_attempts", "handling",
+                 "require_photo"}
 DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
 DEFAULT_MAX_ATTEMPTS = 3
 TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard", "destructive"}
@@ -48,6 +49,8 @@ class DispatchSpec:
     # The department's handling target, acceptance to completion, in seconds: ``{"default": s, "<priority>": s}``
     # (the order's priority picks; ``default`` otherwise). None: the state's ``sla`` is the target.
     handling: dict[str, int] | None = None
+    # ``require_photo: complete``: the department completes its order only with a photo on it (attachments/).
+    require_photo: bool = False
 
     def handling_seconds(self, priority: str) -> int | None:
         if not self.handling:
@@ -143,6 +146,8 @@ class Definition:
             for target in state["dispatch"]:
                 if target["handling"] is None:  # and about handling targets
                     del target["handling"]
+                if not target["require_photo"]:  # and about photos
+                    del target["require_photo"]
         return data
 
     @classmethod

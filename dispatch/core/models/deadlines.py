@@ -19,6 +19,7 @@ class Deadline(models.Model):
         ACTIVATION_ACK = "activation.ack", "plan task acknowledgement"
         ACTIVATION_ESCALATION = "activation.escalation", "plan task escalation step"
         ACTIVATION_EXPIRY = "activation.expiry", "plan activation expiry"
+        REOPEN = "reopen.decide", "reopen request decision"
 
     class State(models.TextChoices):
         PENDING = "pending"

@@ -13,6 +13,9 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from attachments.models import Attachment
+from attachments.services.images import CleanImage
+from attachments.services.uploads import attachment_files_delete, attachment_record, attachment_signed_url
 from departments.models import WorkOrder
 from dispatch.core.errors import Invalid, NotFound
 from dispatch.core.i18n import localized
@@ -91,20 +94,31 @@ def open311_service_name(*, service_code: str) -> str:
 
 def open311_request_submit(
     *, client: ApiClient, intake: dict, service_code: str, media_url: str = "", attributes: dict | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, media: CleanImage | None = None, media_name: str = "",
 ) -> Incident:
     """Create the incident of an Open311 request (validated intake, ``source=open311``), acted by the
-    client's service account, and keep what Open311 adds. One transaction."""
+    client's service account, and keep what Open311 adds. One transaction. ``media``: the photo posted with it
+    (already checked), attached as evidence in that transaction (a repeated request attaches nothing more). A
+    client's ``media_url`` is kept as text only: never fetched."""
     open311_service_name(service_code=service_code)
-    with transaction.atomic():
-        incident, _created = incident_report(
-            actor=client.user, data={**intake, "source": Source.OPEN311}, idempotency_key=idempotency_key
-        )
-        Open311Request.objects.get_or_create(
-            incident=incident,
-            defaults={"client": client, "service_code": service_code, "media_url": media_url,
-                      "attributes": attributes or {}},
-        )
+    attachment = None
+    try:
+        with transaction.atomic():
+            incident, created = incident_report(
+                actor=client.user, data={**intake, "source": Source.OPEN311}, idempotency_key=idempotency_key
+            )
+            Open311Request.objects.get_or_create(
+                incident=incident,
+                defaults={"client": client, "service_code": service_code, "media_url": media_url,
+                          "attributes": attributes or {}},
+            )
+            if media is not None and created:
+                attachment = attachment_record(actor=client.user, incident=incident, work_order=None, image=media,
+                                               kind=Attachment.Kind.EVIDENCE, original_name=media_name)
+    except BaseException:
+        if attachment is not None:  # the row was rolled back (at commit): its files go too
+            attachment_files_delete(attachment)
+        raise
     return incident
 
 
@@ -126,6 +140,14 @@ def open311_duplicates_notice(incident: Incident) -> str | None:
 # --- reading requests (public) -------------------------------------------------------------------------
 
 
+def _reporters_photos():
+    """The photos Open311 clients posted with requests (``media``): never one the command center or a department
+    added later (those are not public)."""
+    return Attachment.objects.filter(
+        work_order__isnull=True, uploaded_by__api_client__kind=ApiClient.Kind.OPEN311
+    ).order_by("pk")
+
+
 def _with_status(qs):
     """Incidents with what their public status needs: the latest public note, the type, the orders' departments."""
     latest_public_note = (
@@ -135,7 +157,11 @@ def _with_status(qs):
     return (
         qs.annotate(public_note=Subquery(latest_public_note))
         .select_related("event_type", "workflow_version", "open311")
-        .prefetch_related(Prefetch("work_orders", queryset=WorkOrder.objects.select_related("department")))
+        .prefetch_related(
+            Prefetch("work_orders", queryset=WorkOrder.objects.select_related("department")),
+            # the photo posted with the request (media): its own, never a work order's
+            Prefetch("attachments", queryset=_reporters_photos(), to_attr="evidence"),
+        )
     )
 
 
@@ -212,5 +238,15 @@ def open311_request_view(incident: Incident) -> dict:
         "zipcode": None,
         "lat": incident.lat,
         "long": incident.lon,
-        "media_url": extra.media_url if extra is not None else "",
+        "media_url": open311_media_url(incident) or (extra.media_url if extra is not None else ""),
     }
+
+
+def open311_media_url(incident: Incident) -> str | None:
+    """The signed link (path) of the photo posted with the request, while it is valid; None otherwise. The link
+    opens the file without signing in, to whoever holds it: GeoReport's requests are public, and so is a photo
+    the reporter sent with one, for ``ATTACHMENT_SIGNED_URL_SECONDS`` after it came in."""
+    evidence = getattr(incident, "evidence", None)
+    if evidence is None:
+        evidence = list(_reporters_photos().filter(incident=incident)[:1])
+    return attachment_signed_url(evidence[0]) if evidence else None

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import ValidationError
 
+from attachments.services.uploads import attachment_image
 from dispatch.core.errors import Forbidden, Invalid, ServiceError
 from dispatch.core.idempotency import idempotency_key_check
 from dispatch.interop.open311 import services as service
@@ -23,6 +24,7 @@ from dispatch.interop.open311.serializers import (
     request_fields,
 )
 from dispatch.runtime.throttling import client_address, hit
+from public.tokens import tracking_token_for
 
 
 class _Throttled(Exception):
@@ -113,7 +115,8 @@ class ServiceRequestsView(Open311View):
                 service_codes=_csv(params, "service_code"), start=_when(params, "start_date"),
                 end=_when(params, "end_date"), statuses=statuses,
             )
-        return render([service.open311_request_view(i) for i in incidents], fmt=self.fmt, root="service_requests")
+        return render([_linked(request, service.open311_request_view(i)) for i in incidents], fmt=self.fmt,
+                      root="service_requests")
 
     def post(self, request):
         raw, attributes = request_fields(request)
@@ -133,15 +136,23 @@ class ServiceRequestsView(Open311View):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         name = service.open311_service_name(service_code=data["service_code"])  # 404 for an unknown service
+        # A photo posted as multipart ``media`` is checked before anything is created (a bad one: 400, nothing made).
+        upload = request.FILES.get("media")
+        media = _media(upload) if upload is not None else None
         incident = service.open311_request_submit(
             client=client, intake=intake_from(data, service_name=name), service_code=data["service_code"],
             media_url=data["media_url"], attributes=attributes,
             idempotency_key=idempotency_key_check(request.headers.get("Idempotency-Key")),
+            media=media, media_name=(upload.name or "") if upload is not None else "",
         )
         # Every service is "realtime": the service_request_id, never a token (the spec: not both).
         # GeoReport's fields only (clients check them): possible duplicates are said in service_notice.
         body = [{"service_request_id": incident.number, "service_notice": service.open311_duplicates_notice(incident),
                  "account_id": None}]
+        # Issue 19: the reporter's tracking token (GET /track/<token>/), an extension of GeoReport's answer.
+        body[0]["tracking_token"] = tracking_token_for(incident.tracking_salt) or None
+        if media is not None:  # an extension of GeoReport's answer, only when a photo came with the request
+            body[0]["media_url"] = _absolute(request, service.open311_media_url(incident))
         return render(body, fmt=self.fmt, root="service_requests", status=201)
 
 
@@ -151,4 +162,23 @@ class ServiceRequestView(Open311View):
     def get(self, request, number):
         self.throttle()
         incident = service.open311_request(service_request_id=number)
-        return render([service.open311_request_view(incident)], fmt=self.fmt, root="service_requests")
+        return render([_linked(request, service.open311_request_view(incident))], fmt=self.fmt, root="service_requests")
+
+
+def _media(upload):
+    """The posted photo, checked; a refusal names ``media`` (the GeoReport field), not the API's ``file``."""
+    try:
+        return attachment_image(upload)
+    except Invalid as exc:
+        raise Invalid(exc.detail, {"media": exc.errors.get("file", [exc.detail])}) from None
+
+
+def _absolute(request, path: str | None) -> str | None:
+    return request.build_absolute_uri(path) if path else None
+
+
+def _linked(request, view: dict) -> dict:
+    """A request's ``media_url`` as an absolute link when it is this server's (a photo posted as ``media``)."""
+    if str(view.get("media_url") or "").startswith("/"):
+        view["media_url"] = request.build_absolute_uri(view["media_url"])
+    return view

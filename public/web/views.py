@@ -1,0 +1,65 @@
+"""``/track/<token>/``: the citizen's page of a report (no account: the token is the key), and its feedback form.
+
+The page's content comes from ``public.services.tracking.tracking_view`` only (nothing personal can reach the
+template). An unknown token is the site's 404 page. The feedback form posts here too and works without JS:
+it calls the same service as ``POST /api/public/feedback/`` and redirects back (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from dispatch.core.errors import ServiceError
+from dispatch.runtime.throttling import client_address, hit
+from public.models import Feedback
+from public.services.feedback import feedback_given, feedback_submit
+from public.services.tracking import tracking_incident, tracking_view
+from public.tokens import tracking_hash
+
+MAX_TOKEN = 100
+
+
+def _incident(token: str):
+    incident = tracking_incident(token_hash=tracking_hash(token)) if len(token) <= MAX_TOKEN else None
+    if incident is None:
+        raise Http404
+    return incident
+
+
+@require_http_methods(["GET", "HEAD"])
+def track(request, token: str):
+    incident = _incident(token)
+    return _page(request, incident, token=token)
+
+
+@require_http_methods(["POST"])
+def track_feedback(request, token: str):
+    incident = _incident(token)
+    allowed, _wait = hit("public_feedback", client_address(request))
+    if not allowed:
+        return _page(request, incident, token=token, error=True, status=429)
+    try:
+        feedback_submit(
+            token=token,
+            satisfied={"yes": True, "no": False}.get(request.POST.get("satisfied", "")),
+            reasons=request.POST.getlist("reasons"),
+            text=request.POST.get("text", ""),
+        )
+    except ServiceError as exc:
+        return _page(request, incident, token=token, error=True, status=exc.status_code)
+    return redirect("public-track", token=token)
+
+
+def _page(request, incident, *, token: str, error: bool = False, status: int = 200):
+    view = tracking_view(incident)
+    context = {
+        "view": view,
+        "token": token,
+        "error": error,
+        "feedback_given": feedback_given(incident),
+        "feedback_open": view["closed"],  # the work of the incident it follows (its survivor when merged) is verified
+        "reasons": Feedback.Reason.choices,
+    }
+    return render(request, "public/track.html", context, status=status)
