@@ -90,7 +90,7 @@ def _incident_q(query: ReportQuery, prefix: str) -> Q:
     return Q(**conditions)
 
 
-def _orders(query: ReportQuery) -> QuerySet[OrderFact]:
+def orders_in_scope(query: ReportQuery) -> QuerySet[OrderFact]:
     orders = OrderFact.objects.filter(_incident_q(query, "incident__"))
     # The same period on the order's own copy of the incident's creation time: the orders of the period are read by
     # their index, not all of them joined to their incidents (the answer is the same: the two times are equal).
@@ -105,7 +105,7 @@ def _orders(query: ReportQuery) -> QuerySet[OrderFact]:
     return orders
 
 
-def _incidents(query: ReportQuery) -> QuerySet[IncidentFact]:
+def incidents_in_scope(query: ReportQuery) -> QuerySet[IncidentFact]:
     """Incidents in scope; with a department or unit, those it had an order on (each once)."""
     incidents = IncidentFact.objects.filter(_incident_q(query, ""))
     if query.department:
@@ -117,15 +117,15 @@ def _incidents(query: ReportQuery) -> QuerySet[IncidentFact]:
     return incidents
 
 
-def _incidents_by_department(query: ReportQuery) -> QuerySet[OrderFact]:
+def incidents_by_department_in_scope(query: ReportQuery) -> QuerySet[OrderFact]:
     """Per department, the incidents it had an order on, each once (its first order of the incident stands for it)."""
-    rows = _orders(replace(query, unit=None)).filter(first_of_department=True)
+    rows = orders_in_scope(replace(query, unit=None)).filter(first_of_department=True)
     if query.unit:
         rows = rows.filter(Exists(OrderFact.objects.filter(incident=OuterRef("incident"), unit=query.unit)))
     return rows
 
 
-def _group(group_by: str | None, prefix: str) -> Expression | F | None:
+def group_expression(group_by: str | None, prefix: str) -> Expression | F | None:
     if group_by is None:
         return None
     if group_by == "day":
@@ -267,13 +267,18 @@ def intervals_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
     with _tuned():
         if query.group_by == "department":
             found = _interval_stats(
-                _incidents_by_department(query), _group("department", ""), incident_level, "incident__"
+                incidents_by_department_in_scope(query),
+                group_expression("department", ""),
+                incident_level,
+                "incident__",
             )
         elif query.group_by == "unit":
             found = {}  # an incident's intervals are not any one unit's: a unit's rows are its orders' intervals
         else:
-            found = _interval_stats(_incidents(query), _group(query.group_by, ""), incident_level, "")
-        orders = _interval_stats(_orders(query), _group(query.group_by, "incident__"), order_level, "")
+            found = _interval_stats(incidents_in_scope(query), group_expression(query.group_by, ""), incident_level, "")
+        orders = _interval_stats(
+            orders_in_scope(query), group_expression(query.group_by, "incident__"), order_level, ""
+        )
     for label, per in found.items():
         stats[label].update(per)
     for label, per in orders.items():
@@ -307,7 +312,7 @@ def intervals_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
 
 def _incident_counts(query: ReportQuery) -> dict[Any, dict[str, Any]]:
     through_orders = query.group_by in ("department", "unit")  # a department's or unit's incidents, each once
-    qs: QuerySet = _orders(query) if through_orders else _incidents(query)
+    qs: QuerySet = orders_in_scope(query) if through_orders else incidents_in_scope(query)
     prefix = "incident__" if through_orders else ""
 
     def count(condition: Q | None = None) -> Count:
@@ -315,7 +320,7 @@ def _incident_counts(query: ReportQuery) -> dict[Any, dict[str, Any]]:
 
     return _grouped(
         qs,
-        _group(query.group_by, prefix),
+        group_expression(query.group_by, prefix),
         {
             "n": count(),
             "cancelled": count(Q(**{f"{prefix}cancelled": True})),
@@ -330,8 +335,8 @@ def _incident_counts(query: ReportQuery) -> dict[Any, dict[str, Any]]:
 
 def _order_counts(query: ReportQuery) -> dict[Any, dict[str, Any]]:
     return _grouped(
-        _orders(query),
-        _group(query.group_by, "incident__"),
+        orders_in_scope(query),
+        group_expression(query.group_by, "incident__"),
         {
             "n_orders": Count("pk"),
             "returned": Count("pk", filter=Q(returned__gt=0)),
