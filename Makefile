@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+TEST_WORKERS ?= auto
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
@@ -31,9 +32,12 @@ seed: venv
 serve: venv
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-## make test: the whole suite (embedded profile unless DATABASE_URL / REDIS_URL are set)
+## make test: the whole suite (embedded profile unless DATABASE_URL / REDIS_URL are set), in two passes: the
+## in-process tests spread over the cores (pytest-xdist, TEST_WORKERS), then the end-to-end tests (real server,
+## worker and beat processes, browsers: timing-sensitive, and they own fixed ports and databases) one at a time
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not e2e" -n $(TEST_WORKERS) --maxprocesses 4
+	$(PY) -m pytest -m e2e
 
 ## make lint: ruff, import contracts (lint-imports), types (mypy), Django's system checks, migrations up to date
 lint: venv

@@ -42,6 +42,9 @@ class IncidentFact(models.Model):
     extensions = models.PositiveIntegerField(default=0)  # approved
     escalations = models.PositiveIntegerField(default=0)  # orders whose escalation started
     handling_breaches = models.PositiveIntegerField(default=0)  # orders whose handling clock ran out
+    # Citizens' feedback (回访) on the work: on the report's own row and, for a merged report, on its survivor's.
+    feedbacks = models.PositiveIntegerField(default=0, db_default=0)
+    satisfied = models.PositiveIntegerField(default=0, db_default=0)  # of those, "satisfied"
     # Intervals (seconds) and outcomes (see analytics.services.definitions).
     received_to_created = models.FloatField(null=True, blank=True)
     created_to_first_offer = models.FloatField(null=True, blank=True)

@@ -10,8 +10,10 @@ Two profiles, chosen by environment variables alone:
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,6 +51,12 @@ VAR_DIR = Path(env.str("LIANDONG_VAR_DIR", default=str(BASE_DIR / "var")))
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and (_xdist_worker := env.str("PYTEST_XDIST_WORKER", default="")):
+    # The test suite runs in parallel (pytest-xdist, `make test`): worker gwN uses Redis database (n - N) of
+    # REDIS_URL's database n, so that one worker's cache flush, channel groups and queues never reach another.
+    _url = urlsplit(REDIS_URL)
+    _db = (int(_url.path.strip("/") or 0) - int(_xdist_worker.removeprefix("gw"))) % 16
+    REDIS_URL = _url._replace(path=f"/{_db}").geturl()
 PII_KEYS = env.list("PII_KEYS", default=[])  # Fernet keys, newest first (dispatch/crypto.py)
 PROFILE = "services" if REDIS_URL else "embedded"
 
@@ -79,6 +87,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "dispatch.runtime.staticfiles.StaticFilesMiddleware",  # WhiteNoise, asynchronous too (see the module)
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (below), not on static files
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +252,13 @@ RATE_LIMITS = {
 }
 # Working days (Monday=0 ... Sunday=6): a reopen request (public/) is decided by the next working day, same time.
 WORKING_DAYS = env.list("WORKING_DAYS", cast=int, default=[0, 1, 2, 3, 4])
+# The public page /public/ (public/services/figures.py): the last PUBLIC_WINDOW_DAYS days by creation time, locations
+# snapped to a grid of PUBLIC_GRID_METRES, cells (and medians) of fewer than PUBLIC_MIN_CELL reports left out, the
+# figures computed at most once per PUBLIC_CACHE_SECONDS (also the pages' Cache-Control max-age).
+PUBLIC_WINDOW_DAYS = env.int("PUBLIC_WINDOW_DAYS", default=30)
+PUBLIC_GRID_METRES = env.int("PUBLIC_GRID_METRES", default=200)
+PUBLIC_MIN_CELL = env.int("PUBLIC_MIN_CELL", default=5)
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=60)
 # HTTP requests run at once per ASGI server process (dispatch/concurrency.py); 0: no limit.
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
 # GET /metrics: a Prometheus scrape job sends "Authorization: Bearer <METRICS_TOKEN>" (supervisors and admins
@@ -350,6 +366,36 @@ if not isinstance(MAP_LAYERS, list) or not all(
     for layer in MAP_LAYERS
 ):
     raise ImproperlyConfigured('MAP_LAYERS must be a list of {"code", "kind", and "path" or "url"}')
+
+
+def _origin(url: str) -> str | None:
+    """The origin of an absolute URL (a tile template's ``{s}`` subdomain becomes ``*``), else None (same server)."""
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+# --- Content-Security-Policy (django-csp, on every response that has none of its own) ---------------------------
+# Pages show citizens' text and photos: no inline script or style, no eval, nothing from another origin but the
+# tile server and the city's map layers when configured. The attachment files keep their stricter policy
+# (attachments/api/views.py sets it first; the middleware never replaces a header a view set).
+_TILE_ORIGINS = [origin for origin in [_origin(MAP_TILE_URL)] if origin]
+_LAYER_ORIGINS = sorted({origin for layer in MAP_LAYERS if (origin := _origin(layer.get("url") or ""))})
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:", *_TILE_ORIGINS],
+        "connect-src": [SELF, *_LAYER_ORIGINS],  # 'self' covers the page's own ws:/wss: (CSP3; tested in chromium)
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+    },
+}
 
 # Analytics (analytics/): a group with fewer incidents than this is flagged small_sample and never ranked.
 ANALYTICS_SMALL_SAMPLE = env.int("ANALYTICS_SMALL_SAMPLE", default=20)

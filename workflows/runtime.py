@@ -22,11 +22,12 @@ RoleCheck = Callable[[tuple[str, ...]], bool]  # does the caller hold one of the
 def transitions_available(*, spec: Definition, state: str, role_allows: RoleCheck) -> list[str]:
     """Names of the transitions the caller may fire from ``state`` (role and source; guards are checked on
     firing)."""
-    return [t.name for t in spec.transitions_from(state) if role_allows(t.roles)]
+    return [t.name for t in spec.transitions_from(state) if not t.reopens and role_allows(t.roles)]
 
 
 def transition_check(
-    *, spec: Definition, subject: Any, name: str, note: str, role_allows: RoleCheck, expected_state: str | None = None
+    *, spec: Definition, subject: Any, name: str, note: str, role_allows: RoleCheck, expected_state: str | None = None,
+    reopening: bool = False,
 ) -> TransitionSpec:
     """The transition ``name`` if it may fire now on ``subject`` (an incident: ``state`` and whatever its
     guard reads). Raises 400 unknown name, 409 stale ``expected_state``, 403 role, 409 wrong state or guard."""
@@ -44,6 +45,11 @@ def transition_check(
         )
     if not role_allows(t.roles):
         raise Forbidden(_("Your role may not fire %(name)s.") % {"name": t.name})
+    if t.reopens and not reopening:
+        raise Conflict(
+            _("A closed case is reopened by deciding the citizen's reopen request, which names the department."),
+            {"transition": [_("Decide the reopen request instead.")]},
+        )
     if subject.state not in t.sources:
         raise Conflict(
             _("%(name)s is not available from state %(state)s.") % {"name": t.name, "state": subject.state},

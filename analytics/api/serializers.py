@@ -128,6 +128,8 @@ class KpiRowSerializer(serializers.Serializer):
     return_rate = serializers.FloatField(allow_null=True)
     first_route_accuracy = serializers.FloatField(allow_null=True)
     escalation_rate = serializers.FloatField(allow_null=True)
+    satisfaction_rate = serializers.FloatField(allow_null=True, help_text=_("Of citizens' feedback; null: none."))
+    feedbacks = serializers.IntegerField(help_text=_("Citizens' feedback received (the n of satisfaction_rate)."))
     breaches = serializers.IntegerField()
     sla_breaches = serializers.IntegerField()
     handling_breaches = serializers.IntegerField()

@@ -117,7 +117,8 @@ KPIS: tuple[Kpi, ...] = (
         "rework_rate",
         _(
             "返工率: incidents sent back for rework (from a state that stands orders down to a working "
-            "state) at least once / incidents whose work was declared done at least once × 100"
+            "state, or reopened from a final state on a citizen's reopen request) at least once / incidents whose "
+            "work was declared done at least once × 100"
         ),
     ),
     Kpi("extension_rate", _("延期率: work orders with at least one approved extension / n_orders × 100")),
@@ -130,6 +131,16 @@ KPIS: tuple[Kpi, ...] = (
         ),
     ),
     Kpi("escalation_rate", _("work orders whose escalation chain started / n_orders × 100")),
+    Kpi(
+        "satisfaction_rate",
+        _(
+            "满意率: citizens' feedback saying satisfied / citizens' feedback × 100, on the tracking page after closing "
+            "(one per report; a merged report's counts for the incident it was merged into); grouped by department or "
+            "unit: the feedback on the incidents the department had an order on, credited to the unit of its first "
+            "order there"
+        ),
+    ),
+    Kpi("feedbacks", _("citizens' feedback received on the incidents (the n of satisfaction_rate)")),
     Kpi("breaches", _("sla_breaches + handling_breaches")),
     Kpi("sla_breaches", _("incidents whose state SLA ran out at least once")),
     Kpi(

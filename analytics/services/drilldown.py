@@ -54,6 +54,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("open", "incident", Q(closed_at__isnull=True), "created_to_closed"),
     Kpi("reworked", "incident", Q(rework_count__gt=0), "created_to_closed"),  # rework_rate
     Kpi("sla_breached", "incident", Q(sla_breaches__gt=0), "created_to_closed"),  # sla_breaches
+    Kpi("unsatisfied", "incident", Q(satisfied__lt=F("feedbacks")), "created_to_closed"),  # satisfaction_rate
     Kpi("orders", "order", Q(), "accepted_to_completed"),  # n_orders
     Kpi("returned", "order", Q(returned__gt=0), "accepted_to_completed"),  # return_rate
     Kpi("extended", "order", Q(extensions_approved__gt=0), "accepted_to_completed"),  # extension_rate

@@ -69,6 +69,7 @@ INCIDENT_KINDS = frozenset(
         "incident.merged",
         "incident.unmerged",
         "sla.breached",
+        "feedback.received",
     }
 )
 ORDER_PREFIX = "work_order."
@@ -163,6 +164,8 @@ def incident_new(incident_id: int, at: datetime, data: Mapping[str, Any]) -> Val
         "cancelled": False,
         "rework_count": 0,
         "sla_breaches": 0,
+        "feedbacks": 0,
+        "satisfied": 0,
         "orders": 0,
         "departments": [],
         "returns": 0,
@@ -181,6 +184,9 @@ def _fold_incident(incident: Values, kind: str, at: datetime, data: Mapping[str,
             incident["resolved_at"] = at
         if source in states.done and target not in states.done and target not in states.final:
             incident["rework_count"] += 1
+        if source in states.final and target not in states.final:  # reopened: back to work, not closed any more
+            incident["rework_count"] += 1
+            incident["closed_at"], incident["final_state"], incident["cancelled"] = None, "", False
         if target in states.final:
             incident["closed_at"], incident["final_state"] = at, target
             incident["cancelled"] = data.get("transition") in states.cancelling
@@ -192,6 +198,9 @@ def _fold_incident(incident: Values, kind: str, at: datetime, data: Mapping[str,
         incident["merged_into"] = None
     elif kind == "sla.breached":
         incident["sla_breaches"] += 1
+    elif kind == "feedback.received":
+        incident["feedbacks"] += 1
+        incident["satisfied"] += bool(data.get("satisfied"))
     return incident
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet
+from django.db.models import Aggregate, Count, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -329,6 +329,9 @@ def _incident_counts(query: ReportQuery) -> dict[Any, dict[str, Any]]:
             "resolved": count(Q(**{f"{prefix}resolved_at__isnull": False})),
             "reworked": count(Q(**{f"{prefix}rework_count__gt": 0})),
             "sla_breaches": count(Q(**{f"{prefix}sla_breaches__gt": 0})),
+            # Sums, each incident once: through orders, on the department's first order of it.
+            "feedbacks": Sum(f"{prefix}feedbacks", filter=Q(first_of_department=True) if through_orders else None),
+            "satisfied": Sum(f"{prefix}satisfied", filter=Q(first_of_department=True) if through_orders else None),
         },
     )
 
@@ -378,6 +381,8 @@ def kpis_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
                 "return_rate": _pct(o.get("returned") or 0, n_orders),
                 "first_route_accuracy": _pct(routed - (o.get("routed_upheld") or 0), routed),
                 "escalation_rate": _pct(o.get("escalated") or 0, n_orders),
+                "satisfaction_rate": _pct(i.get("satisfied") or 0, i.get("feedbacks") or 0),
+                "feedbacks": i.get("feedbacks") or 0,
                 "breaches": sla + handling,
                 "sla_breaches": sla,
                 "handling_breaches": handling,

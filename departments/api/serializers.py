@@ -9,7 +9,7 @@ from departments.models import Department, Extension, Unit, UnitStatusChange, Wo
 from departments.services.extensions import DECISIONS as EXTENSION_DECISIONS
 from departments.services.extensions import MAX_SECONDS, MIN_SECONDS, extension_pending
 from departments.services.returns import DECISIONS as RETURN_DECISIONS
-from departments.services.work_orders import ACTIONS, available_actions
+from departments.services.work_orders import ACTIONS, available_actions, photo_required_to_complete
 from dispatch.core.i18n import localized
 from dispatch.rest.fastfields import CachedFieldsMixin
 from dispatch.rest.fields import TextField
@@ -19,9 +19,10 @@ def work_orders_represented(orders: QuerySet[WorkOrder]) -> QuerySet[WorkOrder]:
     """``orders`` with what ``WorkOrderSerializer`` reads (a page of any size in a fixed number of queries)."""
     pending = Prefetch("extensions", queryset=Extension.objects.filter(state=Extension.State.PENDING)
                        .select_related("requested_by"), to_attr="pending_extensions")
-    # Who returned an order: one column, not a second user row in every order's join (the intake's 201 compiles
-    # this query for every report).
-    return (orders.select_related("incident", "department", "unit", "accepted_by")
+    # The incident's pinned workflow version says whether the department must attach a photo to complete. Who
+    # returned an order: one column, not a second user row in every order's join (the intake's 201 compiles this
+    # query for every report).
+    return (orders.select_related("incident__workflow_version", "department", "unit", "accepted_by")
             .annotate(returned_by_username=F("returned_by__username")).prefetch_related(pending))
 
 
@@ -57,6 +58,9 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
                     "unless returned."))
     extension = serializers.SerializerMethodField(help_text=_("The extension request waiting for a decision, or null."))
     available_actions = serializers.SerializerMethodField()
+    photo_required_to_complete = serializers.SerializerMethodField(
+        help_text=_("Whether the incident's workflow makes this department attach a photo to the order before "
+                    "completing it."))
 
     class Meta:
         model = WorkOrder
@@ -66,13 +70,17 @@ class WorkOrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "escalated_at", "offered_at", "accepted_at", "completed_at", "handling_seconds", "paused_at",
             "pause_reason", "pause_note", "paused_seconds", "breached_at", "returned_at", "returned_by",
             "return_reason", "return_note", "return_count", "return_decided_by", "replaced_by", "extension",
-            "available_actions",
+            "available_actions", "photo_required_to_complete",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=TextField()))
     def get_available_actions(self, obj):
         return available_actions(work_order=obj, user=self.context["request"].user)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_photo_required_to_complete(self, obj) -> bool:
+        return photo_required_to_complete(work_order=obj)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_returned_by(self, obj):

@@ -160,13 +160,32 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
     return order
 
 
+# The departments a published definition makes attach a photo before completing, by the definition's checksum (a
+# published version never changes, and one checksum is one definition): a page of orders reads each definition once.
+_PHOTO_DEPARTMENTS: dict[str, frozenset[str]] = {}
+_PHOTO_DEPARTMENTS_MAX = 256
+
+
+def _photo_departments(version: Any) -> frozenset[str]:
+    known = _PHOTO_DEPARTMENTS.get(version.checksum)
+    if known is None:
+        spec = version.spec
+        known = frozenset(d.department for s in spec.states.values() for d in s.dispatch if d.require_photo)
+        if len(_PHOTO_DEPARTMENTS) >= _PHOTO_DEPARTMENTS_MAX:
+            _PHOTO_DEPARTMENTS.clear()
+        _PHOTO_DEPARTMENTS[version.checksum] = known
+    return known
+
+
+def photo_required_to_complete(*, work_order: WorkOrder) -> bool:
+    """Whether the order's definition (the incident's pinned version) says ``require_photo: complete`` for the order's
+    department: then completing it needs a photo on the order (any kind; ``after`` is the one meant)."""
+    return work_order.department.code in _photo_departments(work_order.incident.workflow_version)
+
+
 def _photo_check(order: WorkOrder) -> None:
-    """A definition that says ``require_photo: complete`` for the order's department: no completing without a photo
-    on the order (any kind; ``after`` is the one meant)."""
-    spec = order.incident.workflow_version.spec
-    code = order.department.code
-    required = any(d.require_photo for s in spec.states.values() for d in s.dispatch if d.department == code)
-    if required and not Attachment.objects.filter(work_order=order).exists():
+    """No completing an order its definition wants a photo of without a photo on the order."""
+    if photo_required_to_complete(work_order=order) and not Attachment.objects.filter(work_order=order).exists():
         raise Conflict(_("A photo of the finished work is required before completing this order."),
                        {"action": [_("Attach an after photo to the work order first.")]})
 

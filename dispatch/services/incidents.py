@@ -213,9 +213,11 @@ def _incident_department_ids(incident: Incident) -> set[int]:
 
 
 def incident_transition(
-    *, actor, incident_id: int, transition: str, note: str = "", expected_state: str | None = None
+    *, actor, incident_id: int, transition: str, note: str = "", expected_state: str | None = None,
+    reopening: bool = False,
 ) -> Incident:
-    """Fire a workflow transition. 404 unseen, 403 role, 409 wrong state / stale / guard, 400 unknown name."""
+    """Fire a workflow transition. 404 unseen, 403 role, 409 wrong state / stale / guard, 400 unknown name.
+    ``reopening``: the caller is deciding a reopen request (the only way to fire a transition that ``reopens``)."""
     with transaction.atomic():
         incident = incident_lock_visible(actor=actor, incident_id=incident_id)
         if incident.merged_into_id is not None:  # the survivor carries the work; a transition here would dispatch twice
@@ -224,7 +226,7 @@ def incident_transition(
         spec = incident.workflow_version.spec
         t = transition_check(
             spec=spec, subject=incident, name=transition, note=note, expected_state=expected_state,
-            role_allows=_role_check(actor, incident),
+            role_allows=_role_check(actor, incident), reopening=reopening,
         )
         from_state = incident.state
         now = timezone.now()

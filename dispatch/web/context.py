@@ -1,16 +1,36 @@
-"""What every page's frame needs (``base.html``): the navigation the signed-in person may follow. A context processor
-(``TEMPLATES``), so the pages of every app (``analytics/web``) share it without importing the console's views."""
+"""What every page's frame needs (``base.html``): the navigation the signed-in person may follow, and the boot data
+of its scripts. A context processor (``TEMPLATES``), so the pages of every app (``analytics/web``) share it without
+importing the console's views."""
 
+from functools import partial
+
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from dispatch import access
 from dispatch.models import Role
 
 
+def boot(user) -> dict:
+    """``window.LIANDONG`` of every page (``{{ liandong_boot|json_script }}`` read by ``liandong/boot.js``: no inline
+    script under the Content-Security-Policy): the language, and who is signed in or None."""
+    who = None
+    if user is not None and user.is_authenticated:
+        who = {
+            "username": user.username,
+            "role": user.role,
+            "department": user.department.code if user.department_id else None,
+            "unit": user.unit.callsign if user.unit_id else None,
+        }
+    return {"lang": get_language(), "user": who}
+
+
 def nav(request) -> dict:
     user = getattr(request, "user", None)
+    # A callable: the template calls it only where it is rendered (base.html), not on the admin's pages.
+    liandong_boot = partial(boot, user)
     if user is None or not user.is_authenticated:
-        return {"nav": []}
+        return {"nav": [], "liandong_boot": liandong_boot}
     items = []
     if access.is_command(user):
         items += [("console", _("Console")), ("audit", _("Audit"))]
@@ -20,4 +40,4 @@ def nav(request) -> dict:
         items += [("reports", _("Reports"))]
     if user.role == Role.ADMIN:
         items += [("routing-dry-run-page", _("Routing dry-run")), ("admin:index", _("Administration"))]
-    return {"nav": items}
+    return {"nav": items, "liandong_boot": liandong_boot}

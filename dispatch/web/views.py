@@ -2,14 +2,13 @@
 (supervisors). Server-rendered shells; the data comes from the REST API and the live streams, with the
 same access rules (``dispatch.access``) as every other path."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.templatetags.static import static
 
 from departments.models import Department
 from dispatch import access
+from dispatch.services.maps import map_config
 from workflows.models import EventType
 
 
@@ -18,20 +17,6 @@ def home(request):
         return redirect("login")
     # Department staff and leads work from the inbox; the command roles from the console.
     return redirect("inbox" if access.is_department_member(request.user) else "console")
-
-
-def _map_config() -> dict:
-    """What the map component (static/liandong/map.js) needs: the tile server, if any, and the city's layers
-    (a static ``path`` becomes its URL)."""
-    return {
-        "tile_url": settings.MAP_TILE_URL,
-        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
-        "layers": [
-            {"code": layer["code"], "kind": layer["kind"], "url": layer.get("url") or static(layer["path"]),
-             "name": layer.get("name")}
-            for layer in settings.MAP_LAYERS
-        ],
-    }
 
 
 @login_required
@@ -45,7 +30,7 @@ def console(request, wall: bool = False):
         "departments": Department.objects.all(),
         "can_report": not wall and access.can_report_incident(request.user),
         "wall": wall,
-        "map_config": _map_config(),
+        "map_config": map_config(),
     })
 
 

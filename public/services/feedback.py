@@ -61,6 +61,12 @@ def feedback_submit(*, token: str, satisfied: object, reasons: object, text: obj
         except IntegrityError as exc:  # a concurrent submission won
             raise Conflict(_("Feedback was given already."), {"token": [_("Feedback was given already.")]}) from exc
         record_change(incident=incident, kind="feedback.received", data={"satisfied": satisfied, "reasons": reasons})
+        if carrier.pk != incident.pk:  # the survivor did the work: its figures count the verdict (analytics facts)
+            record_change(
+                incident=carrier,
+                kind="feedback.received",
+                data={"satisfied": satisfied, "reasons": reasons, "report": incident.number},
+            )
         if not satisfied and Feedback.Reason.NOT_FIXED in reasons:
             reopen_request_open(incident=carrier, feedback=feedback)
     return feedback

@@ -120,7 +120,7 @@ def reopen_decide(
         now = timezone.now()
         if target is not None:
             incident = incident_transition(
-                actor=actor, incident_id=request.incident_id, transition=REOPEN_TRANSITION, note=note
+                actor=actor, incident_id=request.incident_id, transition=REOPEN_TRANSITION, note=note, reopening=True
             )
             _order_for(incident, target, actor=actor)
         request.state = ReopenRequest.State.REOPENED if target is not None else ReopenRequest.State.REJECTED

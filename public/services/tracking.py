@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dispatch.models import Incident, TimelineEvent
 
-RECEIVED, DISPATCHED, ON_SCENE, DONE, VERIFIED, CANCELLED = (
+RECEIVED, REOPENED, DISPATCHED, ON_SCENE, DONE, VERIFIED, CANCELLED = (
     "received",
+    "reopened",
     "dispatched",
     "on_scene",
     "done",
@@ -21,8 +22,10 @@ RECEIVED, DISPATCHED, ON_SCENE, DONE, VERIFIED, CANCELLED = (
 )
 CANCEL_TRANSITION = "cancel"
 DONE_TRANSITION = "resolve"
-# Transitions that put finished work back to work: the later milestones are no longer true.
+# Transitions that put finished work back to work: the milestones of the earlier round are no longer true (a new round
+# is dispatched); ``reopen`` (a citizen's reopen request granted) also says so with a milestone of its own.
 BACK_TO_WORK = ("rework", "reopen")
+REOPEN_TRANSITION = "reopen"
 
 
 def tracking_incident(*, token_hash: str) -> Incident | None:
@@ -65,8 +68,11 @@ def tracking_view(incident: Incident) -> dict:
             name, target = data.get("transition"), data.get("to")
             state = spec.states.get(target) if target else None
             if name in BACK_TO_WORK:
-                for later in (DONE, VERIFIED):
+                for later in (DISPATCHED, ON_SCENE, DONE, VERIFIED):
                     milestones.pop(later, None)
+                departments = []  # those of the new round, as its orders are offered
+                if name == REOPEN_TRANSITION:
+                    milestones[REOPENED] = {"at": row.at}
             elif name == CANCEL_TRANSITION:
                 milestones[CANCELLED] = {"at": row.at}
             elif name == DONE_TRANSITION:
@@ -78,7 +84,7 @@ def tracking_view(incident: Incident) -> dict:
             notes.append({"at": row.at, "text": str(data.get("text", ""))})
     if DISPATCHED in milestones:
         milestones[DISPATCHED]["departments"] = departments
-    order = (RECEIVED, DISPATCHED, ON_SCENE, DONE, VERIFIED, CANCELLED)
+    order = (RECEIVED, REOPENED, DISPATCHED, ON_SCENE, DONE, VERIFIED, CANCELLED)
     final = spec.states[followed.state].final if followed.state in spec.states else False
     return {
         "number": incident.number,

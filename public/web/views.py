@@ -1,4 +1,5 @@
-"""``/track/<token>/``: the citizen's page of a report (no account: the token is the key), and its feedback form.
+"""``/track/<token>/``: the citizen's page of a report (no account: the token is the key), and its feedback form;
+``/public/``: the figures of the last days for everyone (and ``/public/figures.json``).
 
 The page's content comes from ``public.services.tracking.tracking_view`` only (nothing personal can reach the
 template). An unknown token is the site's 404 page. The feedback form posts here too and works without JS:
@@ -7,14 +8,19 @@ it calls the same service as ``POST /api/public/feedback/`` and redirects back (
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
 from dispatch.core.errors import ServiceError
 from dispatch.runtime.throttling import client_address, hit
+from dispatch.services.maps import map_config
 from public.models import Feedback
 from public.services.feedback import feedback_given, feedback_submit
+from public.services.figures import public_figures_cached, public_figures_display, public_map_data
 from public.services.tracking import tracking_incident, tracking_view
 from public.tokens import tracking_hash
 
@@ -63,3 +69,26 @@ def _page(request, incident, *, token: str, error: bool = False, status: int = 2
         "reasons": Feedback.Reason.choices,
     }
     return render(request, "public/track.html", context, status=status)
+
+
+def _kept(response, *, shared: bool):
+    """The visitor may keep the answer for the time the figures are cached; it is in the visitor's language.
+    ``shared``: proxies may keep it too: only the JSON, since the page's language form sets the CSRF cookie, and one
+    visitor's cookie must never be handed to another by a shared cache."""
+    patch_cache_control(response, **{"public" if shared else "private": True}, max_age=settings.PUBLIC_CACHE_SECONDS)
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def figures(request):
+    """The public page: tables and a coarse map, from the cached figures (no query when they are cached)."""
+    cached = public_figures_cached()
+    context = {"figures": public_figures_display(cached), "map": {**public_map_data(cached), "config": map_config()}}
+    return _kept(render(request, "public/figures.html", context), shared=False)
+
+
+@require_http_methods(["GET", "HEAD"])
+def figures_json(request):
+    """The same figures as JSON (names in the visitor's language)."""
+    return _kept(JsonResponse(public_figures_display(public_figures_cached()), encoder=DjangoJSONEncoder), shared=True)

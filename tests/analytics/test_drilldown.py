@@ -90,6 +90,7 @@ def test_every_kpi_numerator_equals_its_drilldown(known, dispatcher, group_by):
         assert pct(of("returned"), n_orders) == row["return_rate"], row
         assert pct(of("extended"), n_orders) == row["extension_rate"], row
         assert pct(of("escalated"), n_orders) == row["escalation_rate"], row
+        assert row["feedbacks"] == 0 and row["satisfaction_rate"] is None and of("unsatisfied") == 0, row
         assert (of("sla_breached"), of("handling_breached")) == (row["sla_breaches"], row["handling_breaches"]), row
         assert of("breached") == row["breaches"], row
     assert count(dispatcher, kpi="misrouted") == 1  # the transit order whose return was upheld

@@ -77,7 +77,10 @@ def test_waterlogging_definition_as_shipped(dispatcher):
     ]
     assert states["closed"]["final"] is True and states["closed"]["sla_seconds"] is None
     transitions = {t["name"]: t for t in wl["transitions"]}
-    assert list(transitions) == ["triage", "resolve", "close", "rework", "cancel"]
+    assert list(transitions) == ["triage", "resolve", "close", "rework", "cancel", "reopen"]
+    assert transitions["reopen"]["from"] == ["closed"] and transitions["reopen"]["to"] == "responding"
+    assert transitions["reopen"]["roles"] == ["supervisor"] and transitions["reopen"]["reopens"] is True
+    assert not any(t["reopens"] for name, t in transitions.items() if name != "reopen")
     assert transitions["close"]["from"] == ["verifying"]
     assert transitions["close"]["to"] == "closed"
     assert transitions["close"]["roles"] == ["dispatcher", "supervisor"]

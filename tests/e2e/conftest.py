@@ -4,11 +4,12 @@ import os
 
 import pytest
 
-from tests.e2e.procs import ServicesStack, demo_server
+from tests.e2e.procs import ServicesStack, demo_server, manage
 from tests.e2e.walkthrough import DRILL, PASSWORD, client
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
+PAGES_ENV: dict[str, str] = {}  # the pages server's environment (its database), for ``pages_manage``
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,21 @@ def pages_server(tmp_path_factory):
         redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}" if REDIS_URL.count("/") >= 3 else REDIS_URL + f"/{db}"
         with ServicesStack(DATABASE_URL, prefix="liandong_pages", tmp=tmp_path_factory.mktemp("pages"),
                            redis_url=redis_url, env=env, seed_password=PASSWORD) as stack:
+            PAGES_ENV.update(stack.env)
             _publish_drill(stack.base)
             yield stack.base
     else:
-        with demo_server(tmp_path_factory.mktemp("pages"), PASSWORD, **env) as (base, _server):
+        with demo_server(tmp_path_factory.mktemp("pages"), PASSWORD, **env) as (base, server):
+            PAGES_ENV.update(server.env)
             _publish_drill(base)
             yield base
+
+
+@pytest.fixture(scope="session")
+def pages_manage(pages_server):
+    """``pages_manage(*args)``: ``manage.py <args>`` on the pages server's database (``add_api_client`` ...); its
+    output."""
+    return lambda *args: manage(*args, env=PAGES_ENV)
 
 
 def _publish_drill(base: str):

@@ -2,6 +2,7 @@
 pushed to the supervisors; supervisors decide (dispatchers 403); reopening puts the incident back to work with a
 new order for the named department."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,13 +94,6 @@ def test_reopen_needs_a_known_department(pending, api_as):
     assert response.status_code == 400 and "department" in response.json()["errors"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "needs the 'reopen' transition (closed -> responding, supervisors) in workflows/definitions/*.yaml, which "
-        "workflows/definition/parse.py refuses today ('final state has no way out'): see the helper's report"
-    ),
-)
 def test_supervisor_reopens_back_to_work_with_an_order_for_the_named_department(pending, api_as):
     response = api_as("supervisor").post(
         f"/api/reopen-requests/{pending.pk}/decision/",
@@ -112,3 +106,69 @@ def test_supervisor_reopens_back_to_work_with_an_order_for_the_named_department(
         incident=incident, department__code="transit", dispatch_round=incident.dispatch_round
     )
     assert orders.get().state == "offered"
+
+
+def test_the_reopened_round_has_one_order_per_department(pending, api_as):
+    """Routing the new round after the decision's commit does not offer the named department a second order."""
+    response = api_as("supervisor").post(
+        f"/api/reopen-requests/{pending.pk}/decision/", {"decision": "reopen", "department": "city_management"}
+    )
+    assert response.status_code == 200, response.content
+    incident = Incident.objects.get(pk=pending.incident_id)
+    assert incident.dispatch_round == 2
+    departments = list(
+        WorkOrder.objects.filter(incident=incident, dispatch_round=2).values_list("department__code", flat=True)
+    )
+    assert sorted(departments) == ["city_management", "traffic_police", "transit"]
+    assert ReopenRequest.objects.get(pk=pending.pk).state == "reopened"
+    assert not Deadline.objects.filter(kind=Deadline.Kind.REOPEN, incident_id=incident.pk, state="pending").exists()
+
+
+def test_reopen_is_no_button_and_the_transitions_api_refuses_it(clock, tracked, closed, api_as):  # noqa: F811
+    incident, _token = tracked()
+    closed(incident)
+    body = api_as("supervisor").get(f"/api/incidents/{incident['id']}/").json()
+    assert body["state"] == "closed" and body["available_transitions"] == []
+    response = api_as("supervisor").post(
+        f"/api/incidents/{incident['id']}/transitions/", {"transition": "reopen", "note": "citizen called"}
+    )
+    assert response.status_code == 409 and "transition" in response.json()["errors"]
+    assert Incident.objects.get(pk=incident["id"]).state == "closed"
+
+
+def test_the_facts_follow_a_reopened_case_until_it_closes_again(pending, api_as, complete_order, transition, clock):  # noqa: F811
+    from analytics.models import IncidentFact
+
+    before = IncidentFact.objects.get(pk=pending.incident_id)
+    assert before.closed_at is not None and before.final_state == "closed" and before.created_to_closed is not None
+    clock.shift(timedelta(hours=3))
+    response = api_as("supervisor").post(
+        f"/api/reopen-requests/{pending.pk}/decision/", {"decision": "reopen", "department": "city_management"}
+    )
+    assert response.status_code == 200, response.content
+    reopened = IncidentFact.objects.get(pk=pending.incident_id)
+    assert reopened.state == "responding" and reopened.closed_at is None and reopened.final_state == ""
+    assert reopened.created_to_closed is None and reopened.rework_count == before.rework_count + 1
+    order = WorkOrder.objects.get(incident_id=pending.incident_id, department__code="city_management", dispatch_round=2)
+    complete_order("city_management_staff", order.pk)
+    for name in ("resolve", "close"):
+        assert transition("dispatcher", pending.incident_id, name).status_code == 200
+    again = IncidentFact.objects.get(pk=pending.incident_id)
+    assert again.final_state == "closed" and again.closed_at > before.closed_at
+    assert again.created_to_closed > before.created_to_closed
+
+
+def test_the_tracking_page_of_a_reopened_case_starts_its_new_round(clock, tracked, closed, api_as):  # noqa: F811
+    incident, token = tracked()
+    closed(incident)
+    assert not_fixed(token).status_code == 201
+    request = ReopenRequest.objects.get(incident_id=incident["id"])
+    clock.shift(timedelta(hours=2))
+    response = api_as("supervisor").post(
+        f"/api/reopen-requests/{request.pk}/decision/", {"decision": "reopen", "department": "city_management"}
+    )
+    assert response.status_code == 200, response.content
+    html = Client().get(f"/track/{token}/").content.decode()
+    # The first round's on-scene, done and verified are no longer true; the new round is dispatched again.
+    assert re.findall(r'data-key="([a-z_]+)"', html) == ["received", "reopened", "dispatched"]
+    assert 'data-testid="feedback"' not in html  # not closed: nothing to judge yet

@@ -412,6 +412,10 @@ _RULES = [
          why="the citizen's tracking page: public, the token in the path is the key (no personal data on it)"),
     Rule("public-track-feedback", "GET",            (405, 405, 405, 405, 405, 405, 405, 405), obj="tracking_token",
          why="the page's feedback form posts here (POST only; tests/public/test_feedback.py)"),
+    Rule("public-figures", "GET",                   (200, 200, 200, 200, 200, 200, 200, 200),
+         why="the public page: aggregates only, for everyone (tests/public/test_public_page.py)"),
+    Rule("public-figures-json", "GET",              (200, 200, 200, 200, 200, 200, 200, 200),
+         why="the public page's figures as JSON: the same aggregates, for everyone"),
     Rule("audit-incident", "GET",                   (LOGIN, 200, 200, 200, 403, 403, 404, 404), obj="incident",
          why="command center only; another department's incident is not even known to exist (404)"),
 ]

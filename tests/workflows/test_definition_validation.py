@@ -275,8 +275,35 @@ def test_non_final_state_with_no_way_out():
 
 def test_final_state_with_outgoing_transition():
     raw = valid()
-    raw["transitions"].append({"name": "reopen", "from": ["closed"], "to": "responding", "roles": ["supervisor"]})
-    assert errors_of(raw) == ["transitions.reopen.from: final state 'closed' has no way out"]
+    raw["transitions"].append({"name": "undo", "from": ["closed"], "to": "responding", "roles": ["supervisor"]})
+    assert errors_of(raw) == [
+        "transitions.undo.from: final state 'closed' has no way out (only a transition with reopens: true)"
+    ]
+
+
+def test_a_transition_that_reopens_leaves_a_final_state_for_a_working_one():
+    raw = valid()
+    raw["transitions"].append(
+        {"name": "undo", "from": ["closed"], "to": "responding", "roles": ["supervisor"], "reopens": True}
+    )
+    spec = parse_definition(raw, departments=DEPARTMENTS)
+    assert spec.transition("undo").reopens is True
+    assert Definition.from_normalized(spec.to_normalized()).transition("undo").reopens is True
+    assert "reopens" not in spec.to_normalized()["transitions"][0]  # written only when true (checksums unchanged)
+
+
+def test_a_transition_that_reopens_must_leave_final_states_only_and_not_end_in_one():
+    raw = valid()
+    raw["transitions"] += [
+        {"name": "undo", "from": ["closed", "verifying"], "to": "cancelled", "roles": ["supervisor"], "reopens": True},
+        {"name": "odd", "from": ["closed"], "to": "responding", "roles": ["supervisor"], "reopens": "yes"},
+    ]
+    assert errors_of(raw) == [
+        "transitions.undo.from: a transition that reopens leaves final states only, not 'verifying'",
+        "transitions.undo.to: a transition that reopens goes back to a working state, not final 'cancelled'",
+        "transitions.odd.reopens: must be true or false",
+        "transitions.odd.from: final state 'closed' has no way out (only a transition with reopens: true)",
+    ]
 
 
 def test_final_state_has_no_sla_and_dispatches_nothing():

@@ -90,7 +90,7 @@ def test_event_types_tell_pages_which_transitions_are_destructive_or_need_a_note
     waterlogging = {t["name"]: t for t in types["waterlogging"]["transitions"]}
     assert {name: (t["destructive"], t["note_required"]) for name, t in waterlogging.items()} == {
         "triage": (False, False), "resolve": (False, False), "close": (False, False),
-        "rework": (False, True), "cancel": (True, True),
+        "rework": (False, True), "cancel": (True, True), "reopen": (False, False),
     }
 
 

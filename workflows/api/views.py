@@ -37,7 +37,9 @@ def definition_view(version: WorkflowVersion) -> dict:
             {"name": t.name, "label": localized(t.label), "from": list(t.sources), "to": t.target,
              "roles": list(t.roles), "guard": t.guard,
              # For pages: ask "are you sure?" before a destructive transition; ask for a note before one that needs it.
-             "destructive": t.destructive, "note_required": t.guard == "note_required"}
+             "destructive": t.destructive, "note_required": t.guard == "note_required",
+             # Fired only by deciding a citizen's reopen request (never a button).
+             "reopens": t.reopens}
             for t in spec.transitions
         ],
     }

@@ -252,10 +252,13 @@ def _parse_transition(
     elif tname in seen_names:
         errors.append(f"{where}: duplicate transition name")
     seen_names.add(tname)
-    sources = _transition_sources(t.get("from"), where, states, errors)
+    reopens = parse_flag(t, "reopens", where, errors)
+    sources = _transition_sources(t.get("from"), where, states, errors, reopens=reopens)
     target = t.get("to")
     if not isinstance(target, str) or target not in states:
         errors.append(f"{where}.to: unknown state {target!r}")
+    elif reopens and states[target].final:
+        errors.append(f"{where}.to: a transition that reopens goes back to a working state, not final {target!r}")
     roles = check_roles(t.get("roles"), f"{where}.roles", departments, errors)
     guard = t.get("guard")
     if guard is not None and (not isinstance(guard, str) or guard not in GUARDS):
@@ -264,11 +267,15 @@ def _parse_transition(
     return TransitionSpec(
         name=str(tname), label=parse_label(t.get("label"), f"{where}.label", errors, str(tname)),
         sources=tuple(str(s) for s in sources), target=str(target), roles=roles, guard=guard, destructive=destructive,
+        reopens=reopens,
     )
 
 
-def _transition_sources(raw: object, where: str, states: dict[str, StateSpec], errors: list[str]) -> list[Any]:
-    """A transition's ``from``: one state name or a list of them, none of them final."""
+def _transition_sources(
+    raw: object, where: str, states: dict[str, StateSpec], errors: list[str], *, reopens: bool = False
+) -> list[Any]:
+    """A transition's ``from``: one state name or a list of them, none of them final; all of them final for one
+    that ``reopens`` (a closed case back to work)."""
     sources = [raw] if isinstance(raw, str) else raw
     if not isinstance(sources, list) or not sources:
         errors.append(f"{where}.from: a non-empty list of states")
@@ -276,8 +283,10 @@ def _transition_sources(raw: object, where: str, states: dict[str, StateSpec], e
     for s in sources:
         if not isinstance(s, str) or s not in states:
             errors.append(f"{where}.from: unknown state {s!r}")
-        elif states[s].final:
-            errors.append(f"{where}.from: final state {s!r} has no way out")
+        elif states[s].final and not reopens:
+            errors.append(f"{where}.from: final state {s!r} has no way out (only a transition with reopens: true)")
+        elif reopens and not states[s].final:
+            errors.append(f"{where}.from: a transition that reopens leaves final states only, not {s!r}")
     return sources
 
 

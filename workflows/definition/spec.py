@@ -29,7 +29,7 @@ DISPATCH_KEYS = {"department", "priority", "ack_timeout", "ack_timeout_seconds",
                  "require_photo"}
 DEFAULT_ACK_TIMEOUTS = {"critical": 120, "high": 180, "normal": 300, "low": 600}
 DEFAULT_MAX_ATTEMPTS = 3
-TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard", "destructive"}
+TRANSITION_KEYS = {"name", "label", "from", "to", "roles", "guard", "destructive", "reopens"}
 
 
 class DefinitionInvalid(Exception):
@@ -79,6 +79,9 @@ class TransitionSpec:
     guard: str | None = None
     # Hard to undo (cancelling an incident stands its work orders down): pages ask for a confirmation first.
     destructive: bool = False
+    # Leaves a final state: a closed case back to work. Fired only by deciding a citizen's reopen request
+    # (``public.services.reopen``, which names the department), never offered as a button nor by the transitions API.
+    reopens: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class Definition:
             # again is no new version).
             if not t["destructive"]:
                 del t["destructive"]
+            if not t["reopens"]:
+                del t["reopens"]
         if data["duplicates"] is None:  # likewise: only a definition that says something about duplicates
             del data["duplicates"]
         if data["sla_composition"] == "all":  # and about composing its clock
@@ -164,6 +169,7 @@ class Definition:
             TransitionSpec(
                 name=t["name"], label=t["label"], sources=tuple(t["sources"]), target=t["target"],
                 roles=tuple(t["roles"]), guard=t["guard"], destructive=t.get("destructive", False),
+                reopens=t.get("reopens", False),
             )
             for t in data["transitions"]
         )

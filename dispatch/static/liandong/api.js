@@ -15,7 +15,18 @@
       opts.body = JSON.stringify(body);
     }
     if (method !== "GET") opts.headers["X-CSRFToken"] = cookie("csrftoken") || "";
-    const response = await fetch(path, opts);
+    return answer(await fetch(path, opts));
+  }
+  /* A multipart POST (a FormData: a photo and its fields; the browser sets the boundary); answered and refused
+   * like request(). extra (optional): {signal}. */
+  async function upload(path, form, extra) {
+    const opts = {method: "POST", credentials: "same-origin", body: form,
+                  headers: {"Accept": "application/json", "X-CSRFToken": cookie("csrftoken") || ""}};
+    if (extra && extra.signal) opts.signal = extra.signal;
+    return answer(await fetch(path, opts));
+  }
+  /* The JSON answer; a 4xx/5xx throws an Error with the server's detail, its status and its field errors. */
+  async function answer(response) {
     let data = null;
     const type = response.headers.get("Content-Type") || "";
     if (type.includes("json")) data = await response.json();
@@ -90,7 +101,7 @@
   }
   window.Api = {
     get: (p) => request("GET", p), post: (p, b, extra) => request("POST", p, b || {}, extra), patch: (p, b) => request("PATCH", p, b),
-    del: (p) => request("DELETE", p),
+    del: (p) => request("DELETE", p), upload,
     fmtTime, fmtDateTime, fmtDuration, fmtSpan, el, keepInputs, restoreInputs,
   };
 })();

@@ -19,6 +19,11 @@
  * Returns and requests for more time (returns.js): a panel above the board lists the orders departments returned and
  * the requests waiting, each decided there; both (and a department's clock running out) enter "Needs action". The
  * detail shows the incident's clock composed of its departments' clocks (GET /api/incidents/<id>/sla/).
+ *
+ * Photos: the detail shows the incident's photos (GET /api/incidents/<id>/attachments/: its own evidence and its
+ * orders' before / after photos, each with its kind and department, opening the full file in a new tab), read again
+ * with the detail on every event of the incident (a new one is "incident.attachment_added"); "Add photo" uploads
+ * evidence (multipart, Api.upload) and shows the server's reason when it refuses the file.
  */
 (function () {
   "use strict";
@@ -27,6 +32,9 @@
   const FILTERS = ["event_type", "state", "district", "department"];
   const WALL = document.body.classList.contains("wall");   // the command center's big display (/console/wall/)
   const CAN_ACTIVATE = !WALL && ["dispatcher", "supervisor", "admin"].includes((window.LIANDONG.user || {}).role);
+  // The command roles may add photos to any incident they see (dispatch.access.may_attach); not on the wall.
+  const CAN_ATTACH = !WALL && ["dispatcher", "supervisor", "admin"].includes((window.LIANDONG.user || {}).role);
+  const PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic";
 
   /* ================================================================ state */
 
@@ -55,6 +63,8 @@
     marked: new Set(),      // incident ids marked on the board for a major event (major-events.js)
     grouped: 0,             // incidents the board shows under their major event's row, not as rows of their own
     clock: null,            // {id, data}: the selected incident's clocks (GET /api/incidents/<id>/sla/; data null: loading)
+    photos: null,           // {id, list}: the selected incident's photos (GET /api/incidents/<id>/attachments/)
+    photoUpload: null,      // {id, busy, text, error}: the photo being added to the selected incident, or its outcome
   };
   Object.defineProperty(window, "consoleState", {get: () => S.incidents});
   let dupForm = null, autoList = null;   // duplicates.js: the form's candidates, "Merged automatically" (set up in main)
@@ -83,7 +93,9 @@
     "work_order.extension_approved": gettext("More time granted"), "work_order.extension_rejected": gettext("More time refused"),
     "work_order.paused": gettext("Clock paused"), "work_order.resumed": gettext("Clock resumed"),
     "work_order.sla_breached": gettext("Department late"),
+    "attachment.added": gettext("Photo added"),
   };
+  const PHOTO_KINDS = {evidence: gettext("Evidence"), before: gettext("Before"), after: gettext("After")};
 
   const now = () => Date.now() + S.clockOffset;
   const typeLabel = (code) => (S.eventTypes[code] && S.eventTypes[code].name) || code;
@@ -602,6 +614,8 @@
       el("h3", {}, gettext("Work orders")),
       workOrdersBox(inc),
       Returns.clocksSection(S.clock && S.clock.id === inc.id ? S.clock.data : null, {orders: inc.work_orders, deptLabel}),
+      el("h3", {}, gettext("Photos")),
+      photosBox(inc),
       el("h3", {}, gettext("Add a note")),
       el("div", {class: "note-box"},
         el("textarea", {rows: 2, "data-keep": "note", "data-testid": "note-text", placeholder: gettext("Note for the timeline")}),
@@ -747,6 +761,61 @@
     return el("div", {class: "reassign"}, sel, reason,
       el("button", {type: "button", "data-testid": "reassign", onclick: (e) => reassign(o, sel.value, reason.value, e.target)}, gettext("Reassign")));
   }
+  // ---- photos: the incident's own (evidence) and its orders' (before / after the job), each opening the full file
+  function photosBox(inc) {
+    const list = S.photos && S.photos.id === inc.id ? S.photos.list : null;
+    const orders = new Map((inc.work_orders || []).map((o) => [o.id, o]));
+    let shown;
+    if (list === null) shown = el("p", {class: "muted"}, gettext("Loading photos…"));
+    else if (!list.length) shown = el("p", {class: "muted", "data-testid": "photos-empty"}, gettext("No photos yet."));
+    else {
+      shown = el("ul", {class: "photos", "data-testid": "photos"}, list.map((a) => {
+        const order = a.work_order ? orders.get(a.work_order) : null;
+        const whose = order ? deptLabel(order.department) : a.work_order ? interpolate(gettext("order #%s"), [a.work_order]) : null;
+        const kind = PHOTO_KINDS[a.kind] || a.kind, label = [kind, whose].filter(Boolean).join(" · ");
+        return el("li", {class: "photo", "data-testid": "photo", "data-id": a.id, "data-kind": a.kind,
+                         "data-department": order ? order.department : ""},
+          el("a", {href: a.url, target: "_blank", rel: "noopener", title: gettext("Open the full photo in a new tab")},
+            el("img", {src: a.thumbnail_url, alt: label, decoding: "async"})),
+          el("span", {class: "photo-label", "data-testid": "photo-label", title: label}, el("span", {class: "photo-kind"}, kind),
+            whose ? el("span", {class: "photo-whose muted"}, whose) : null),
+          el("span", {class: "photo-time muted"}, fmtTime(a.created_at)));
+      }));
+    }
+    const up = S.photoUpload && S.photoUpload.id === inc.id ? S.photoUpload : null;
+    const add = CAN_ATTACH && !inc.merged_into ? el("div", {class: "photo-add"},
+      el("label", {class: "button photo-pick" + (up && up.busy ? " busy" : "")},
+        up && up.busy ? gettext("Uploading…") : gettext("Add photo"),
+        el("input", {type: "file", class: "photo-file", accept: PHOTO_ACCEPT, "data-testid": "photo-input",
+                     disabled: !!(up && up.busy), onchange: (e) => uploadPhoto(inc, e.target)})),
+      up ? el("span", {class: up.error ? "error photo-status" : "muted photo-status", "data-testid": "photo-status",
+                       role: up.error ? "alert" : "status"}, up.text) : null) : null;
+    return el("div", {class: "photos-box", "data-testid": "photos-box"}, shown, add);
+  }
+  function photoError(e) {                                  // the server's reason and what it says of the file
+    if (!e.status) return gettext("Could not reach the server: the photo was not added.");
+    const fields = Object.values(e.errors || {}).flat().filter((m) => m && !(e.message || "").includes(m));
+    return [e.message, ...fields].filter(Boolean).join(" ");
+  }
+  async function uploadPhoto(inc, input) {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file);
+    form.append("kind", "evidence");
+    const size = file.size >= 1048576 ? interpolate(gettext("%s MB"), [(file.size / 1048576).toFixed(1)])
+      : interpolate(gettext("%s KB"), [Math.max(1, Math.round(file.size / 1024))]);
+    S.photoUpload = {id: inc.id, busy: true, text: interpolate(gettext("Uploading the photo (%s)…"), [size])};
+    renderDetail();
+    try {
+      const added = await Api.upload(`/api/incidents/${inc.id}/attachments/`, form);
+      S.photoUpload = {id: inc.id, text: gettext("Photo added.")};
+      if (S.photos && S.photos.id === inc.id && !S.photos.list.some((a) => a.id === added.id)) S.photos.list.push(added);
+    } catch (e) {
+      S.photoUpload = {id: inc.id, error: true, text: photoError(e)};
+    }
+    if (S.selectedId === inc.id) renderDetail();
+  }
   function mergeText(t) {                                    // who merged into whom, for the timeline
     const d = t.data || {}, how = d.automatic ? " (" + gettext("automatically") + ")" : "";
     if (t.kind === "incident.merged" && !t.reason_text) return interpolate(gettext("into %s"), [d.into_number]) + how;
@@ -763,8 +832,9 @@
                          el("th", {}, gettext("Actor")), el("th", {}, gettext("Details")))),
       el("tbody", {}, [...S.timeline].reverse().map((t) => {
         const d = t.data || {};
+        const photo = t.kind === "attachment.added" ? PHOTO_KINDS[d.kind] || d.kind : null;
         const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, t.reason_text || d.reason,
-                      mergeText(t), d.note, d.text].filter(Boolean).join(" — ");
+                      mergeText(t), d.note, d.text, photo].filter(Boolean).join(" — ");
         return el("tr", {"data-seq": t.seq}, el("td", {class: "muted"}, t.seq), el("td", {}, fmtTime(t.at)),
                   el("td", {title: t.kind}, KINDS[t.kind] || t.kind), el("td", {}, t.actor_display || t.actor || "—"), el("td", {}, text));
       }))));
@@ -957,12 +1027,14 @@
     const id = S.selectedId;
     if (!id) return;
     try {
-      const [inc, timeline, clock] = await Promise.all([
+      const [inc, timeline, clock, photos] = await Promise.all([
         Api.get(`/api/incidents/${id}/`), Api.get(`/api/incidents/${id}/timeline/`),
-        Api.get(`/api/incidents/${id}/sla/`).catch((e) => ({error: errorText(e)}))]);
+        Api.get(`/api/incidents/${id}/sla/`).catch((e) => ({error: errorText(e)})),
+        Api.get(`/api/incidents/${id}/attachments/`).catch(() => null)]);
       if (id !== S.selectedId) return;
       storeIncident(inc);
       S.timeline = timeline;
+      if (photos) S.photos = {id, list: photos};               // a failed read keeps the photos last shown
       if (!clock.error || !S.clock || S.clock.id !== id || !S.clock.data) S.clock = {id, data: clock};   // keep the last read
       scheduleRender();
     } catch (e) {
@@ -979,6 +1051,7 @@
     if (id !== null) { S.cursor = id; if (!WALL) showTab("detail"); }
     if (id !== S.selectedId) {                                // typed notes belong to the incident they were typed for
       S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null; S.mergeError = null; S.clock = null;
+      S.photos = null; S.photoUpload = null;
       $("#detail").replaceChildren();
       $("#detail").scrollTop = 0;
     }

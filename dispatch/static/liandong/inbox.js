@@ -16,10 +16,16 @@
  * note read from the incident's timeline). A lead may ask for more time before the order is due; the card shows
  * the due time, the request while it waits, and the decision when it arrives live.
  *
+ * Photos (online only: the camera is off while offline, with a message): on the worker's own jobs a camera button
+ * adds a "before" photo until the job is completed, the completion form an "after" one; the card shows the order's
+ * photos. When the incident's workflow wants a photo of the department's work (photo_required_to_complete), the
+ * completion cannot be confirmed until the order has one.
+ *
  * Response plans (plans.js): while one is in force, the department's standby task (叫应) is the first thing on the
  * page, with its countdown; the lead acknowledges it there, staff see that their lead must.
  *
  * Data: GET /api/work-orders/ (scoped by the server), GET /api/incidents/<id>/, GET /api/activations/?active=true,
+ * GET/POST /api/work-orders/<id>/attachments/ (photos),
  * live stream /ws/departments/<code>/ (every event re-GETs what it concerns, so replays are harmless; a plan's event
  * carries the whole activation). */
 (function () {
@@ -243,10 +249,10 @@
     if (online()) flushQueue();
   }
 
-  function timed(run) {
+  function timed(run, ms) {
     const controller = new AbortController();
     inflight.add(controller);
-    const timer = setTimeout(() => controller.abort(), ACTION_TIMEOUT);
+    const timer = setTimeout(() => controller.abort(), ms || ACTION_TIMEOUT);
     return run(controller.signal).finally(() => { clearTimeout(timer); inflight.delete(controller); });
   }
 
@@ -423,7 +429,9 @@
         ...statusLines(order, state),
         pending.length ? pendingNote(id, pending) : null,
         conflicts.length ? conflictBox(order, conflicts) : null,
-        card.msg, card.actions, card.form,
+        card.msg, card.actions,
+        photoStrip(card, order, PHOTO_STATES.includes(state) && card.formKind !== "complete" && !gone.has(id)),
+        card.form,
         details(order, incident, state),
       ].filter(Boolean));
     } else {
@@ -439,12 +447,15 @@
       children.push(...statusLines(order, state), card.msg);
       if (card.expanded || card.formKind) {
         children.push(el("div", {class: "row-more"},
-          where(incident), dueLine(order, state), details(order, incident, state), card.actions, card.form));
+          where(incident), dueLine(order, state), details(order, incident, state), photoStrip(card, order, false),
+          card.actions, card.form));
       }
       node.replaceChildren(...children);
     }
     // An open form stays (with what was typed) while its action is still available.
     if (card.formKind && !actions.includes(card.formKind)) closeForm(card);
+    if (job || card.expanded) wantPhotos(id);
+    syncPhotoControls(card);
     tick();
   }
 
@@ -649,8 +660,10 @@
       type: "button", class: "act " + spec.cls + (extra ? " " + extra : "") + (card.formKind === action ? " open" : ""),
       "data-testid": "action", "data-action": action, disabled: card.busy,
       "aria-expanded": spec.form ? String(card.formKind === action) : null,
+      "data-photo-needed": action === "complete" && photoMissing(orders.get(card.id)) ? "true" : null,
       onclick: () => onAction(card, action),
-    }, card.busy && card.pressed === action ? gettext("Working…") : spec.label);
+    }, card.busy && card.pressed === action ? gettext("Working…")
+      : action === "complete" && photoMissing(orders.get(card.id)) ? gettext("Complete… (photo needed)") : spec.label);
   }
 
   function renderActions(card, actions, next) {
@@ -854,6 +867,7 @@
       }
       if (state === "live") { flushQueue(); Position.maybeSend(); }
       showConnection();
+      for (const card of cards.values()) { if (state === "live" && card.section === "mine") wantPhotos(card.id); syncPhotoControls(card); }
     },
   }, {maxBackoff: 5000});
   window.inboxLive = live;
@@ -874,6 +888,7 @@
   function handleEvent(msg) {
     if (plans.apply(msg)) return;
     const wo = msg.work_order;
+    if (msg.type === "incident.attachment_added" && wo && wo.id && orders.has(wo.id)) loadPhotos(wo.id);
     if (wo && wo.id) {
       refreshOrder(wo.id, {
         offerAttempt: msg.type === "work_order.offered" ? wo.attempts : null,
@@ -1065,6 +1080,12 @@
       parts.push(field(gettext("Why can't you take it? (required)"),
         el("textarea", {name: "reason", rows: 3, maxlength: 4000, placeholder: gettext("e.g. no free crew, equipment out of order")}), "reason"));
     } else if (kind === "complete") {
+      const order = orders.get(card.id);
+      if (order && order.photo_required_to_complete) {
+        parts.push(el("p", {class: "form-hint photo-needed", "data-testid": "photo-needed"},
+          gettext("A photo of the finished work is needed to complete this order.")));
+      }
+      parts.push(photoControl(card, "after"));
       parts.push(field(gettext("Completion note (optional)"),
         el("textarea", {name: "note", rows: 3, maxlength: 4000, placeholder: gettext("What was done, anything left to do")}), "note"));
     } else if (kind === "reassign") {
@@ -1251,6 +1272,107 @@
     card.msg.hidden = true;
     card.msg.textContent = "";
     for (const spot of card.form.querySelectorAll(".field-error")) { spot.hidden = true; spot.textContent = ""; }
+  }
+
+  /* ---------- photos: online only; "before" from the card until the job is done, "after" from the completion form ---------- */
+  const photos = new Map();       // order id -> its photos (GET /api/work-orders/<id>/attachments/), oldest first
+  const photoLoads = new Set();   // order ids whose photos are being read
+  const photoUi = new Map();      // order id -> {busy} while a photo uploads, then {text, error}: what became of it
+  const PHOTO_STATES = ["accepted", "en_route", "on_scene"];   // the card's camera (a "before" photo)
+  const PHOTO_TIMEOUT = 120000;   // a photo on a weak signal takes a while
+  const PHOTO_KINDS = {evidence: gettext("Evidence"), before: gettext("Before"), after: gettext("After")};
+
+  function loadPhotos(id) {
+    if (photoLoads.has(id)) return;
+    photoLoads.add(id);
+    Api.get(`/api/work-orders/${id}/attachments/`).then((list) => {
+      photos.set(id, list || []);
+      if (orders.has(id)) renderCard(id);
+    }, () => { /* offline or gone: asked again at the next render */ }).finally(() => photoLoads.delete(id));
+  }
+  function wantPhotos(id) { if (!photos.has(id)) loadPhotos(id); }
+
+  /** The order's workflow wants a photo of the work and the order has none yet (or its photos are not read yet). */
+  function photoMissing(order) {
+    return !!order && !!order.photo_required_to_complete && !(photos.get(order.id) || []).length;
+  }
+
+  function photoStrip(card, order, camera) {
+    const list = photos.get(order.id) || [];
+    const thumbs = list.length ? el("ul", {class: "wo-photos", "data-testid": "photos"}, list.map((a) => {
+      const label = PHOTO_KINDS[a.kind] || a.kind;
+      return el("li", {class: "wo-photo", "data-testid": "photo", "data-id": a.id, "data-kind": a.kind},
+        el("a", {href: a.url, target: "_blank", rel: "noopener", title: gettext("Open the full photo")},
+          el("img", {src: a.thumbnail_url, alt: label, decoding: "async"})),
+        el("span", {class: "wo-photo-kind"}, label));
+    })) : null;
+    if (!thumbs && !camera) return null;
+    return el("div", {class: "wo-photo-strip"}, thumbs, camera ? photoControl(card, "before") : null);
+  }
+
+  /** A camera button (the phone's back camera, or a file) for a photo of ``kind``; its state is set by
+   * syncPhotoControls (online, uploading, what the server said). */
+  function photoControl(card, kind) {
+    // Bound to the card, not found from the input: a live event may draw the card again while the camera is open.
+    const input = el("input", {type: "file", accept: "image/*", capture: "environment", class: "photo-file",
+                               "data-testid": "photo-input", "data-kind": kind, onchange: () => uploadPhoto(card, kind, input)});
+    return el("div", {class: "photo-control", "data-photo-control": kind},
+      el("label", {class: "btn camera", "data-testid": "camera"}, el("span", {class: "camera-text"}), input),
+      el("p", {class: "photo-note", "data-testid": "photo-note", role: "status", hidden: true}));
+  }
+
+  /** Camera buttons: off while offline (photos are never queued) or uploading; the server's answer beside them.
+   * The completion's confirm button: off while the order still needs its photo. */
+  function syncPhotoControls(card) {
+    const ui = photoUi.get(card.id) || {};
+    const off = !online();
+    for (const box of card.node.querySelectorAll("[data-photo-control]")) {
+      const kind = box.dataset.photoControl;
+      const input = box.querySelector("input"), label = box.querySelector("label"), note = box.querySelector(".photo-note");
+      input.disabled = off || !!ui.busy;
+      label.classList.toggle("disabled", input.disabled);
+      label.querySelector(".camera-text").textContent = ui.busy ? gettext("Uploading photo…")
+        : kind === "after" ? gettext("Take an after photo") : gettext("Take a before photo");
+      const text = off ? gettext("Photos need a connection: the camera is off until you are back online.") : ui.text;
+      note.textContent = text || "";
+      note.hidden = !text;
+      note.className = "photo-note" + (off ? " offline" : ui.error ? " error" : ui.text ? " ok" : "");
+      note.setAttribute("role", !off && ui.error ? "alert" : "status");
+    }
+    const submit = card.form.querySelector("[data-testid=confirm-complete]");
+    if (submit && !card.busy) {
+      const missing = photoMissing(orders.get(card.id));
+      submit.disabled = missing;
+      submit.textContent = missing ? gettext("Add a photo to complete") : CONFIRM_LABELS.complete;
+    }
+  }
+
+  function photoError(err) {
+    if (!err.status) return gettext("The photo was not sent: no connection. Take it again when you are back online.");
+    const fields = Object.values(err.errors || {}).flat().filter((m) => m && !(err.message || "").includes(m));
+    return [err.message, ...fields].filter(Boolean).join(" ");
+  }
+
+  async function uploadPhoto(card, kind, input) {
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file || (photoUi.get(card.id) || {}).busy) return;
+    if (!online()) { syncPhotoControls(card); return; }
+    const form = new FormData();
+    form.append("file", file);
+    form.append("kind", kind);
+    photoUi.set(card.id, {busy: true});
+    syncPhotoControls(card);
+    try {
+      const added = await timed((signal) => Api.upload(`/api/work-orders/${card.id}/attachments/`, form, {signal}),
+                                PHOTO_TIMEOUT);
+      const list = photos.get(card.id) || [];
+      if (!list.some((a) => a.id === added.id)) photos.set(card.id, list.concat([added]));
+      photoUi.set(card.id, {text: kind === "after" ? gettext("After photo added.") : gettext("Before photo added.")});
+    } catch (err) {
+      photoUi.set(card.id, {error: true, text: photoError(err)});
+    }
+    if (orders.has(card.id)) renderCard(card.id); else syncPhotoControls(card);
   }
 
   /* ---------- alerts ---------- */

@@ -31,6 +31,7 @@
     ["return_rate", gettext("Return rate"), "returned", true],
     ["extension_rate", gettext("Extension rate"), "extended", true],
     ["escalation_rate", gettext("Escalation rate"), "escalated", true],
+    ["satisfaction_rate", gettext("Satisfaction rate"), "unsatisfied", true],
     ["first_route_accuracy", gettext("First-route accuracy"), "misrouted", true],
     ["breaches", gettext("Breaches"), "breached", false],
   ];
@@ -39,6 +40,7 @@
     reworked: gettext("Sent back for rework"), returned: gettext("Returned work orders"),
     extended: gettext("Work orders with an approved extension"), escalated: gettext("Escalated work orders"),
     misrouted: gettext("Misrouted work orders (return upheld)"), breached: gettext("Breaches"),
+    unsatisfied: gettext("Incidents with a citizen not satisfied"),
   };
   const DEFAULTS = {period: "7d", interval: "offer_to_accepted", ontime: "accepted_to_completed"};
   const charts = {};
@@ -213,8 +215,21 @@
     backgroundColor: "transparent", animation: false,
     grid: {left: 8, right: 16, top: 36, bottom: 8, containLabel: true},
     legend: {top: 0},
-    tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},
+    tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},  // each chart's formatter builds elements (tip)
   });
+
+  // A tooltip as elements, not an HTML string (ECharts' markers are inline styles, refused by the page's
+  // Content-Security-Policy; names are data): a title, [colour, text] lines with a marker coloured through
+  // element.style (allowed), a footer.
+  function tip(title, lines, footer) {
+    const marker = (color) => {
+      const node = el("span", {class: "tip-marker"});
+      if (typeof color === "string") node.style.backgroundColor = color;
+      return node;
+    };
+    return el("div", {class: "chart-tip"}, el("div", {}, title),
+      lines.map(([color, text]) => el("div", {}, marker(color), text)), el("div", {}, footer));
+  }
 
   function table(headers, rows, onRow) {
     return el("table", {},
@@ -243,8 +258,8 @@
       title: rows.length ? undefined : {text: gettext("No incidents in this period"), left: "center", top: "middle",
         textStyle: {fontSize: 13, color: "#8ea0b2", fontWeight: "normal"}},
       tooltip: {trigger: "axis", axisPointer: {type: "shadow"},
-        formatter: (items) => [items[0].name, ...items.map((p) => `${p.marker}${p.seriesName}: ${Api.fmtSpan(p.value)}`),
-          interpolate(gettext("n = %s"), [rows[items[0].dataIndex].n])].join("<br>")},
+        formatter: (items) => tip(items[0].name, items.map((p) => [p.color, `${p.seriesName}: ${Api.fmtSpan(p.value)}`]),
+          interpolate(gettext("n = %s"), [rows[items[0].dataIndex].n]))},
       xAxis: {type: "category", data: names, axisLabel: {interval: 0, rotate: names.length > 4 ? 30 : 0}},
       yAxis: {type: "value", axisLabel: {formatter: (v) => Api.fmtSpan(v)}},
       series: ["p50", "p90", "p95"].map((key) => ({name: key, type: "bar", data: rows.map((r) => r[key])})),
@@ -277,8 +292,8 @@
       title: rows.length ? undefined : {text: gettext("No incidents in this period"), left: "center", top: "middle",
         textStyle: {fontSize: 13, color: "#8ea0b2", fontWeight: "normal"}},
       tooltip: {trigger: "axis", axisPointer: {type: "shadow"},
-        formatter: (items) => `${items[0].name}<br>${items[0].marker}${percent(items[0].value)}<br>` +
-          interpolate(gettext("n = %s"), [rows[items[0].dataIndex].n])},
+        formatter: (items) => tip(items[0].name, [[items[0].color, percent(items[0].value)]],
+          interpolate(gettext("n = %s"), [rows[items[0].dataIndex].n]))},
       xAxis: {type: "category", data: names, axisLabel: {interval: 0, rotate: names.length > 4 ? 30 : 0}},
       yAxis: {type: "value", min: 0, max: 100, axisLabel: {formatter: "{value}%"}},
       series: [{
