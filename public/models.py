@@ -1,6 +1,7 @@
 """Citizens' feedback (回访) on a closed report, and the reopen requests it raises.
 
-One feedback per incident (a unique constraint: a second submission is a conflict, also under a race). Its
+One feedback per report and round of work (a unique constraint: a second submission is a conflict, also under a
+race); a case reopened on a citizen's request is judged again once it closes again (its work round is a new one). Its
 free text may hold personal data (citizens write their names and numbers), so it stays on this row only; the
 timeline row ``feedback.received`` carries the verdict and reason codes, which the audit trail and analytics need.
 A reopen request is raised by "not satisfied because not fixed" and decided by a supervisor within a working day.
@@ -17,14 +18,19 @@ class Feedback(models.Model):
         POOR_COMMUNICATION = "poor_communication", _("Poor communication")
         OTHER = "other", _("Other")
 
-    incident = models.OneToOneField("dispatch.Incident", on_delete=models.PROTECT, related_name="feedback")
+    incident = models.ForeignKey("dispatch.Incident", on_delete=models.PROTECT, related_name="feedbacks")
+    # The dispatch round of the incident that carries the work (the survivor, for a merged report) when it was judged.
+    work_round = models.PositiveIntegerField(default=1)
     satisfied = models.BooleanField()
     reasons = models.JSONField(default=list, blank=True)
     text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "work_round"], name="feedback_once_per_round")]
+
     def __str__(self):
-        return f"{self.incident_id} {'+' if self.satisfied else '-'}"
+        return f"{self.incident_id}/{self.work_round} {'+' if self.satisfied else '-'}"
 
 
 class ReopenRequest(models.Model):

@@ -52,12 +52,14 @@ def feedback_submit(*, token: str, satisfied: object, reasons: object, text: obj
             )
         if not feedback_open(carrier):
             raise Conflict(_("This report is not closed yet."), {"token": [_("Not closed yet.")]})
-        if Feedback.objects.filter(incident=incident).exists():
+        if Feedback.objects.filter(incident=incident, work_round=carrier.dispatch_round).exists():
             raise Conflict(_("Feedback was given already."), {"token": [_("Feedback was given already.")]})
         reasons = list(dict.fromkeys(reasons))  # each code once, in the order given
         try:
             with transaction.atomic():
-                feedback = Feedback.objects.create(incident=incident, satisfied=satisfied, reasons=reasons, text=text)
+                feedback = Feedback.objects.create(
+                    incident=incident, work_round=carrier.dispatch_round, satisfied=satisfied, reasons=reasons, text=text
+                )
         except IntegrityError as exc:  # a concurrent submission won
             raise Conflict(_("Feedback was given already."), {"token": [_("Feedback was given already.")]}) from exc
         record_change(incident=incident, kind="feedback.received", data={"satisfied": satisfied, "reasons": reasons})
@@ -79,5 +81,10 @@ def feedback_open(incident: Incident) -> bool:
 
 
 def feedback_given(incident: Incident) -> bool:
-    """Whether this report's feedback was given (the page then says thank you)."""
-    return Feedback.objects.filter(incident=incident).exists()
+    """Whether this report's feedback on the latest round of work was given (the page then says thank you)."""
+    carrier_round = (
+        Incident.objects.filter(pk=incident.merged_into_id).values_list("dispatch_round", flat=True).first()
+        if incident.merged_into_id is not None
+        else incident.dispatch_round
+    )
+    return Feedback.objects.filter(incident=incident, work_round=carrier_round).exists()

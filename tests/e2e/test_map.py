@@ -171,9 +171,9 @@ def test_map_clusters_spiderfies_selects_and_stays_offline(pages_server, browser
 
 def test_map_config_resolves_layers_and_tiles(settings):
     """The page's map configuration: static paths become URLs, URLs pass as they are, the tile server is optional."""
-    from dispatch.web.views import _map_config
+    from dispatch.services.maps import map_config
 
-    config = _map_config()
+    config = map_config()
     assert config["tile_url"] == ""  # the default: no tiles, the map needs nothing but this server
     assert [(layer["code"], layer["kind"], layer["url"]) for layer in config["layers"]] == [
         ("roads", "roads", "/static/liandong/city/roads.geojson"),
@@ -184,7 +184,7 @@ def test_map_config_resolves_layers_and_tiles(settings):
     settings.MAP_TILE_ATTRIBUTION = "© City Survey"
     settings.MAP_LAYERS = [{"code": "dikes", "url": "https://gis.city.example/dikes.geojson", "kind": "lines",
                             "name": {"en": "Dikes", "zh": "堤防"}}]
-    config = _map_config()
+    config = map_config()
     assert config["tile_url"].endswith("{z}/{x}/{y}.png") and config["tile_attribution"] == "© City Survey"
     assert config["layers"] == [{"code": "dikes", "kind": "lines", "url": "https://gis.city.example/dikes.geojson",
                                  "name": {"en": "Dikes", "zh": "堤防"}}]

@@ -41,7 +41,7 @@ def test_public_page_shows_map_and_tables(five_reports, browser, viewport, local
     page.on("console", lambda msg: "Content Security Policy" in msg.text and csp.append(msg.text))
     response = page.goto(f"{five_reports}/public/")
     assert response.status == 200
-    assert "public" in response.headers["cache-control"]
+    assert "private" in response.headers["cache-control"]  # the page sets the CSRF cookie: no shared cache
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("[data-testid=public-map].leaflet-container")).to_have_attribute("data-ready", "true")
     expect(page.locator("[data-testid=public-map]")).to_be_visible()

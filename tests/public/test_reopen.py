@@ -11,7 +11,7 @@ from django.test import Client
 from departments.models import WorkOrder
 from dispatch.core.models import Deadline
 from dispatch.models import Incident, TimelineEvent
-from public.models import ReopenRequest
+from public.models import Feedback, ReopenRequest
 from public.services.reopen import next_working_day
 from tests.deadlines.conftest import START, clock, sweep  # noqa: F401 - fixtures
 
@@ -172,3 +172,31 @@ def test_the_tracking_page_of_a_reopened_case_starts_its_new_round(clock, tracke
     # The first round's on-scene, done and verified are no longer true; the new round is dispatched again.
     assert re.findall(r'data-key="([a-z_]+)"', html) == ["received", "reopened", "dispatched"]
     assert 'data-testid="feedback"' not in html  # not closed: nothing to judge yet
+
+
+def test_a_reopened_case_is_judged_again_once_it_closes_again(clock, tracked, closed, api_as, complete_order, transition):  # noqa: F811
+    incident, token = tracked()
+    closed(incident)
+    assert not_fixed(token).status_code == 201
+    assert not_fixed(token).status_code == 409  # once per round of work
+    request = ReopenRequest.objects.get(incident_id=incident["id"])
+    response = api_as("supervisor").post(
+        f"/api/reopen-requests/{request.pk}/decision/", {"decision": "reopen", "department": "city_management"}
+    )
+    assert response.status_code == 200, response.content
+    assert not_fixed(token).status_code == 409  # back at work: nothing to judge until it closes again
+    order = WorkOrder.objects.get(incident_id=incident["id"], department__code="city_management", dispatch_round=2)
+    complete_order("city_management_staff", order.pk)
+    for name in ("resolve", "close"):
+        assert transition("dispatcher", incident["id"], name).status_code == 200
+    assert 'data-testid="feedback"' in Client().get(f"/track/{token}/").content.decode()  # asked again
+    again = Client().post(
+        "/api/public/feedback/", {"token": token, "satisfied": True, "reasons": []}, content_type="application/json"
+    )
+    assert again.status_code == 201, again.content
+    assert not_fixed(token).status_code == 409
+    assert sorted(Feedback.objects.filter(incident_id=incident["id"]).values_list("work_round", "satisfied")) == [
+        (1, False),
+        (2, True),
+    ]
+    assert 'data-testid="feedback"' not in Client().get(f"/track/{token}/").content.decode()
