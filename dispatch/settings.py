@@ -249,6 +249,7 @@ RATE_LIMITS = {
     "anon": env.str("RATE_LIMIT_ANON", default="120/min"),  # per client address
     "login": env.str("RATE_LIMIT_LOGIN", default="10/min"),  # per address and username, API and page
     "public_feedback": env.str("RATE_LIMIT_PUBLIC_FEEDBACK", default="10/hour"),  # citizens' feedback, per address
+    "public_page": env.str("RATE_LIMIT_PUBLIC_PAGE", default="120/min"),  # /track/ and /public/ pages, per address
 }
 # Working days (Monday=0 ... Sunday=6): a reopen request (public/) is decided by the next working day, same time.
 WORKING_DAYS = env.list("WORKING_DAYS", cast=int, default=[0, 1, 2, 3, 4])

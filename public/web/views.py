@@ -8,11 +8,14 @@ it calls the same service as ``POST /api/public/feedback/`` and redirects back (
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from dispatch.core.errors import ServiceError
@@ -34,8 +37,25 @@ def _incident(token: str):
     return incident
 
 
+def _too_many(request) -> HttpResponse | None:
+    """The public pages' limit per address (``RATE_LIMIT_PUBLIC_PAGE``), counted before any lookup: guessing
+    tracking tokens is slowed down as much as reading pages. None: go on."""
+    allowed, wait = hit("public_page", client_address(request))
+    if allowed:
+        return None
+    response = HttpResponse(
+        _("Too many requests from your address: please try again in a minute."),
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
 @require_http_methods(["GET", "HEAD"])
 def track(request, token: str):
+    if (refused := _too_many(request)) is not None:
+        return refused
     incident = _incident(token)
     return _page(request, incident, token=token)
 
@@ -83,6 +103,8 @@ def _kept(response, *, shared: bool):
 @require_http_methods(["GET", "HEAD"])
 def figures(request):
     """The public page: tables and a coarse map, from the cached figures (no query when they are cached)."""
+    if (refused := _too_many(request)) is not None:
+        return refused
     cached = public_figures_cached()
     context = {"figures": public_figures_display(cached), "map": {**public_map_data(cached), "config": map_config()}}
     return _kept(render(request, "public/figures.html", context), shared=False)
@@ -91,4 +113,6 @@ def figures(request):
 @require_http_methods(["GET", "HEAD"])
 def figures_json(request):
     """The same figures as JSON (names in the visitor's language)."""
+    if (refused := _too_many(request)) is not None:
+        return refused
     return _kept(JsonResponse(public_figures_display(public_figures_cached()), encoder=DjangoJSONEncoder), shared=True)

@@ -80,3 +80,17 @@ def test_language_switch_works_for_anonymous_visitors(tracked):
     )
     assert switched.status_code == 302 and switched["Location"] == f"/track/{token}/"
     assert 'lang="zh-hans"' in client.get(f"/track/{token}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+def test_public_pages_are_limited_per_address_before_any_lookup(settings, tracked):
+    """Guessing tokens is slowed down like reading pages: the limit counts unknown tokens too."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "public_page": "3/min"}
+    _incident, token = tracked()
+    client = Client()
+    assert client.get("/track/not-a-token/").status_code == 404
+    assert client.get(f"/track/{token}/").status_code == 200
+    assert client.get("/public/").status_code == 200
+    refused = client.get(f"/track/{token}/")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert client.get("/public/figures.json").status_code == 429
+    assert Client(REMOTE_ADDR="10.1.2.3").get(f"/track/{token}/").status_code == 200  # another address
