@@ -27,7 +27,9 @@ def pages_server(tmp_path_factory):
     (acknowledgement 2 s, SLA 6 s) is published on it. Yields the base URL."""
     # The page tests sign the same demo users in many times a minute; the login limit (10/min per address and
     # username, tested in tests/api) would refuse them.
-    env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1", "RATE_LIMIT_LOGIN": "1000/min"}
+    # The public page's figures are recomputed every second, so a test sees the reports it has just made.
+    env = {"DEADLINE_SWEEP_SECONDS": "0.5", "OUTBOX_RELAY_SECONDS": "1", "RATE_LIMIT_LOGIN": "1000/min",
+           "PUBLIC_CACHE_SECONDS": "1", "RATE_LIMIT_PUBLIC_PAGE": "1000/min"}
     if DATABASE_URL.startswith("postgres") and REDIS_URL:
         db = os.environ.get("LIANDONG_PAGES_REDIS_DB", "11")
         redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{db}" if REDIS_URL.count("/") >= 3 else REDIS_URL + f"/{db}"

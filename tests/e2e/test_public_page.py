@@ -2,6 +2,9 @@
 grid squares, the tables and the footnote, no JavaScript error and no Content-Security-Policy violation, nothing wider
 than the phone."""
 
+import time
+
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -25,6 +28,11 @@ def five_reports(pages_server):
             "reporter": {"name": "王五", "phone": "13700001234"},
         })
         assert response.status_code == 201, response.text
+    # The figures are one cached entry (recomputed every second on this server): wait until they include the five.
+    deadline = time.monotonic() + 20
+    while max((c["count"] for c in httpx.get(f"{pages_server}/public/figures.json").json()["cells"]), default=0) < 5:
+        assert time.monotonic() < deadline, "the public figures never showed the five reports"
+        time.sleep(0.5)
     return pages_server
 
 
