@@ -78,6 +78,16 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (LANGUAGE_CODE): the test client runs requests in this thread, so a
+    request in Chinese by an earlier test of the same process leaves Chinese active, and pytest-xdist orders the
+    tests differently from run to run."""
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Each test starts with empty rate-limit windows (the suite makes many requests as one persona)."""
     from django.core.cache import cache
