@@ -14,28 +14,14 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.attachments.conftest import GPS_IFD, jpeg_with_gps
 from tests.e2e.browser import PHONE, shot
 from tests.e2e.walkthrough import client, wait_for_orders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-GPS_IFD = 0x8825
 REPORTER = {"first_name": "小红", "last_name": "李", "phone": "13912345678", "address_string": "龙华路下穿通道"}
 SECRETS = ("李小红", "小红", "13912345678", "龙华路", "Journey probe")
-
-
-def jpeg_with_gps(colour=(40, 90, 200)) -> bytes:
-    """A phone photo: a JPEG whose EXIF carries a camera make and a GPSInfo IFD (where it was taken)."""
-    image = Image.new("RGB", (120, 80), colour)
-    exif = Image.Exif()
-    exif[0x010F] = "JourneyCam"  # Make
-    gps = exif.get_ifd(GPS_IFD)
-    gps.update({1: "N", 2: (31.0, 12.0, 36.0), 3: "E", 4: (121.0, 25.0, 48.0)})
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif)
-    data = out.getvalue()
-    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD)  # the test's own photo does carry GPS
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +44,8 @@ def _transition(api: httpx.Client, incident_id: int, name: str) -> None:
 def test_citizen_journey(pages_server, open311_key, browser):
     base = pages_server
     # 1. A citizen app posts the report with a photo (multipart ``media``).
+    photo = jpeg_with_gps(size=(120, 80))
+    assert Image.open(io.BytesIO(photo)).getexif().get_ifd(GPS_IFD)  # the citizen's photo does carry GPS
     response = httpx.post(
         f"{base}/open311/v2/requests.json",
         data={
@@ -68,7 +56,7 @@ def test_citizen_journey(pages_server, open311_key, browser):
             "description": "Journey probe: underpass flooded, water 40 cm",
             **REPORTER,
         },
-        files={"media": ("IMG_0001.jpg", jpeg_with_gps(), "image/jpeg")},
+        files={"media": ("IMG_0001.jpg", photo, "image/jpeg")},
         timeout=15,
     )
     assert response.status_code == 201, response.text
@@ -128,7 +116,7 @@ def test_citizen_journey(pages_server, open311_key, browser):
     added = staff.post(
         f"/api/work-orders/{order['id']}/attachments/",
         data={"kind": "after"},
-        files={"file": ("after.jpg", jpeg_with_gps((60, 160, 60)), "image/jpeg")},
+        files={"file": ("after.jpg", jpeg_with_gps(size=(120, 80)), "image/jpeg")},
     )
     assert added.status_code == 201, added.text
     assert added.json()["kind"] == "after" and added.json()["work_order"] == order["id"]

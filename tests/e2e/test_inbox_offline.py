@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import PHONE, login, shot
-from tests.e2e.walkthrough import client
+from tests.e2e.walkthrough import client, order_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -151,23 +151,12 @@ def incidents(pages_server):
         assert response.status_code == 201, response.text
         incident = response.json()
         made.append(incident["id"])
-        return incident, _order_of(dispatcher, incident["id"])
+        return incident, order_of(dispatcher, incident["id"], CM)
 
     yield report
     for incident_id in made:
         dispatcher.post(f"/api/incidents/{incident_id}/transitions/",
                         json={"transition": "cancel", "note": "e2e inbox test: stood down"})
-
-
-def _order_of(api, incident_id: int, timeout: float = 30) -> dict:
-    """The incident's city-management work order, once routing has made it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = api.get("/api/work-orders/", params={"incident": incident_id, "department": CM}).json()["results"]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"incident {incident_id}: no {CM} order after {timeout}s"
-        time.sleep(0.1)
 
 
 def _accepted_rows(api, incident_id: int, order_id: int) -> list[dict]:

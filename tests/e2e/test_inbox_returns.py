@@ -15,13 +15,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import PHONE, login, shot
-from tests.e2e.walkthrough import client
+from tests.e2e.walkthrough import client, order_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -56,19 +54,6 @@ def incidents(pages_server):
         )
 
 
-def _order_of(api, incident_id: int, department: str, timeout: float = 30) -> dict:
-    """The incident's work order for ``department``, once routing has made it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = api.get("/api/work-orders/", params={"incident": incident_id, "department": department}).json()[
-            "results"
-        ]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"incident {incident_id}: no {department} order after {timeout}s"
-        time.sleep(0.1)
-
-
 def _card(page, incident_id: int):
     return page.locator(f"[data-testid=work-order][data-incident='{incident_id}']")
 
@@ -94,7 +79,7 @@ def test_staff_return_an_offer_and_see_it_offered_again_live_when_the_return_is_
     page = _inbox(browser, pages_server, "transit_staff")
     try:
         incident = incidents("Return test: underpass flooded, no bus line there")
-        order = _order_of(dispatcher, incident["id"], "transit")
+        order = order_of(dispatcher, incident["id"], "transit")
         card = _card(page, incident["id"])
         expect(card).to_have_attribute("data-state", "offered", timeout=15000)
         _open(card)
@@ -164,7 +149,7 @@ def test_a_lead_asks_for_more_time_and_sees_the_new_due_time_live_when_approved(
     page = _inbox(browser, pages_server, "city_management_lead")
     try:
         incident = incidents("Extension test: underpass flooded, pumps arriving late")
-        order = _order_of(dispatcher, incident["id"], "city_management")
+        order = order_of(dispatcher, incident["id"], "city_management")
         due_before = order["due_at"]
         assert due_before, order
         card = _card(page, incident["id"])
@@ -214,7 +199,7 @@ def test_more_time_asked_offline_is_sent_once_when_back_and_a_refusal_shows_its_
     page = _inbox(browser, pages_server, "city_management_lead")
     try:
         incident = incidents("Extension offline test: underpass flooded")
-        order = _order_of(dispatcher, incident["id"], "city_management")
+        order = order_of(dispatcher, incident["id"], "city_management")
         card = _card(page, incident["id"])
         expect(card).to_have_attribute("data-state", "offered", timeout=15000)
 

@@ -24,7 +24,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.e2e.browser import PHONE, WALL, login, shot
-from tests.e2e.walkthrough import client
+from tests.e2e.walkthrough import client, order_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -78,16 +78,6 @@ def incidents(pages_server):
                         json={"transition": transition, "note": "e2e photos test: stood down"})
 
 
-def _order_of(api, incident_id: int, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = api.get("/api/work-orders/", params={"incident": incident_id, "department": CM}).json()["results"]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"incident {incident_id}: no {CM} order after {timeout}s"
-        time.sleep(0.1)
-
-
 def _inbox(browser, base: str, username: str = "city_management_staff"):
     page = login(browser, base, username, PHONE)
     assert page.url.endswith("/inbox/"), page.url
@@ -123,7 +113,7 @@ def test_before_and_after_photos_from_the_phone_show_on_the_console(pages_server
     dispatcher = client(pages_server, "dispatcher")
     tag = uuid.uuid4().hex[:6]
     incident = incidents(f"Photos {tag}: blocked drain on Photo Lane")
-    order = _order_of(dispatcher, incident["id"])
+    order = order_of(dispatcher, incident["id"], CM)
     assert order["photo_required_to_complete"] is False
     page = _inbox(browser, pages_server)
     console = None
@@ -231,7 +221,7 @@ def test_a_workflow_requiring_a_photo_keeps_complete_disabled_until_one_is_attac
     dispatcher = client(pages_server, "dispatcher")
     staff = client(pages_server, "city_management_staff")
     incident = incidents(f"Photo check {uuid.uuid4().hex[:6]}: manhole cover replaced", event_type="photo_check")
-    order = _order_of(dispatcher, incident["id"])
+    order = order_of(dispatcher, incident["id"], CM)
     assert order["photo_required_to_complete"] is True
     for action in ("accept", "depart", "arrive"):
         response = staff.post(f"/api/work-orders/{order['id']}/actions/", json={"action": action})

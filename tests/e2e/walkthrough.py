@@ -47,6 +47,19 @@ def wait_for_orders(api: httpx.Client, incident_id: int, count: int, timeout: fl
         time.sleep(0.05)
 
 
+def order_of(api: httpx.Client, incident_id: int, department: str, timeout: float = 30) -> dict:
+    """The incident's work order for ``department``, once routing has made it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = api.get("/api/work-orders/", params={"incident": incident_id, "department": department}).json()[
+            "results"
+        ]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"incident {incident_id}: no {department} order after {timeout}s"
+        time.sleep(0.1)
+
+
 def report_waterlogging(api: httpx.Client, title: str = "Underpass flooded") -> dict:
     response = api.post(
         "/api/incidents/",
