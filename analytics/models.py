@@ -74,6 +74,12 @@ class OrderFact(models.Model):
     # The incident's creation time, copied (it never changes): a report's period is on it, and a range on the orders'
     # own index reads a month's orders instead of joining every order to its incident (measured: README, Analytics).
     incident_created_at = models.DateTimeField()
+    # The incident's attributes a report filters on, copied too (kept equal by ``fold``: a relocation, merge or
+    # unmerge rewrites its orders' copies), so that a report of the orders never joins them to their incidents.
+    event_type = models.CharField(max_length=64, default="")
+    district = models.CharField(max_length=64, blank=True, default="")
+    exercise = models.BooleanField(default=False)
+    merged = models.BooleanField(default=False)  # the incident is merged into another (not counted)
     department = models.CharField(max_length=64)
     unit = models.CharField(max_length=32, blank=True)  # the last unit that held it (blank: none yet)
     dispatch_round = models.PositiveIntegerField(default=1)

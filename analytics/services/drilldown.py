@@ -19,6 +19,8 @@ from analytics.models import IncidentFact
 from analytics.services.definitions import INTERVALS, Interval
 from analytics.services.reports import (
     ALL,
+    INCIDENT,
+    ORDER,
     ReportQuery,
     analytics_scope,
     group_expression,
@@ -129,9 +131,9 @@ def _check(drill: Drill, query: ReportQuery) -> None:
             raise Invalid(_("Not a day."), {"group": [_("A day as YYYY-MM-DD.")]}) from None
 
 
-def _in_group(qs: QuerySet, query: ReportQuery, group: str | None, prefix: str) -> QuerySet:
+def _in_group(qs: QuerySet, query: ReportQuery, group: str | None, level: str) -> QuerySet:
     """``qs`` held to one group of ``query.group_by``, grouped as the report groups it."""
-    expression = group_expression(query.group_by, prefix)
+    expression = group_expression(query.group_by, level)
     if expression is None or group is None:
         return qs
     value: Any = date.fromisoformat(group) if query.group_by == "day" else group
@@ -144,18 +146,18 @@ def _interval_facts(query: ReportQuery, drill: Drill, interval: Interval) -> tup
     incident in a department's group, as the report counts it) or ``order``."""
     qs: QuerySet
     if interval.level == "order":
-        qs, group_prefix, path, level = orders_in_scope(query), "incident__", "", "order"
+        qs, group_level, path, level = orders_in_scope(query), ORDER, "", "order"
     elif query.group_by == "department":
-        qs, group_prefix, path, level = (
+        qs, group_level, path, level = (
             incidents_by_department_in_scope(query),
-            "",
+            ORDER,
             "incident__",
             "incident_of_department",
         )
     else:
-        qs, group_prefix, path, level = incidents_in_scope(query), "", "", "incident"
+        qs, group_level, path, level = incidents_in_scope(query), INCIDENT, "", "incident"
     value, target = path + interval.name, (path + interval.target) if interval.target else None
-    qs = _in_group(qs, query, drill.group, group_prefix).filter(**{f"{value}__isnull": False})
+    qs = _in_group(qs, query, drill.group, group_level).filter(**{f"{value}__isnull": False})
     if drill.outcome and target:
         qs = qs.filter(**{target: drill.outcome == "on_time"})
     return qs, value, target, level
@@ -165,11 +167,11 @@ def _kpi_facts(query: ReportQuery, drill: Drill, kpi: Kpi) -> tuple[QuerySet, st
     """The facts a KPI row counted in ``kpi``'s numerator: ``(qs, value column)``. Incidents grouped by department
     or unit are those with one of the group's orders (the report counts them through the orders, each once)."""
     if kpi.level == "order":
-        return _in_group(orders_in_scope(query), query, drill.group, "incident__").filter(kpi.condition), kpi.value
+        return _in_group(orders_in_scope(query), query, drill.group, ORDER).filter(kpi.condition), kpi.value
     if query.group_by in ("department", "unit"):
-        orders = _in_group(orders_in_scope(query), query, drill.group, "incident__")
+        orders = _in_group(orders_in_scope(query), query, drill.group, ORDER)
         return IncidentFact.objects.filter(pk__in=orders.values("incident")).filter(kpi.condition), kpi.value
-    return _in_group(incidents_in_scope(query), query, drill.group, "").filter(kpi.condition), kpi.value
+    return _in_group(incidents_in_scope(query), query, drill.group, INCIDENT).filter(kpi.condition), kpi.value
 
 
 def _results(qs: QuerySet, *, value: str, target: str | None, level: str, limit: int) -> list[dict[str, Any]]:

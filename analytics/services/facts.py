@@ -1,7 +1,8 @@
 """Writing the facts: live, in the transaction of every recorded change, and by recomputation from the timeline.
 
 ``facts_record`` subscribes to recorded changes (``AnalyticsConfig.ready``). It is on the intake and routing path,
-so per batch it reads at most the fact rows it folds (none for a new incident or new orders) and writes each at most
+so per batch it reads at most the fact rows it folds (none for a new incident or new orders; all the incident's
+orders for a relocation, merge or unmerge, whose copies of the incident's attributes it rewrites) and writes each at most
 once: one insert or update of the incident's facts, one upsert of the orders' facts. Every writer of a change holds
 the incident's row lock (or, on SQLite, the write lock), so this read-modify-write of one incident's facts never
 races another. A change of an incident with no facts yet (reported before analytics existed) rebuilds its facts from
@@ -19,7 +20,7 @@ from typing import Any
 from django.db import transaction
 
 from analytics.models import INCIDENT_FIELDS, ORDER_FIELDS, IncidentFact, OrderFact
-from analytics.services.fold import Facts, StateKinds, Values, fold, folds, new_order, order_id
+from analytics.services.fold import COPIED_BY, Facts, StateKinds, Values, fold, folds, new_order, order_id
 from departments.models import WorkOrder
 from dispatch.core.changes import Change
 from dispatch.models import Incident, TimelineEvent
@@ -78,10 +79,14 @@ def facts_record(changes: list[Change]) -> None:
     created = rows[0]["kind"] == "incident.created"
     fresh = {order_id(row) for row in rows if new_order(row)}
     wanted = {pk for row in rows if (pk := order_id(row)) is not None} - fresh
+    # A row changing what the orders' facts copy of the incident (a relocation, a merge) rewrites all of them.
+    every_order = any(row["kind"] in COPIED_BY for row in rows)
     stored_orders: dict[int, OrderFact] = {}
     stored_incident: IncidentFact | None = None
-    if wanted:
-        for fact in OrderFact.objects.select_related("incident").filter(pk__in=wanted):
+    if wanted or every_order:
+        read = OrderFact.objects.select_related("incident")
+        read = read.filter(incident_id=incident.pk) if every_order else read.filter(pk__in=wanted)
+        for fact in read:
             stored_orders[fact.pk] = fact
             stored_incident = fact.incident
     if not created and stored_incident is None:

@@ -54,7 +54,8 @@ class StateKinds:
 @dataclass(frozen=True)
 class Facts:
     """An incident's facts (``incident``: the ``IncidentFact`` values, None before its creation row) and those of
-    its orders (``orders``: ``OrderFact`` values by work-order id); only the orders a fold touched need be there."""
+        its orders (``orders``: ``OrderFact`` values by work-order id); only the orders a fold touched need be there (all of
+    them for the rows in ``COPIED_BY``)."""
 
     incident: Values | None
     orders: Mapping[int, Values] = field(default_factory=dict)
@@ -136,7 +137,26 @@ def fold(facts: Facts, row: Mapping[str, Any]) -> Facts:
         incident = incident_new(row["incident"], at, data)
     else:
         incident = _fold_incident(dict(facts.incident or {}), kind, at, data, facts.states)
+    if kind in COPIED_BY:
+        orders = {pk: {**order, **_copied(incident)} for pk, order in facts.orders.items()}
+        return replace(facts, incident=_derive_incident(incident), orders=orders)
     return replace(facts, incident=_derive_incident(incident))
+
+
+# The rows that change an incident attribute its orders' facts carry a copy of (``_copied``): folding one rewrites
+# every order's copy, so a live fold of such a row needs all the incident's order facts (``facts_record`` reads them).
+COPIED_BY = frozenset({"incident.located", "incident.merged", "incident.unmerged"})
+
+
+def _copied(incident: Values) -> Values:
+    """The incident's attributes copied onto each of its orders' facts (a report of orders filters on them)."""
+    return {
+        "incident_created_at": incident["created_at"],
+        "event_type": incident["event_type"],
+        "district": incident["district"],
+        "exercise": incident["exercise"],
+        "merged": incident["merged_into"] is not None,
+    }
 
 
 # --- incident rows ---------------------------------------------------------------------------------------------
@@ -297,7 +317,7 @@ def _order_new(pk: int, incident: Values, row: Mapping[str, Any], at: datetime, 
     return {
         "work_order_id": pk,
         "incident_id": incident["incident_id"],
-        "incident_created_at": incident["created_at"],
+        **_copied(incident),
         "department": data.get("department") or "",
         "unit": "",
         "dispatch_round": info.get("dispatch_round") or 1,

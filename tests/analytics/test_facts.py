@@ -175,3 +175,31 @@ def _recomputed(incident_ids) -> tuple[dict, dict]:
     incidents = {pk: dict(f.incident) for pk, f in facts.items() if f.incident is not None}
     orders = {pk: dict(values) for f in facts.values() for pk, values in f.orders.items()}
     return incidents, orders
+
+
+def test_the_orders_copies_of_their_incident_follow_a_relocation_a_merge_and_an_unmerge(clock, report, api_as):
+    """A report of the orders reads their own copies of the incident's period, type, district, drill and merged flags:
+    each change of one rewrites every order's copy, in the change's transaction, as a recomputation would."""
+    first, second = report(), report(title="Second")
+    dispatcher = api_as("dispatcher")
+
+    def copies(incident_id: int) -> set[tuple]:
+        return set(
+            OrderFact.objects.filter(incident_id=incident_id).values_list(
+                "incident_created_at", "event_type", "district", "exercise", "merged"
+            )
+        )
+
+    assert copies(first["id"]) == {(START, "waterlogging", "riverside", False, False)}
+    assert OrderFact.objects.filter(incident_id=first["id"]).count() == 3
+
+    assert dispatcher.post(f"/api/incidents/{first['id']}/location/", {"district": "oldtown"}).status_code == 200
+    assert copies(first["id"]) == {(START, "waterlogging", "oldtown", False, False)}
+
+    assert dispatcher.post(f"/api/incidents/{second['id']}/merge/", {"into": first["id"]}).status_code == 200
+    assert {merged for *_rest, merged in copies(second["id"])} == {True}
+    assert snapshot() == _recomputed([first["id"], second["id"]])
+
+    assert dispatcher.post(f"/api/incidents/{second['id']}/unmerge/", {}).status_code == 200
+    assert {merged for *_rest, merged in copies(second["id"])} == {False}
+    assert snapshot() == _recomputed([first["id"], second["id"]])
