@@ -51,9 +51,13 @@ class IncidentFact(models.Model):
     resolved_to_closed = models.FloatField(null=True, blank=True)
     created_to_closed = models.FloatField(null=True, blank=True)
     closed_on_time = models.BooleanField(null=True, blank=True)
+    # Changed since its day's columns were built (analytics.services.columns): set by every write of the row, cleared
+    # by the rebuild of its day. Not a fact (no fold derives it; a recomputation sets it).
+    dirty = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         indexes = [
+            models.Index(fields=["created_at"], name="incidentfact_dirty", condition=models.Q(dirty=True)),
             models.Index(fields=["created_at"], name="incidentfact_created"),
             models.Index(fields=["event_type", "created_at"], name="incidentfact_type_created"),
             models.Index(fields=["district", "created_at"], name="incidentfact_district_created"),
@@ -111,9 +115,11 @@ class OrderFact(models.Model):
     accepted_to_completed = models.FloatField(null=True, blank=True)
     ack_on_time = models.BooleanField(null=True, blank=True)
     handling_on_time = models.BooleanField(null=True, blank=True)
+    dirty = models.BooleanField(default=True, db_default=True)  # as IncidentFact.dirty
 
     class Meta:
         indexes = [
+            models.Index(fields=["incident_created_at"], name="orderfact_dirty", condition=models.Q(dirty=True)),
             models.Index(fields=["department", "incident"], name="orderfact_department"),
             models.Index(fields=["unit"], name="orderfact_unit"),
             models.Index(fields=["incident_created_at"], name="orderfact_incident_created"),
@@ -123,5 +129,35 @@ class OrderFact(models.Model):
         return f"facts of work order {self.work_order_id}"
 
 
-INCIDENT_FIELDS = tuple(f.attname for f in IncidentFact._meta.concrete_fields)
-ORDER_FIELDS = tuple(f.attname for f in OrderFact._meta.concrete_fields)
+class FactDay(models.Model):
+    """The columns of one local day's facts are built (``analytics.services.columns``): ``vocabulary`` is the codes
+    their text columns index. The day is fresh while none of its facts is ``dirty``."""
+
+    day = models.DateField(primary_key=True)
+    vocabulary = models.JSONField(default=list)
+    incidents = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"columns of {self.day}"
+
+
+class FactColumn(models.Model):
+    """One column of one day's facts: its values as a packed array (``analytics.services.columns.COLUMNS`` says
+    which, of which type)."""
+
+    day = models.ForeignKey(FactDay, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=48)
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "name"], name="factcolumn_day_name")]
+
+    def __str__(self):
+        return f"{self.name} of {self.day_id}"
+
+
+_NOT_FACTS = {"dirty"}
+INCIDENT_FIELDS = tuple(f.attname for f in IncidentFact._meta.concrete_fields if f.name not in _NOT_FACTS)
+ORDER_FIELDS = tuple(f.attname for f in OrderFact._meta.concrete_fields if f.name not in _NOT_FACTS)

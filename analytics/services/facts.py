@@ -121,9 +121,9 @@ def _save(before: Facts, after: Facts, *, new_incident: bool) -> None:
             IncidentFact.objects.create(**after.incident)
         else:
             changed = {k: v for k, v in after.incident.items() if before.incident.get(k) != v}
-            IncidentFact.objects.filter(pk=after.incident["incident_id"]).update(**changed)
+            IncidentFact.objects.filter(pk=after.incident["incident_id"]).update(**changed, dirty=True)
     orders = [OrderFact(**values) for pk, values in after.orders.items() if before.orders.get(pk) != values]
-    if orders:
+    if orders:  # each written dirty (the model's default): its day's columns are built again
         OrderFact.objects.bulk_create(
             orders,
             update_conflicts=True,
