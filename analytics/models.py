@@ -131,13 +131,16 @@ class OrderFact(models.Model):
 
 class FactDay(models.Model):
     """The columns of one local day's facts are built (``analytics.services.columns``): ``vocabulary`` is the codes
-    their text columns index. The day is fresh while none of its facts is ``dirty``."""
+    their text columns index. The day is fresh while none of its facts is ``dirty``; ``built_at`` is null while it is
+    being built again (its stored columns are older than its facts then), and a reader takes only columns of the
+    ``version`` it reads."""
 
     day = models.DateField(primary_key=True)
     vocabulary = models.JSONField(default=list)
     incidents = models.PositiveIntegerField(default=0)
     orders = models.PositiveIntegerField(default=0)
-    built_at = models.DateTimeField()
+    built_at = models.DateTimeField(null=True)
+    version = models.PositiveBigIntegerField(default=0)  # one more at each store: the columns read are of one store
 
     def __str__(self):
         return f"columns of {self.day}"

@@ -3,22 +3,25 @@
 A report of a year reads three million work orders' facts; PostgreSQL reads and sorts them row by row (5-10 s on two
 cores, measured: README, Analytics). Here each local day's facts (the incidents created that day and their work
 orders) are kept as packed arrays, one ``FactColumn`` per column (``COLUMNS``: name, level, type), built from the fact
-rows by ``day_columns``; a report loads the columns it needs for its days (``load``) and computes its figures in
+rows by ``build``; a report loads the columns it needs for its days (``load``) and computes its figures in
 memory (``analytics.services.reports``). Nothing is approximated: the values are the facts' own (seconds as stored).
 
 Freshness. Every write of a fact row sets its ``dirty`` flag (in the transaction of the change: no extra statement);
-``refresh_day`` clears the day's flags, then builds the day's columns from the rows and stores them, in one
-transaction under the day's lock. A change committed after the flags were cleared leaves its row dirty, so the day is
-built again; a report never reads a stored day that has a dirty row or none stored: it builds that day from the rows
-in memory (``load``), as it does for the partial days at either end of its period. ``refresh_stale`` (beat, every
-``ANALYTICS_REFRESH_SECONDS``; and after ``seed_history`` or ``recompute_analytics``) stores the stale days again.
+``refresh_day`` clears the day's flags (committed at once, so a change never waits long on it), then builds the
+day's columns from the rows (read after the clearing) and stores them, one refresh of a day at a time. A change
+committed after the flags were cleared leaves its row dirty, so the day is built again; a report never reads a
+stored day that has a dirty row, none stored or one being stored again (``FactDay.built_at``): it builds that day
+from the rows in memory (``load``), as it does for the partial days at either end of its period. ``refresh_stale``
+(beat, every ``ANALYTICS_REFRESH_SECONDS``; and after ``seed_history`` or ``recompute_analytics``) stores the stale
+days again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -257,25 +260,49 @@ def _chunk(day: date, incidents: list[tuple], orders: list[tuple]) -> Chunk:
 
 
 def refresh_day(day: date) -> Chunk:
-    """Build ``day``'s columns from its fact rows and store them, clearing its rows' dirty flags first (one
-    transaction, under the day's lock: see the module)."""
+    """Clear ``day``'s dirty flags (a transaction of its own, committed at once: a change of one of its facts never
+    waits long for it), then build its columns from its fact rows and store them; one refresh of a day at a time
+    (``_day_lock``). See the module for why nothing is missed."""
     start, end = day_bounds(day)
-    with transaction.atomic():
-        FactDay.objects.get_or_create(day=day, defaults={"built_at": timezone.now()})
-        FactDay.objects.select_for_update().filter(day=day).get()
-        IncidentFact.objects.filter(dirty=True, created_at__gte=start, created_at__lt=end).update(dirty=False)
-        OrderFact.objects.filter(dirty=True, incident_created_at__gte=start, incident_created_at__lt=end).update(
-            dirty=False
-        )
+    with _day_lock(day):
+        with transaction.atomic():
+            FactDay.objects.filter(day=day).update(built_at=None)  # its stored columns: older than its facts now
+            IncidentFact.objects.filter(dirty=True, created_at__gte=start, created_at__lt=end).update(dirty=False)
+            OrderFact.objects.filter(dirty=True, incident_created_at__gte=start, incident_created_at__lt=end).update(
+                dirty=False
+            )
         chunk = build([(day, start, end)])[day]
-        FactDay.objects.filter(day=day).update(
-            vocabulary=chunk.vocabulary, incidents=chunk.incidents, orders=chunk.orders, built_at=timezone.now()
-        )
-        FactColumn.objects.filter(day_id=day).delete()
-        FactColumn.objects.bulk_create(
-            [FactColumn(day_id=day, name=name, data=array.tobytes()) for name, array in chunk.arrays.items()]
-        )
+        with transaction.atomic():
+            head, _created = FactDay.objects.select_for_update().get_or_create(day=day)
+            head.vocabulary, head.incidents, head.orders = chunk.vocabulary, chunk.incidents, chunk.orders
+            head.built_at, head.version = timezone.now(), head.version + 1
+            head.save()
+            FactColumn.objects.filter(day_id=day).delete()
+            FactColumn.objects.bulk_create(
+                [FactColumn(day_id=day, name=name, data=array.tobytes()) for name, array in chunk.arrays.items()]
+            )
     return chunk
+
+
+_LOCK_SPACE = 18  # pg_advisory_lock(space, key): the analytics app's key space (issue 18); the key is the day
+_local_lock = threading.Lock()  # SQLite: the embedded profile is one process
+
+
+@contextmanager
+def _day_lock(day: date) -> Iterator[None]:
+    """One refresh of ``day`` at a time, across processes (PostgreSQL: a session advisory lock). Two refreshes side by
+    side could store an older build after a newer one whose flags it had cleared."""
+    if connection.vendor != "postgresql":
+        with _local_lock:
+            yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_SPACE, day.toordinal()])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_SPACE, day.toordinal()])
 
 
 def stale_days(first: date | None = None, last: date | None = None) -> set[date]:
@@ -313,7 +340,9 @@ def refresh_stale(limit: int | None = None) -> int:
     span = IncidentFact.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     if span["first"] is not None:
         first, last = (timezone.localtime(span[k]).date() for k in ("first", "last"))
-        stored = set(FactDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True))
+        stored = set(  # a day left half-built (a refresh that died after clearing its flags) is built again
+            FactDay.objects.filter(day__gte=first, day__lte=last, built_at__isnull=False).values_list("day", flat=True)
+        )
         days = sorted(set(days) | {d for d in _days(first, last) if d not in stored})
     if limit is not None:
         days = days[:limit]
@@ -392,19 +421,26 @@ def _pieces(start: datetime | None, end: datetime | None) -> Iterator[Piece]:
 
 def _stored(first: date, last: date, names: set[str], fresh: set[date]) -> dict[date, Chunk]:
     """The stored columns ``names`` of the ``fresh`` days between ``first`` and ``last``, with their vocabularies: two
-    queries (ranges of days: whatever the days, stored or not)."""
+    queries (ranges of days: whatever the days, stored or not). A day being built again (``built_at`` null), or
+    stored again between the two queries (its columns of another ``version`` than the day's), is left out: built from
+    its rows."""
     arrays: dict[date, dict[str, np.ndarray]] = defaultdict(dict)
+    versions: dict[date, set[int]] = defaultdict(set)
     rows = FactColumn.objects.filter(day_id__gte=first, day_id__lte=last, name__in=names).values_list(
-        "day_id", "name", "data"
+        "day_id", "day__version", "name", "data"
     )
-    for day, name, data in _fetch_bytes(rows):
+    for day, version, name, data in _fetch_bytes(rows):
+        day = date.fromisoformat(day) if isinstance(day, str) else day  # SQLite's driver: text
         if day in fresh:
             arrays[day][name] = np.frombuffer(data, dtype=BY_NAME[name].dtype)
-    heads = FactDay.objects.filter(day__gte=first, day__lte=last).values_list("day", "vocabulary", "incidents", "orders")
+            versions[day].add(version)
+    heads = FactDay.objects.filter(day__gte=first, day__lte=last).values_list(
+        "day", "built_at", "version", "vocabulary", "incidents", "orders"
+    )
     return {
         day: Chunk(day=day, vocabulary=vocabulary, arrays=arrays[day], incidents=incidents, orders=orders)
-        for day, vocabulary, incidents, orders in heads
-        if day in fresh and names <= arrays[day].keys()
+        for day, built_at, version, vocabulary, incidents, orders in heads
+        if day in fresh and built_at is not None and versions[day] == {version} and names <= arrays[day].keys()
     }
 
 

@@ -1,9 +1,10 @@
 """Reading the facts: intervals (percentiles, within-target rates) and KPIs, grouped and filtered, scoped to the caller.
 
-Every figure is a grouped query over the fact tables (never the timeline): one query per level (incidents, work
-orders), whatever the number of rows or groups. Percentiles are computed by PostgreSQL (``percentile_cont``); on
-SQLite (the embedded profile) the same continuous percentiles are computed in Python over the values one query
-returns. What each figure means: ``analytics.services.definitions``.
+Every figure is computed in memory (NumPy) over the period's facts as columns (``analytics.services.columns``: stored
+by day, fresh ones; the others built from the fact rows), never the timeline, with a fixed number of queries whatever
+the number of rows, groups or days. Percentiles are continuous (``percentile_cont``'s formula, NumPy's ``linear``).
+What each figure means: ``analytics.services.definitions``. The querysets below (``orders_in_scope`` ...) select the
+same facts for the drill-down (``analytics.services.drilldown``), whose counts equal the figures.
 
 Scope: dispatchers, supervisors and admins see every department's figures; a department's staff and leads only their
 own department's (the incidents it had work orders on, and its orders), whatever they ask (another department: 403).
