@@ -402,14 +402,15 @@ def load(start: datetime | None, end: datetime | None, names: Iterable[str]) -> 
 
 
 def _pieces(start: datetime | None, end: datetime | None) -> Iterator[Piece]:
-    """The period as local days, each ``(day, start, end)``: whole days, and the parts of the first and last."""
-    if start is None or end is None:
-        span = IncidentFact.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
-        if span["first"] is None:
-            return
-        # The facts' whole days (nothing is outside the span: their stored columns serve as they are).
-        start = start or day_bounds(timezone.localtime(span["first"]).date())[0]
-        end = end or day_bounds(timezone.localtime(span["last"]).date())[1]
+    """The period as local days, each ``(day, start, end)``: whole days, and the parts of the first and last; held to
+    the facts' whole days (nothing is outside them: a period from the year 1 is the facts' span, not 740,000 days)."""
+    span = IncidentFact.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if span["first"] is None:
+        return
+    first = day_bounds(timezone.localtime(span["first"]).date())[0]
+    last = day_bounds(timezone.localtime(span["last"]).date())[1]
+    start = first if start is None else max(start, first)
+    end = last if end is None else min(end, last)
     day = timezone.localtime(start).date()
     while True:
         s, e = day_bounds(day)

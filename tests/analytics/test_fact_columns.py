@@ -75,3 +75,14 @@ def test_a_change_on_a_stored_day_shows_at_once_and_is_stored_again(clock, repor
     assert supervisor.get("/api/analytics/kpis/").json()["rows"][0]["n"] == 2
     assert refresh_stale() == 2  # the new day, and the empty one between (stored: nothing to build next time)
     assert supervisor.get("/api/analytics/kpis/").json()["rows"][0]["n"] == 2 and second["id"]
+
+
+def test_a_period_far_wider_than_the_facts_reads_only_their_days(clock, report, api_as):
+    """The period is held to the facts' days: from the year 1 to 9999 answers at once, as the facts' span does."""
+    report()
+    supervisor = api_as("supervisor")
+    wide = {"from": "0001-01-01T00:00:00Z", "to": "9999-12-30T00:00:00Z", "group_by": "day"}
+    for endpoint in ("intervals", "kpis"):
+        response = supervisor.get(f"/api/analytics/{endpoint}/", wide)
+        assert response.status_code == 200, response.content
+        assert response.json()["rows"] == supervisor.get(f"/api/analytics/{endpoint}/", {"group_by": "day"}).json()["rows"]

@@ -188,6 +188,7 @@ def test_reports_page_charts_ranking_drilldown_in_english_and_chinese(pages_serv
     expect(page).to_have_url(f"{base}/reports/?period=today&interval=accepted_to_completed")
     page.go_back()
     expect(page.locator("#interval")).to_have_value("offer_to_accepted")
+    page.wait_for_load_state("networkidle")  # the figures of the restored state in, before the page is left
 
     # Chinese, through the language switch: the same figures, the city's names in Chinese.
     page.select_option("select[name=language]", "zh-hans")
