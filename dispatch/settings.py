@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -300,6 +301,23 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Queues by urgency. A worker started without -Q serves all three and, on Redis, always takes from the first
+# non-empty one in this order (queue_order_strategy "priority" below): a flood of webhook deliveries never holds
+# up routing. Production adds a worker of its own for ``critical`` (-Q critical), so that a slow bulk task in
+# every pool child cannot either (deploy/).
+CELERY_TASK_QUEUES = (Queue("critical"), Queue("default"), Queue("bulk"))
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    # routing jobs, plan activations' follow-up, withdrawals (the outbox), and the deadlines' sweep
+    "dispatch.tasks.run_outbox_job_task": {"queue": "critical"},
+    "dispatch.tasks.relay_outbox_task": {"queue": "critical"},
+    "dispatch.tasks.sweep_deadlines_task": {"queue": "critical"},
+    "dispatch.tasks.fire_deadline_task": {"queue": "critical"},
+    # to other systems and to the figures: they may wait
+    "departments.tasks.deliver_webhooks_task": {"queue": "bulk"},
+    "departments.tasks.relay_webhooks_task": {"queue": "bulk"},
+    "analytics.tasks.refresh_fact_days_task": {"queue": "bulk"},
+}
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": 600,
@@ -309,6 +327,7 @@ if REDIS_URL:
         "retry_on_timeout": True,
         "health_check_interval": 25,
         "socket_connect_timeout": 2,
+        "queue_order_strategy": "priority",  # BRPOP over the queues in CELERY_TASK_QUEUES' (or -Q's) order
     }
 else:
     # kombu's default 1 s polling added ~0.6 s to every task (DESIGN-NOTES).

@@ -24,6 +24,8 @@ def _profile_marks() -> dict[str, str]:
     out = {}
     if not (on_postgres and os.environ.get("REDIS_URL")):
         out["services"] = "needs the services profile (DATABASE_URL=postgres://..., REDIS_URL)"
+    else:
+        out["embedded"] = "starts an embedded demo server of its own whatever the profile: run in the embedded pass"
     if not on_postgres:
         out["postgres"] = "needs PostgreSQL (DATABASE_URL=postgres://...)"
     if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":  # in CI a missing browser fails

@@ -273,7 +273,7 @@ def refresh_day(day: date) -> Chunk:
             )
         chunk = build([(day, start, end)])[day]
         with transaction.atomic():
-            head, _created = FactDay.objects.select_for_update().get_or_create(day=day)
+            head, _created = FactDay.objects.select_for_update(no_key=True).get_or_create(day=day)
             head.vocabulary, head.incidents, head.orders = chunk.vocabulary, chunk.incidents, chunk.orders
             head.built_at, head.version = timezone.now(), head.version + 1
             head.save()

@@ -150,7 +150,7 @@ def facts_recompute(incident_ids: Iterable[int] | None = None, *, batch: int = R
     for chunk in _chunks(iter(list(ids)), batch):  # the ids first: no cursor stays open across the batches' commits
         with transaction.atomic():
             locked = list(
-                Incident.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True)
+                Incident.objects.select_for_update(no_key=True).filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True)
             )
             _rewrite(locked)
         done += len(chunk)

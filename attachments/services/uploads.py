@@ -59,7 +59,7 @@ def _target(
         incident_id = work_order.incident_id
     incidents = access.incidents_visible_to(actor) if work_order is None else Incident.objects.all()
     if lock:
-        incidents = incidents.select_for_update(of=("self",))
+        incidents = incidents.select_for_update(no_key=True, of=("self",))
     incident = incidents.filter(pk=incident_id).first()
     if incident is None:
         raise NotFound(_("No such incident."))

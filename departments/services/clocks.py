@@ -142,8 +142,8 @@ def pause_refused(order: WorkOrder, action: str) -> Conflict:
 @deadline_handler(Deadline.Kind.DUE)
 def on_due(deadline: Deadline) -> str:
     """The handling clock ran out: name the department and by how much, once."""
-    Incident.objects.select_for_update().filter(pk=deadline.incident_id).values_list("pk").get()
-    order = WorkOrder.objects.select_for_update(of=("self",)).select_related("incident", "department", "unit").get(
+    Incident.objects.select_for_update(no_key=True).filter(pk=deadline.incident_id).values_list("pk").get()
+    order = WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("incident", "department", "unit").get(
         pk=deadline.work_order_id)
     if (order.accepted_at is None or order.completed_at is not None or order.breached_at is not None
             or order.paused_at is not None or order.state not in (WorkOrder.State.OFFERED, *WorkOrder.WORKING_STATES)

@@ -19,8 +19,8 @@ NOT_ACKNOWLEDGED = Reason(
 
 
 def _lock(deadline: Deadline) -> WorkOrder:
-    Incident.objects.select_for_update().filter(pk=deadline.incident_id).values_list("pk").get()
-    return WorkOrder.objects.select_for_update(of=("self",)).select_related("incident", "department", "unit").get(
+    Incident.objects.select_for_update(no_key=True).filter(pk=deadline.incident_id).values_list("pk").get()
+    return WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("incident", "department", "unit").get(
         pk=deadline.work_order_id
     )
 

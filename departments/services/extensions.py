@@ -75,7 +75,7 @@ def extension_decide(*, actor: User, work_order_id: int, decision: str, note: st
         incident = order.incident
         if not access.may_decide_extension(actor):
             raise Forbidden(_("Only dispatchers and supervisors decide extensions."))
-        extension = (Extension.objects.select_for_update().filter(work_order=order, state=Extension.State.PENDING)
+        extension = (Extension.objects.select_for_update(no_key=True).filter(work_order=order, state=Extension.State.PENDING)
                      .first())
         if extension is None:
             raise Conflict(_("No extension of this order is waiting for a decision."),

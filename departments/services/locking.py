@@ -19,8 +19,8 @@ def work_order_lock(*, actor: Any, work_order_id: int) -> WorkOrder:
                    .values_list("incident_id", flat=True).first())
     if incident_id is None:
         raise NotFound(_("No such work order."))
-    incident = (Incident.objects.select_for_update(of=("self",))
+    incident = (Incident.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("workflow_version", "event_type", "district").get(pk=incident_id))
-    order = WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").get(pk=work_order_id)
+    order = WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("department", "unit").get(pk=work_order_id)
     order.incident = incident
     return order

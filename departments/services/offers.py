@@ -120,7 +120,7 @@ def work_orders_offer_waiting(*, incident: Incident, actor: User | None) -> list
     each goes to the best candidate now, with a fresh acknowledgement deadline unless an escalation chain drives
     it. The caller holds the incident's lock."""
     waiting = list(
-        WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit")
+        WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("department", "unit")
         .filter(incident=incident, state=WorkOrder.State.OFFERED, unit__isnull=True).order_by("id")
     )
     for order in waiting:
@@ -139,8 +139,8 @@ def offer_withdraw(*, work_order_id: int, unit_id: int) -> None:
     incident_id = WorkOrder.objects.filter(pk=work_order_id).values_list("incident_id", flat=True).first()
     if incident_id is None:
         return
-    Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk").get()
-    order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("incident", "department", "unit")
+    Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).values_list("pk").get()
+    order = (WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("incident", "department", "unit")
              .get(pk=work_order_id))
     unit = order.unit
     if order.state != WorkOrder.State.OFFERED or unit is None or unit.pk != unit_id:

@@ -50,7 +50,7 @@ def incident_route(
     timeline rows and live events, whatever the number of departments.
     """
     incident = (
-        Incident.objects.select_for_update(of=("self",))
+        Incident.objects.select_for_update(no_key=True, of=("self",))
         .select_related("workflow_version", "event_type", "district")
         .get(pk=incident_id)
     )

@@ -24,7 +24,7 @@ _FOLLOWS = ((WorkOrder.State.ON_SCENE, Unit.Status.ON_SCENE), (WorkOrder.State.E
 
 
 def _lock_visible(actor: User | AnonymousUser, unit_id: int) -> Unit:
-    unit = access.units_visible_to(actor).select_for_update().filter(pk=unit_id).first()
+    unit = access.units_visible_to(actor).select_for_update(no_key=True).filter(pk=unit_id).first()
     if unit is None:
         raise NotFound(_("No such unit."))
     return unit
@@ -81,7 +81,7 @@ def units_follow_orders(*, unit_ids: Iterable[int | None], work_order: WorkOrder
         "unit_id", "state"
     ):
         held[unit_id].add(state)
-    for unit in Unit.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+    for unit in Unit.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"):
         if unit.status in Unit.UNAVAILABLE:
             continue
         status = next((s for order_state, s in _FOLLOWS if order_state in held[unit.pk]), Unit.Status.AVAILABLE)

@@ -123,8 +123,8 @@ def _act(*, actor: User, work_order_id: int, action: str, note: str, reason: str
         if incident_id is None:
             raise NotFound(_("No such work order."))
         # Lock order: incident, then work order (the same order routing uses).
-        Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk").get()
-        order = WorkOrder.objects.select_for_update(of=("self",)).select_related(
+        Incident.objects.select_for_update(no_key=True).filter(pk=incident_id).values_list("pk").get()
+        order = WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related(
             "incident", "department", "unit"
         ).get(pk=work_order_id)
         if not access.may_act_on_work_order(actor, order, action):
@@ -250,7 +250,7 @@ def work_orders_cancel_open(*, incident: Incident, actor: User | AnonymousUser |
     """Cancel the open orders of ``incident`` (all, or only those never accepted), with ``reason`` (``INCIDENT_ENDED``
     or ``INCIDENT_STOOD_DOWN``: translated when read). Caller holds the incident lock."""
     states = [WorkOrder.State.OFFERED] if only_unaccepted else list(WorkOrder.OPEN_STATES)
-    cancelled = list(WorkOrder.objects.select_for_update(of=("self",)).select_related("department", "unit").filter(
+    cancelled = list(WorkOrder.objects.select_for_update(no_key=True, of=("self",)).select_related("department", "unit").filter(
         incident=incident, state__in=states
     ))
     for order in cancelled:

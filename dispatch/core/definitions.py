@@ -37,7 +37,7 @@ def version_publish(
     owner row is locked, so two publishers never take the same number."""
     checksum = normalized_checksum(normalized)
     with transaction.atomic():
-        owner, _created = owners.objects.select_for_update().get_or_create(code=code, defaults={"name": name})
+        owner, _created = owners.objects.select_for_update(no_key=True).get_or_create(code=code, defaults={"name": name})
         active = owner.active_version
         if active is not None and active.checksum == checksum:
             return active, False

@@ -45,7 +45,9 @@ def _handle(exc, context):
     if isinstance(exc, OperationalError):
         # No database connection within DB_POOL_TIMEOUT (overload), or the database is unreachable: the request
         # changed nothing; say so and when to retry, rather than a bare 500.
-        log.warning("database unavailable: %s", exc)
+        diag = getattr(exc.__cause__, "diag", None)  # psycopg's: a deadlock names the locks and processes here
+        log.warning("database unavailable: %s %s", exc, getattr(diag, "message_detail", "") or "",
+                    extra={"event": "db.unavailable", "sqlstate": getattr(diag, "sqlstate", None)})
         return Response({"detail": _("The service is overloaded or its database is unreachable; retry shortly."),
                          "errors": {}}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "2"})
     if isinstance(exc, ServiceError):

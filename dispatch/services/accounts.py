@@ -58,7 +58,7 @@ def saved_view_save(*, user: User, page: str, name: str, query: str) -> tuple[Sa
     if unknown:
         raise Invalid(_("Invalid input."), {"query": [_("This page does not read %(keys)s.") % {"keys": ", ".join(unknown)}]})
     with transaction.atomic():
-        existing = SavedView.objects.select_for_update().filter(user=user, page=page, name=name).first()
+        existing = SavedView.objects.select_for_update(no_key=True).filter(user=user, page=page, name=name).first()
         if existing is None and SavedView.objects.filter(user=user, page=page).count() >= SAVED_VIEWS_PER_PAGE:
             raise Invalid(_("Invalid input."), {"name": [_("You have %(n)s saved views of this page; delete one first.")
                                                          % {"n": SAVED_VIEWS_PER_PAGE}]})

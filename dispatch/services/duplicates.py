@@ -145,7 +145,7 @@ def auto_attach_target(*, event_type: EventType, lat: float | None, lon: float |
                                  window_seconds=auto.window_seconds, limit=2)
     if len(found) != 1:
         return None
-    return Incident.objects.select_for_update(of=("self",)).filter(pk=found[0].id, merged_into__isnull=True).first()
+    return Incident.objects.select_for_update(no_key=True, of=("self",)).filter(pk=found[0].id, merged_into__isnull=True).first()
 
 
 def incident_attach_new(*, report: Incident, survivor: Incident, actor) -> None:
@@ -161,7 +161,7 @@ def _may_merge(user) -> bool:
 
 def _lock_pair(a: int, b: int) -> dict[int, Incident]:
     """Lock two incidents in id order (every writer that takes two does the same: no deadlock)."""
-    rows = Incident.objects.select_for_update(of=("self",)).select_related("event_type", "workflow_version").filter(
+    rows = Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("event_type", "workflow_version").filter(
         pk__in=sorted({a, b})).order_by("pk")
     return {row.pk: row for row in rows}
 

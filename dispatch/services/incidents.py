@@ -171,7 +171,7 @@ def incident_lock_visible(*, actor, incident_id: int) -> Incident:
     """The incident, locked for this transaction, if ``actor`` may see it (404 otherwise)."""
     incident = (
         access.incidents_visible_to(actor)
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .select_related("workflow_version", "event_type", "district")
         .filter(pk=incident_id)
         .first()

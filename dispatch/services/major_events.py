@@ -54,7 +54,7 @@ def _commander(value: Any) -> User:
 
 
 def _lock(major_event_id: int) -> MajorEvent:
-    found = MajorEvent.objects.select_for_update(of=("self",)).select_related("commander").filter(pk=major_event_id).first()
+    found = MajorEvent.objects.select_for_update(no_key=True, of=("self",)).select_related("commander").filter(pk=major_event_id).first()
     if found is None:
         raise NotFound(_("No such major event."))
     return found
@@ -62,7 +62,7 @@ def _lock(major_event_id: int) -> MajorEvent:
 
 def _incidents(ids: list[int], *, field: str = "incidents") -> list[Incident]:
     """The incidents named, locked in id order (the order every writer that takes several uses)."""
-    rows = list(Incident.objects.select_for_update(of=("self",)).select_related("event_type").filter(pk__in=ids)
+    rows = list(Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("event_type").filter(pk__in=ids)
                 .order_by("pk"))
     missing = sorted(set(ids) - {row.pk for row in rows})
     if missing:
@@ -177,7 +177,7 @@ def major_event_for_activation(*, activation_id: int, again: bool = False) -> Ma
     incidents open in its area (of its event types) that are in none. Idempotent. ``again``: the sweep that follows
     an opening, for reports made while it was being opened (they read the activation before it named the major
     event)."""
-    activation = (Activation.objects.select_for_update(of=("self",)).select_related("plan", "version", "started_by")
+    activation = (Activation.objects.select_for_update(no_key=True, of=("self",)).select_related("plan", "version", "started_by")
                   .filter(pk=activation_id, active=True).first())
     if activation is None:
         return None  # ended since

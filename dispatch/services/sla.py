@@ -53,7 +53,7 @@ def sla_schedule(*, incident: Incident, new: bool = False) -> None:
 
 @deadline_handler(Deadline.Kind.SLA)
 def on_sla_due(deadline: Deadline) -> str:
-    incident = Incident.objects.select_for_update(of=("self",)).select_related("event_type", "district").get(
+    incident = Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("event_type", "district").get(
         pk=deadline.incident_id
     )
     if (

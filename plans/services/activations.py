@@ -146,7 +146,7 @@ def activation_major_event(activation: Activation | None, event_type: str) -> in
 
 
 def _lock_plan(plan_id: int) -> ResponsePlan:
-    return ResponsePlan.objects.select_for_update(of=("self",)).select_related("active_version").get(pk=plan_id)
+    return ResponsePlan.objects.select_for_update(no_key=True, of=("self",)).select_related("active_version").get(pk=plan_id)
 
 
 def _record(activation: Activation, *, kind: str, actor: User | None, data: dict[str, Any]) -> ActivationEvent:
@@ -194,7 +194,7 @@ def _tasks_create(activation: Activation, *, now: datetime) -> list[ActivationTa
 
 
 def _tasks_cancel(activation: Activation, *, reason: str) -> list[ActivationTask]:
-    open_tasks = list(ActivationTask.objects.select_for_update(of=("self",)).select_related("department")
+    open_tasks = list(ActivationTask.objects.select_for_update(no_key=True, of=("self",)).select_related("department")
                       .filter(activation=activation, state__in=ActivationTask.OPEN_STATES))
     for task in open_tasks:
         task.state = ActivationTask.State.CANCELLED
@@ -401,7 +401,7 @@ def activation_acknowledge(*, activation_id: int, actor: User) -> Activation:
         activation = Activation.objects.select_related("plan", "version").get(pk=activation_id)
         if not activation.active:
             raise Conflict(_("This activation has already ended."), {"task": [_("Nothing to acknowledge.")]})
-        tasks = ActivationTask.objects.select_for_update(of=("self",)).select_related("department").filter(
+        tasks = ActivationTask.objects.select_for_update(no_key=True, of=("self",)).select_related("department").filter(
             activation=activation, department_id=actor.department_id, level=activation.level,
         ).exclude(state=ActivationTask.State.CANCELLED)
         task = tasks.order_by("-id").first()
@@ -437,7 +437,7 @@ def _lock_task(deadline: Deadline) -> ActivationTask | None:
     if plan_id is None:
         return None
     _lock_plan(plan_id)
-    return ActivationTask.objects.select_for_update(of=("self",)).select_related(
+    return ActivationTask.objects.select_for_update(no_key=True, of=("self",)).select_related(
         "activation__plan", "activation__version", "department").get(pk=task_id)
 
 

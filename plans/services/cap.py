@@ -100,7 +100,9 @@ class CapAlert:
 _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False, "remove_comments": True}
 # What may come before a DOCTYPE: whitespace, the XML declaration, processing instructions and comments.
 _PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
-# An lxml validator keeps its error log on the object itself: validations in this process take turns.
+# An lxml validator keeps its error log on the object itself: validations in this process take turns. The first
+# one builds the validator, under the same lock ("Internal error: xmlSchemaPValAttrNodeValue, the given type is not
+# a built-in type" when twenty threads built it at once: tests/plans/test_cap_concurrency.py, first in a process).
 _SCHEMA_LOCK = threading.Lock()
 
 
@@ -237,8 +239,8 @@ def cap_parse(document: bytes) -> CapAlert:
                           % {"ns": qname.namespace, "cap": CAP_NS})
         raise _refuse(_("not CAP 1.2: the root element is %(tag)s, expected {%(cap)s}alert")
                       % {"tag": root.tag, "cap": CAP_NS})
-    schema = _schema()
     with _SCHEMA_LOCK:
+        schema = _schema()  # built under the lock too: libxml2 failed parsing the XSD in several threads at once
         valid = schema.validate(root)
         first = None if valid else schema.error_log[0]
     if first is not None:

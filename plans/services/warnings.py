@@ -147,7 +147,7 @@ def _act(alert: CapAlert, *, actor: User, districts: list[District]) -> tuple[st
     if alert.msg_type == "Cancel" or alert.all_clear:
         if referenced is None:
             return outcome.UNMATCHED, _("it cancels no warning that activated a plan"), None
-        activation = Activation.objects.select_for_update().get(pk=referenced.pk)
+        activation = Activation.objects.select_for_update(no_key=True).get(pk=referenced.pk)
         if not activation.active:
             return outcome.UNCHANGED, _("the activation it ends had already ended"), activation
         activation_end_by_warning(activation=activation, actor=actor, reason=reason)

@@ -44,11 +44,11 @@ def feedback_submit(*, token: str, satisfied: object, reasons: object, text: obj
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise Invalid(_("Text too long."), {"text": [_("At most %(n)d characters.") % {"n": MAX_TEXT}]})
     with transaction.atomic():
-        incident = Incident.objects.select_for_update().select_related("workflow_version").get(pk=incident.pk)
+        incident = Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("workflow_version").get(pk=incident.pk)
         carrier = incident
         if incident.merged_into_id is not None:
             carrier = (
-                Incident.objects.select_for_update().select_related("workflow_version").get(pk=incident.merged_into_id)
+                Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("workflow_version").get(pk=incident.merged_into_id)
             )
         if not feedback_open(carrier):
             raise Conflict(_("This report is not closed yet."), {"token": [_("Not closed yet.")]})

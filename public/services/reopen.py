@@ -70,7 +70,7 @@ def reopen_request_open(*, incident: Incident, feedback: Feedback) -> ReopenRequ
 def on_reopen_due(deadline: Deadline) -> str:
     """Nobody decided within the working day: say so to the supervisors, once."""
     request = (
-        ReopenRequest.objects.select_for_update()
+        ReopenRequest.objects.select_for_update(no_key=True)
         .select_related("incident")
         .filter(pk=deadline.data.get("reopen_request"))
         .first()
@@ -112,7 +112,7 @@ def reopen_decide(
         if target is None:
             raise Invalid(_("Name the department that does the work."), {"department": [_("Unknown department.")]})
     with transaction.atomic():
-        request = ReopenRequest.objects.select_for_update().filter(pk=request_id).first()
+        request = ReopenRequest.objects.select_for_update(no_key=True).filter(pk=request_id).first()
         if request is None:
             raise NotFound(_("No such reopen request."))
         if request.state != ReopenRequest.State.PENDING:

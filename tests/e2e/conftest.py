@@ -10,6 +10,7 @@ from tests.e2e.walkthrough import DRILL, PASSWORD, client
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 PAGES_ENV: dict[str, str] = {}  # the pages server's environment (its database), for ``pages_manage``
+PAGES_LOGS: list = []  # the pages server's processes (``Proc``): their logs' tails go with a failing test's report
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +37,13 @@ def pages_server(tmp_path_factory):
         with ServicesStack(DATABASE_URL, prefix="liandong_pages", tmp=tmp_path_factory.mktemp("pages"),
                            redis_url=redis_url, env=env, seed_password=PASSWORD) as stack:
             PAGES_ENV.update(stack.env)
+            PAGES_LOGS.extend(stack.procs.values())
             _publish_drill(stack.base)
             yield stack.base
     else:
         with demo_server(tmp_path_factory.mktemp("pages"), PASSWORD, **env) as (base, server):
             PAGES_ENV.update(server.env)
+            PAGES_LOGS.append(server)
             _publish_drill(base)
             yield base
 
@@ -71,3 +74,18 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield chromium
         chromium.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing end-to-end test's report carries the last lines of the pages server's logs (daphne, worker,
+    beat): a 5xx seen in the browser is explained by the server's own words, also in CI where the logs are gone
+    after the run."""
+    report = yield
+    if report.failed and "pages_server" in getattr(item, "fixturenames", ()):
+        for proc in PAGES_LOGS:
+            try:
+                report.sections.append((f"{proc.name} log (last 4,000 characters)", proc.log()))
+            except OSError as exc:
+                report.sections.append((f"{proc.name} log", f"unreadable: {exc}"))
+    return report

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.e2e.browser import SHOTS, login, shot
 from tests.e2e.walkthrough import client
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.embedded]
 
 DETAIL_ORDER = "[data-testid=incident-detail] [data-testid=work-order][data-department=city_management]"
 BACKGROUND = [

@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e.walkthrough import DRILL, client, run_walkthrough
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
 
 
 def test_walkthrough_on_embedded_profile(embedded_server, capsys):

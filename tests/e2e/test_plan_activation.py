@@ -11,6 +11,7 @@ every page and this process share).
 ``LIANDONG_SCREENSHOTS=docs`` saves ``console-plan.png`` and ``inbox-plan.png``.
 """
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,12 +168,28 @@ def test_a_plan_reaches_the_lead_is_acknowledged_raised_by_cap_and_ended_live(no
     expect(staff_card.locator("[data-testid=plan-ack]")).to_have_count(0)
     shot(lead, "inbox-plan")
 
-    # 2. The lead acknowledges; the console's chip turns green (who, when).
+    # 2. The lead acknowledges; the console's chip turns green (who, when). The first try meets a server that is
+    #    overloaded for a moment (503, Retry-After: 1, nothing changed): the phone tries again by itself.
     lead.evaluate(ANSWERS)
     console.evaluate(WATCH, ["acked", "[data-testid=plan-task][data-department=city_management][data-state=acknowledged]", False])
+    overloaded = []
+
+    def once_overloaded(route):
+        if overloaded:
+            route.continue_()
+            return
+        overloaded.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                      body=json.dumps({"detail": "The service is overloaded; retry shortly.", "errors": {}}))
+
+    lead.route("**/api/activations/*/acknowledge/", once_overloaded)
     ack.click()
-    acked = _answer(lead, "/acknowledge/")
-    assert acked["status"] == 200, acked
+    lead.wait_for_function("() => window.__answers.filter(a => a.url.includes('/acknowledge/')).length >= 2", timeout=10000)
+    tries = lead.evaluate("() => window.__answers.filter(a => a.url.includes('/acknowledge/'))")
+    assert [t["status"] for t in tries] == [503, 200], tries
+    assert tries[1]["at"] - tries[0]["at"] >= 900, tries  # after the Retry-After second
+    acked = tries[1]
+    lead.unroute("**/api/activations/*/acknowledge/")
     ack_lag = _seen(console, "acked") - acked["at"]
     expect(card).to_have_attribute("data-state", "acknowledged")
     expect(card.locator("[data-testid=plan-ack]")).to_have_count(0)

@@ -46,7 +46,7 @@ from schemathesis.generation.meta import TestPhase
 from tests.e2e.procs import Proc, demo_server
 from tests.e2e.walkthrough import PASSWORD, report_waterlogging, token, wait_for_orders
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
 
 PERSONAS = ("dispatcher", "city_management_staff")
 MAX_EXAMPLES = int(os.environ.get("LIANDONG_FUZZ_EXAMPLES", "25"))

@@ -27,7 +27,7 @@ def incident_public_warning(*, actor, incident_id: int, action: str, headline: s
             raise NotFound(_("No such incident."))
         if not may_issue_public_warning(actor):
             raise Forbidden(_("Only dispatchers and supervisors may issue public warnings."))
-        incident = Incident.objects.select_for_update().select_related("event_type").get(pk=incident_id)
+        incident = Incident.objects.select_for_update(no_key=True, of=("self",)).select_related("event_type").get(pk=incident_id)
         last = (
             TimelineEvent.objects.filter(incident=incident, kind__in=CAP_KINDS).order_by("-seq")
             .values_list("kind", flat=True).first()

@@ -34,6 +34,9 @@
       const error = new Error((data && data.detail) || response.statusText);
       error.status = response.status;
       error.errors = (data && data.errors) || {};
+      // 503 (overloaded, the database away for a moment): the server changed nothing and says when to try again.
+      const wait = Number(response.headers.get("Retry-After"));
+      error.retryAfter = Number.isFinite(wait) && wait > 0 ? wait : null;
       throw error;
     }
     return data;

@@ -837,18 +837,29 @@
                     onclick: () => acknowledgePlan(a, t)}, ui.busy ? gettext("Acknowledging…") : gettext("Acknowledge")),
       error);
   }
-  /** The lead acknowledges the department's task; the answer is the activation as it now stands. */
+  /** The lead acknowledges the department's task; the answer is the activation as it now stands. A 503 (the
+   * server changed nothing) is tried again after its Retry-After, up to ACK_TRIES times in all, still "Acknowledging…":
+   * acknowledging twice changes nothing, so a retry is always safe. */
+  const ACK_TRIES = 3;
   async function acknowledgePlan(a, t) {
     planUi.set(t.id, {busy: true});
     renderPlanCards(plans.list(), null);
-    try {
-      const updated = await timed((signal) => Api.post(`/api/activations/${a.id}/acknowledge/`, {}, {signal}));
-      planUi.delete(t.id);
-      plans.upsert(updated);
-    } catch (err) {
-      planUi.set(t.id, {error: err.status ? errorText(err) : gettext("Not sent: no connection. Tap again when the connection is back.")});
-      if (err.status === 404 || err.status === 409) plans.load();   // ended, or acknowledged meanwhile
-      renderPlanCards(plans.list(), null);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const updated = await timed((signal) => Api.post(`/api/activations/${a.id}/acknowledge/`, {}, {signal}));
+        planUi.delete(t.id);
+        plans.upsert(updated);
+        return;
+      } catch (err) {
+        if (err.status === 503 && attempt < ACK_TRIES) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(err.retryAfter || 2, 10) * 1000));
+          continue;
+        }
+        planUi.set(t.id, {error: err.status ? errorText(err) : gettext("Not sent: no connection. Tap again when the connection is back.")});
+        if (err.status === 404 || err.status === 409) plans.load();   // ended, or acknowledged meanwhile
+        renderPlanCards(plans.list(), null);
+        return;
+      }
     }
   }
 
