@@ -14,8 +14,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs
 from django.conf import settings  # noqa: E402
 
 from dispatch.runtime.concurrency import ConcurrencyLimit  # noqa: E402
+from dispatch.runtime.dbpool import pool_check_install  # noqa: E402
 from dispatch.live.routing import websocket_urlpatterns  # noqa: E402
 from dispatch.live.auth import LiveAuthStack  # noqa: E402
+
+pool_check_install()  # a dead pooled connection renews the pool (a PostgreSQL restart)
 
 application = ProtocolTypeRouter(
     {

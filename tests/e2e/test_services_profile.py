@@ -92,3 +92,34 @@ def test_console_catches_up_across_a_server_restart(services_stack):
 
     caught_up = asyncio.run(run_restart_check(stack.base, restart))
     assert caught_up >= 4  # incident.created and the three offers made while the console was away
+
+
+def test_connections_killed_under_the_server_and_worker_are_replaced(services_stack, capsys):
+    """What a PostgreSQL restart does to the connections in daphne's pool and the worker's: every backend of the
+    stack's database is terminated. The next requests get fresh connections (the pool checks a connection before
+    lending it), never a 503, and the worker routes what they report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stack = services_stack
+    dispatcher = client(stack.base, "dispatcher")
+    with ThreadPoolExecutor(6) as pool:  # several connections in the pool, not only one
+        list(pool.map(lambda _i: dispatcher.get("/api/incidents/?page_size=5").status_code, range(12)))
+    killed = stack.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (stack.name,))[0][0]
+    assert killed >= 2  # daphne's pool and the worker's connection at least
+    statuses = []
+    reported = []
+    for i in range(6):
+        response = dispatcher.post("/api/incidents/", json={
+            "event_type": "waterlogging", "title": f"After the connections were cut #{i}", "severity": 3,
+            "location": {"lat": 31.21, "lon": 121.43}})
+        statuses.append(response.status_code)
+        if response.status_code == 201:
+            reported.append(response.json()["id"])
+    assert statuses == [201] * 6, statuses
+    for incident_id in reported:
+        orders, _ = wait_for_orders(dispatcher, incident_id, 3, timeout=60)
+        assert sorted(o["department"] for o in orders) == ["city_management", "traffic_police", "transit"]
+    with capsys.disabled():
+        print(f"\n[services] {killed} database connections terminated under the running stack: the next 6 reports "
+              f"answered {sorted(set(statuses))} and were routed once each")
