@@ -163,9 +163,10 @@ class ServicesStack:
         return self._launch(name, "beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
                                            "-s", str(self.tmp / "beat-schedule")])
 
-    def start_daphne(self, name: str = "daphne") -> Proc:
-        """daphne on the stack's port (always the same one), answering ``/healthz`` when this returns."""
-        return self._launch(name, "daphne", daphne_argv(self.port))
+    def start_daphne(self, name: str = "daphne", port: int | None = None) -> Proc:
+        """daphne on the stack's port (always the same one), or on ``port`` (another server of the same stack:
+        the same database and Redis), answering ``/healthz`` when this returns."""
+        return self._launch(name, "daphne", daphne_argv(self.port if port is None else port))
 
     # -- faults
     def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
@@ -195,7 +196,8 @@ class ServicesStack:
         self._specs[name] = (role, argv)
         proc = self.procs[name] = Proc(name, argv, self.env, self.tmp, restart_after=self.restart_after.get(role))
         if role == "daphne":
-            wait_http(f"{self.base}/healthz", proc)
+            port = argv[argv.index("-e") + 1].split(":")[1].removeprefix("port=")  # daphne_argv's endpoint
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         elif role == "redis":
             self._wait_redis(proc)
         return proc

@@ -88,3 +88,20 @@ async def run_restart_check(base: str, restart) -> int:
         got = await _collect(ws, _for(incident["id"]))
     assert [m["seq"] for m in got] == list(range(head + 1, head + 1 + len(got)))
     return len(got)
+
+
+async def run_cross_server_check(base_a: str, base_b: str) -> float:
+    """A console connected to server B sees an incident reported through server A, and its three offers made by
+    the worker, in order; returns the seconds from the report to the last offer on B's socket."""
+    dispatcher_a, dispatcher_b = client(base_a, "dispatcher"), client(base_b, "dispatcher")
+    ticket = dispatcher_b.post("/api/auth/ws-ticket/").json()["ticket"]
+    async with websockets.connect(_ws_url(base_b, "/ws/console/", ticket)) as ws:
+        started = time.monotonic()
+        incident = await asyncio.to_thread(report_waterlogging, dispatcher_a, "Reported through server A")
+        got = await _collect(ws, _for(incident["id"]))
+        seconds = time.monotonic() - started
+    mine = [m for m in got if m["incident"]["id"] == incident["id"]]
+    assert mine[0]["type"] == "incident.created", [m["type"] for m in mine]
+    seqs = [m["seq"] for m in got]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    return seconds

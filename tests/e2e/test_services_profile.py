@@ -123,3 +123,22 @@ def test_connections_killed_under_the_server_and_worker_are_replaced(services_st
     with capsys.disabled():
         print(f"\n[services] {killed} database connections terminated under the running stack: the next 6 reports "
               f"answered {sorted(set(statuses))} and were routed once each")
+
+
+def test_an_incident_reported_through_one_server_reaches_a_console_on_another(services_stack, capsys):
+    """Two ASGI servers of one installation (the same PostgreSQL and Redis): the live push crosses servers."""
+    import asyncio
+
+    from tests.e2e.live import run_cross_server_check
+    from tests.e2e.procs import free_port
+
+    stack = services_stack
+    port = free_port()
+    stack.start_daphne("daphne-b", port=port)
+    try:
+        seconds = asyncio.run(run_cross_server_check(stack.base, f"http://127.0.0.1:{port}"))
+    finally:
+        stack.stop_process("daphne-b")
+    with capsys.disabled():
+        print(f"\n[services] reported through server A, created and 3 offers on a console of server B after "
+              f"{seconds * 1000:.0f} ms")
