@@ -46,6 +46,7 @@ class Phase:
     catchup: Distribution = field(default_factory=Distribution)
     caught_up: int = 0
     incidents: list = field(default_factory=list)  # (id, scheduled wall time)
+    triaged: int = 0
     backlog: list = field(default_factory=list)
     result: dict = field(default_factory=dict)
 
@@ -58,7 +59,7 @@ class Bench(Measurements):
         self.options, self.base_url, self.database_url, self.sampler = options, base_url.rstrip("/"), database_url, sampler
         self.ws_base = self.base_url.replace("http://", "ws://").replace("https://", "wss://")
         self.password, self.log = password, log
-        self.mix = IncidentMix(seed=options.seed)
+        self.mix = IncidentMix(seed=options.seed, triage_share=options.triage_share)
         self.tokens: dict[str, str] = {}
         self._token_locks: dict[str, asyncio.Lock] = {}
         self.consoles: list[Console] = []
@@ -221,14 +222,36 @@ class Bench(Measurements):
         finally:
             self.inflight -= 1
         phase.intake.record((loop.time() - scheduled) * 1000)
-        if response.status_code in (200, 201):
-            phase.accepted += 1
-            if phase.kind == "incident":
-                phase.incidents.append((response.json()["id"], scheduled_wall))
+        if response.status_code not in (200, 201):
+            self.error(phase, str(response.status_code), response.text)
+            return
+        phase.accepted += 1
+        if phase.kind == "incident":
+            incident = response.json()
+            phase.incidents.append((incident["id"], scheduled_wall))
+            if incident["state"] == "reported" and "triage" in incident["available_transitions"]:
+                await self.triage(phase, incident["id"])
+
+    async def triage(self, phase: Phase, incident_id: int) -> None:
+        """The dispatcher's follow-up transition of a hotline report: `triage` dispatches it."""
+        self.inflight += 1
+        try:
+            response = await self.http.post(f"/api/incidents/{incident_id}/transitions/", headers=self.auth,
+                                             json={"transition": "triage", "expected_state": "reported"})
+        except Exception as exc:  # noqa: BLE001 - a transport failure is an error of the run, by its name
+            phase.errors[f"triage {type(exc).__name__}"] += 1
+            return
+        finally:
+            self.inflight -= 1
+        if response.status_code == 200:
+            phase.triaged += 1
         else:
-            phase.errors[str(response.status_code)] += 1
-            if phase.errors[str(response.status_code)] <= 3:  # the first few of each status, with the body
-                self.note(f"{phase.profile}/{phase.name}: {response.status_code} {response.text[:200]}")
+            self.error(phase, f"triage {response.status_code}", response.text)
+
+    def error(self, phase: Phase, key: str, text: str) -> None:
+        phase.errors[key] += 1
+        if phase.errors[key] <= 3:  # the first few of each status, with the body
+            self.note(f"{phase.profile}/{phase.name}: {key} {text[:200]}")
 
     async def storm(self, phase: Phase) -> None:
         """Every console drops at once and reconnects with ?since=<last seq>."""

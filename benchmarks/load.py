@@ -62,9 +62,10 @@ def demo_departments(path: Path = CITY) -> list[str]:
 class IncidentMix:
     """Incident bodies (with an Idempotency-Key each) drawn from the mixes above, reproducible by seed."""
 
-    def __init__(self, seed: int = 7, districts: list[District] | None = None):
+    def __init__(self, seed: int = 7, districts: list[District] | None = None, triage_share: float = 0.0):
         self.rng = random.Random(seed)
         self.districts = districts or demo_districts()
+        self.triage_share = triage_share  # reported by the 12345 hotline: waits for a dispatcher's triage
         self._n = 0
 
     def next(self) -> tuple[str, dict]:
@@ -83,6 +84,8 @@ class IncidentMix:
             "address": f"{district.code} block {rng.randint(1, 400)}",
             "reporter": {"name": "Storm Bench", "phone": f"139{rng.randint(0, 99_999_999):08d}"},
         }
+        if rng.random() < self.triage_share:
+            body["source"] = "hotline"  # starts in `reported`; nothing is dispatched before the triage
         return f"storm-{uuid.UUID(int=rng.getrandbits(128))}", body
 
 

@@ -70,24 +70,30 @@ class Measurements:
         return out
 
     async def measure_routing(self, phase: Phase) -> None:
-        """Commit -> every work order of the first dispatch round offered, from the timeline."""
+        """Commit -> every work order of the first dispatch round offered, from the timeline; for a hotline report
+        that waited for its triage, from the triage's commit (the latest transition before the first offer)."""
         if self.db is None or not phase.incidents:
             return
         ids = [i for i, _ in phase.incidents]
         rows = await self.query(
             """
             SELECT c.incident_id, c.at, max(f.first_at), count(f.work_order_id)
-            FROM dispatch_timelineevent c
+            FROM (
+                SELECT e.incident_id, max(e.at) AS at FROM dispatch_timelineevent e
+                WHERE e.kind IN ('incident.created', 'incident.transitioned') AND e.incident_id = ANY(%s)
+                  AND e.at <= coalesce((SELECT min(t.at) FROM dispatch_timelineevent t
+                                        WHERE t.incident_id = e.incident_id AND t.kind = ANY(%s)), e.at)
+                GROUP BY e.incident_id
+            ) c
             LEFT JOIN (
                 SELECT wo.incident_id, wo.id AS work_order_id, min(t.at) AS first_at
                 FROM departments_workorder wo JOIN dispatch_timelineevent t ON t.work_order_id = wo.id
                 WHERE wo.dispatch_round = 1 AND t.kind = ANY(%s) AND wo.incident_id = ANY(%s)
                 GROUP BY wo.incident_id, wo.id
             ) f ON f.incident_id = c.incident_id
-            WHERE c.kind = 'incident.created' AND c.incident_id = ANY(%s)
             GROUP BY c.incident_id, c.at
             """,
-            [list(ROUTED_KINDS), ids, ids],
+            [ids, list(ROUTED_KINDS), list(ROUTED_KINDS), ids],
         )
         unrouted, routed_at = 0, {}
         for incident_id, created_at, last_offered, orders in rows:

@@ -55,7 +55,7 @@ def phase_result(phase, cpu: dict | None, consoles: dict, audit: dict | None) ->
     out = {
         "kind": phase.kind,
         "schedule": [{"rate_per_s": r, "seconds": s} for r, s in phase.segments],
-        "sent": phase.sent, "accepted": phase.accepted,
+        "sent": phase.sent, "accepted": phase.accepted, "triaged": phase.triaged,
         "late_sends": phase.late, "max_late_ms": round(phase.max_late_ms, 1),
         "errors": dict(sorted(phase.errors.items())),
         "intake_ms": phase.intake.summary(),
@@ -103,9 +103,10 @@ def profile_result(profile: str, phases: list[dict], options) -> dict:
     consoles, audit = load["consoles"], load.get("audit") or {}
     errors = load["errors"]
     figures = {
-        "sent": load["sent"], "accepted": load["accepted"], "late_sends": load["late_sends"],
+        "sent": load["sent"], "accepted": load["accepted"], "triaged": load.get("triaged"),
+        "late_sends": load["late_sends"],
         "errors": sum(errors.values()), "errors_by_status": errors,
-        "errors_5xx": sum(n for k, n in errors.items() if k.isdigit() and int(k) >= 500),
+        "errors_5xx": sum(n for k, n in errors.items() if k.split()[-1].isdigit() and int(k.split()[-1]) >= 500),
         "lost_events": consoles["lost"] + audit.get("missing_expected", 0),
         "seq_gaps": consoles["gaps"], "missing_expected": audit.get("missing_expected"),
         "console_drops": sum(p["consoles"]["drops"] for p in phases),  # sockets the server closed on us
@@ -156,7 +157,7 @@ def _cpus() -> int | None:
 # --- the table ---------------------------------------------------------------------------------------------
 
 ROWS = [
-    ("sent", "sent", ""), ("accepted", "accepted", ""), ("late sends", "late_sends", ""),
+    ("sent", "sent", ""), ("accepted", "accepted", ""), ("triaged (transition)", "triaged", ""), ("late sends", "late_sends", ""),
     ("errors", "errors", ""), ("errors by status", "errors_by_status", ""), ("lost events", "lost_events", ""), ("console drops", "console_drops", ""),
     ("unrouted", "unrouted", ""),
     *[(f"intake {p}", f"intake_{p}_ms", "ms") for p in ("p50", "p95", "p99", "max")],

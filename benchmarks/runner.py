@@ -32,6 +32,7 @@ class Options:
     surge_burst: float = 30.0
     surge_after: float = 60.0
     storm_at: float = 0.5
+    triage_share: float = 0.3
     baseline_duration: float = 15.0
     base_url: str | None = None
     server_database_url: str | None = None

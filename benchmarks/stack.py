@@ -10,13 +10,23 @@ deep listen backlog), each in its own process group, optionally supervised (``re
     with ServicesStack(os.environ["DATABASE_URL"], tmp=tmp, seed_password="pw") as stack:
         httpx.get(f"{stack.base}/readyz")
         stack.restart("daphne", sig=signal.SIGKILL)
+
+``PostgresCluster`` is a PostgreSQL server of its own (``initdb`` in a temporary directory, a free port), for the
+faults that stop or restart the server itself: the machine's shared server, which other tests use, is never
+touched. Give the stack its URL::
+
+    with PostgresCluster() as cluster, ServicesStack(cluster.url, tmp=tmp) as stack:
+        cluster.stop()  # every connection of daphne's pool, the worker and beat is gone
+        cluster.start()
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import uuid
@@ -49,6 +59,104 @@ def refuse_shared_redis(client) -> None:
             f"{len(others)} other client(s) are connected to Redis database {db} ({who}): another stack's worker "
             "would take this stack's jobs. Stop it (pgrep -af celery) or pass --redis-url with another database."
         )
+
+
+def postgres_bindir() -> Path | None:
+    """The directory of PostgreSQL's server programs (``initdb``, ``pg_ctl``): Debian keeps them in
+    ``/usr/lib/postgresql/<version>/bin`` (the newest is taken), elsewhere they are on ``PATH``. None when absent."""
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+                    if p.parts[-3].isdigit() else 0)
+    if debian:
+        return debian[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+class PostgresCluster:
+    """A PostgreSQL server of its own: ``initdb`` in a temporary directory (trust authentication, ``fsync`` off),
+    listening on 127.0.0.1 on a free port, started by ``start()`` (or ``with``) and stopped and removed by
+    ``close()`` whatever happened. ``stop(mode)`` and ``start()`` or ``restart(mode)`` in between are faults: a
+    stopped server refuses connections, a restarted one has cut every connection that was open.
+
+    PostgreSQL refuses to run as root: as root its programs run as the ``postgres`` OS user (``runuser``), which
+    owns the data directory. ``url``: the server's ``postgres`` database as the ``postgres`` role.
+    """
+
+    def __init__(self, bindir: Path | None = None, user: str = "postgres", port: int | None = None):
+        found = bindir or postgres_bindir()
+        if found is None:
+            raise FileNotFoundError("PostgreSQL's initdb was not found (apt-get install postgresql)")
+        self.bindir = Path(found)
+        self.port = port or free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self._as = ["runuser", "-u", user, "--"] if os.geteuid() == 0 else []
+        self.dir = Path(tempfile.mkdtemp(prefix="pgcluster-"))  # not under pytest's tmp: its parents are 0700
+        if self._as:
+            shutil.chown(self.dir, user=user, group=None)
+        self.data, self.log_path = self.dir / "data", self.dir / "server.log"
+        self._initialised = False
+
+    def _run(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=timeout, cwd=self.dir)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                               f"\n{self.log()}")
+        return result.stdout
+
+    def _initdb(self) -> None:
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        settings = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
+                    "unix_socket_directories": f"'{self.dir}'", "max_connections": "200", "fsync": "off",
+                    "synchronous_commit": "off", "full_page_writes": "off", "shared_buffers": "64MB"}
+        with open(self.data / "postgresql.conf", "a") as conf:  # the data directory's owner: readable by root
+            conf.write("".join(f"{key} = {value}\n" for key, value in settings.items()))
+        self._initialised = True
+
+    def start(self) -> PostgresCluster:
+        """Start the server (initialising it the first time), accepting connections when this returns."""
+        if not self._initialised:
+            self._initdb()
+        self._run(str(self.bindir / "pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log_path), "-w",
+                  "-t", "60")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m mode``: ``fast`` ends every session, ``immediate`` is a crash (recovery at start)."""
+        self._run(str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w", "-t", "60")
+
+    def restart(self, mode: str = "fast") -> None:
+        self._run(str(self.bindir / "pg_ctl"), "restart", "-D", str(self.data), "-l", str(self.log_path), "-m",
+                  mode, "-w", "-t", "60")
+
+    def running(self) -> bool:
+        status = subprocess.run([*self._as, str(self.bindir / "pg_ctl"), "status", "-D", str(self.data)],
+                                capture_output=True, text=True, timeout=30)
+        return status.returncode == 0
+
+    def close(self) -> None:
+        """Stop the server (immediately) if it runs, and remove its directory. Safe to call twice."""
+        if self._initialised and self.data.exists():
+            with contextlib.suppress(Exception):
+                if self.running():
+                    self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def __enter__(self) -> PostgresCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
 
 
 class ServicesStack:

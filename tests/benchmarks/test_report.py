@@ -71,6 +71,13 @@ def test_incident_mix_is_realistic_and_inside_the_city():
     assert len(keys) == 300 and types == set(EVENT_MIX)
     assert inside >= 298  # rounding to 6 decimals may put a point on a border
     assert IncidentMix(seed=1).next() == IncidentMix(seed=1).next()  # reproducible
+    assert all("source" not in mix.next()[1] for _ in range(50))  # no triage share: the console's own reports
+
+
+def test_a_share_of_the_mix_comes_from_the_hotline_and_waits_for_triage():
+    mix = IncidentMix(seed=3, triage_share=0.3)
+    hotline = sum(mix.next()[1].get("source") == "hotline" for _ in range(1000))
+    assert 250 <= hotline <= 350
 
 
 def _console():

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         a("--surge-burst", type=float, default=30.0, help="surge: seconds of the burst (30)")
         a("--surge-after", type=float, default=60.0, help="surge: seconds at the base rate after the burst (60)")
         a("--storm-at", type=float, default=0.5, help="console-storm: when every console drops, as a fraction of --duration")
+        a("--triage-share", type=float, default=0.3,
+          help="share of incidents reported by the hotline, each then triaged by the dispatcher (a transition) "
+               "right after its 201 (0.3)")
         a("--baseline-duration", type=float, default=15.0,
           help="seconds of the baseline endpoint at the profile's mean rate, before and after each profile (15)")
         a("--base-url", help="target this running server instead of starting a stack (no CPU figures then)")
@@ -49,7 +52,7 @@ class Command(BaseCommand):
             profiles=list(PROFILES) if o["profile"] == "all" else [o["profile"]],
             rate=o["rate"], duration=o["duration"], consoles=o["consoles"], base=o["base"],
             surge_factor=o["surge_factor"], surge_before=o["surge_before"], surge_burst=o["surge_burst"],
-            surge_after=o["surge_after"], storm_at=o["storm_at"], baseline_duration=o["baseline_duration"],
+            surge_after=o["surge_after"], storm_at=o["storm_at"], triage_share=o["triage_share"], baseline_duration=o["baseline_duration"],
             base_url=o["base_url"], server_database_url=o["server_database_url"], database_url=o["database_url"],
             redis_url=o["redis_url"], username=o["username"], password=o["password"], seed=o["seed"],
             late_ms=o["late_ms"], drain_timeout=o["drain_timeout"], keep=o["keep"], progress=not o["no_progress"],
