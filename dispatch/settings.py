@@ -152,6 +152,24 @@ else:
     # Celery workers (one thread per process) and commands keep their connection between tasks.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# A PostgreSQL streaming replica of DATABASE_URL's database: analytics and exports read from it (dispatch/core/
+# replica.py; README "Analytics"). Every session on it is read-only; writes and migrations never go there.
+READ_REPLICA_URL = env.str("READ_REPLICA_URL", default="")
+if READ_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(READ_REPLICA_URL)
+    if not all(DATABASES[a]["ENGINE"] == "django.db.backends.postgresql" for a in ("default", "replica")):
+        raise ImproperlyConfigured(
+            "READ_REPLICA_URL is a PostgreSQL replica of a PostgreSQL DATABASE_URL (postgres://...); unset it otherwise"
+        )
+    _options = DATABASES["replica"].setdefault("OPTIONS", {})
+    _options["options"] = f'{_options.get("options", "")} -c default_transaction_read_only=on'.strip()
+    # No pool: the replica serves the few analytics and export requests. In the ASGI server (DB_POOL) each such
+    # request opens its connection and closes it at its end, as persistent connections would pile up one per thread.
+    _pooled = "pool" in DATABASES["default"].get("OPTIONS", {})
+    DATABASES["replica"]["CONN_MAX_AGE"] = 0 if _pooled else DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests read the test database (see reading_db)
+    DATABASE_ROUTERS = ["dispatch.core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dispatch.User"

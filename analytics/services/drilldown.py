@@ -170,7 +170,8 @@ def _kpi_facts(query: ReportQuery, drill: Drill, kpi: Kpi) -> tuple[QuerySet, st
         return _in_group(orders_in_scope(query), query, drill.group, ORDER).filter(kpi.condition), kpi.value
     if query.group_by in ("department", "unit"):
         orders = _in_group(orders_in_scope(query), query, drill.group, ORDER)
-        return IncidentFact.objects.filter(pk__in=orders.values("incident")).filter(kpi.condition), kpi.value
+        incidents = IncidentFact.objects.using(query.using).filter(pk__in=orders.values("incident"))
+        return incidents.filter(kpi.condition), kpi.value
     return _in_group(incidents_in_scope(query), query, drill.group, INCIDENT).filter(kpi.condition), kpi.value
 
 
@@ -184,7 +185,7 @@ def _results(qs: QuerySet, *, value: str, target: str | None, level: str, limit:
     # rewritten by a recomputation between two reads cannot be missing from the page.
     keys = qs.order_by(*order).values("pk")[:limit]
     related = "incident" if level == "incident" else "incident__incident"
-    page = list(qs.model.objects.select_related(related).filter(pk__in=keys).order_by(*order))
+    page = list(qs.model.objects.using(qs.db).select_related(related).filter(pk__in=keys).order_by(*order))
     if level == "incident":
         return [_incident_row(fact, _attr(fact, value), _attr(fact, target)) for fact in page]
     orders = page

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Aggregate, Exists, Expression, F, FloatField, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -52,6 +53,8 @@ class ReportQuery:
     unit: str | None = None
     group_by: str | None = None
     include_exercises: bool = False
+    # The database alias read: ``default``, or the read replica the API asks for (dispatch.core.replica.reading_db).
+    using: str = DEFAULT_DB_ALIAS
 
 
 def analytics_scope(*, actor: Any, query: ReportQuery) -> ReportQuery:
@@ -60,7 +63,7 @@ def analytics_scope(*, actor: Any, query: ReportQuery) -> ReportQuery:
     if access.is_command(actor):
         return query
     if access.is_department_member(actor):
-        own = Department.objects.filter(pk=actor.department_id).values_list("code", flat=True).get()
+        own = Department.objects.using(query.using).filter(pk=actor.department_id).values_list("code", flat=True).get()
         if query.department not in (None, own):
             raise Forbidden(
                 _("You see your own department's figures only."), {"department": [_("Only %(code)s.") % {"code": own}]}
@@ -105,12 +108,12 @@ def orders_in_scope(query: ReportQuery) -> QuerySet[OrderFact]:
     for name in ("event_type", "district", "department", "unit"):
         if getattr(query, name):
             conditions[name] = getattr(query, name)
-    return OrderFact.objects.filter(**conditions)
+    return OrderFact.objects.using(query.using).filter(**conditions)
 
 
 def incidents_in_scope(query: ReportQuery) -> QuerySet[IncidentFact]:
     """Incidents in scope; with a department or unit, those it had an order on (each once)."""
-    incidents = IncidentFact.objects.filter(_incident_q(query))
+    incidents = IncidentFact.objects.using(query.using).filter(_incident_q(query))
     if query.department:
         incidents = incidents.filter(
             Exists(OrderFact.objects.filter(incident=OuterRef("pk"), department=query.department))
@@ -312,7 +315,7 @@ def intervals_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
     incident_level = [i for i in INTERVALS if i.level == INCIDENT]
     order_level = [i for i in INTERVALS if i.level == ORDER]
     figures = [f"{i.level}.{i.name}" for i in INTERVALS] + [f"{i.level}.{i.target}" for i in INTERVALS if i.target]
-    scope = _Scope.of(columns.load(query.start, query.end, _names(query, figures)), query)
+    scope = _Scope.of(columns.load(query.start, query.end, _names(query, figures), using=query.using), query)
     if query.group_by == "department":
         found = _interval_stats(
             scope, scope.first_orders, INCIDENT, incident_level, incident_of_row=scope.data.arrays["order.incident"]
@@ -433,7 +436,7 @@ def kpis_report(*, actor: Any, query: ReportQuery) -> dict[str, Any]:
     names = _names(query, figures)
     if query.group_by == "unit":
         names.add("order.first_of_department")
-    scope = _Scope.of(columns.load(query.start, query.end, names), query)
+    scope = _Scope.of(columns.load(query.start, query.end, names, using=query.using), query)
     incidents, orders = _incident_counts(scope), _order_counts(scope)
     if query.group_by is None:
         incidents.setdefault(ALL, {})
