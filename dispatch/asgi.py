@@ -15,15 +15,17 @@ from django.conf import settings  # noqa: E402
 
 from dispatch.runtime.concurrency import ConcurrencyLimit  # noqa: E402
 from dispatch.runtime.dbpool import pool_check_install  # noqa: E402
+from dispatch.runtime.unavailable import DatabaseUnavailableClose  # noqa: E402
 from dispatch.live.routing import websocket_urlpatterns  # noqa: E402
 from dispatch.live.auth import LiveAuthStack  # noqa: E402
 
-pool_check_install()  # a dead pooled connection renews the pool (a PostgreSQL restart)
+pool_check_install()  # a dead pooled connection renews the pool; no long waits while PostgreSQL is down
 
 application = ProtocolTypeRouter(
     {
         "http": ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY),
         # The consumers check the Origin themselves, so that a refusal reaches the client as close code 4403.
-        "websocket": LiveAuthStack(URLRouter(websocket_urlpatterns)),
+        # With the database unavailable, a socket is told so and closed with 4503 (dispatch/runtime/unavailable.py).
+        "websocket": DatabaseUnavailableClose(LiveAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )

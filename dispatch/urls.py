@@ -1,6 +1,9 @@
+import sys
+
 from django.conf import settings
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
 from django.urls import include, path
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -13,6 +16,7 @@ from departments.api.views import DepartmentViewSet, DistrictsView, UnitViewSet,
 from dispatch.api import major_events as major
 from dispatch.api.me import SavedViewDetailView, SavedViewListView
 from dispatch.api.views import ConsoleFiguresView, IncidentViewSet, WsTicketView
+from dispatch.core.errors import database_unavailable
 from dispatch.interop import exports
 from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
@@ -91,7 +95,12 @@ if settings.BENCHMARK_ENDPOINTS:  # the surge benchmark only (manage.py storm); 
 # format (XML when the path ends in .xml). People get the site's pages (templates/400.html, 403.html, 404.html,
 # 500.html); 400 and 500 stand alone, so they render even when the database or the session is broken.
 # DRF views answer their own errors (dispatch.rest.errors); these handlers see what happens outside them: unknown
-# paths, middleware refusals, exceptions no view caught.
+# paths, middleware refusals, exceptions no view caught. An exception saying the database cannot be used right now
+# (stopped, restarting, no pooled connection: dispatch.core.errors.database_unavailable), wherever it was raised (a
+# view, the session or the user looked up by a middleware), is a 503 with Retry-After, not a 500: templates/503.html
+# for people, the machines' formats for them.
+
+DATABASE_RETRY_AFTER = "2"  # as the API's (dispatch.rest.errors)
 
 
 def _machine_error(request, status: int, message: str):
@@ -118,4 +127,9 @@ def handler404(request, exception):
 
 
 def handler500(request):
+    if database_unavailable(sys.exc_info()[1]):  # Django calls this while handling the exception
+        response = _machine_error(request, 503, _("The database is unavailable for the moment; retry shortly.")) \
+            or HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
     return _machine_error(request, 500, _("A server error occurred.")) or defaults.server_error(request)

@@ -24,3 +24,19 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database cannot be used right now (unreachable, restarting, no pooled connection
+    within the pool's timeout, a connection cut): the request changed nothing and may be sent again shortly. The
+    API answers 503 with ``Retry-After`` (dispatch.rest.errors), a page the 503 page (dispatch.urls.handler500), a
+    live socket closes with 4503 (dispatch.runtime.unavailable)."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a requirement; SQLite's errors are Django's
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)  # psycopg-pool's PoolTimeout too

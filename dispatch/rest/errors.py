@@ -3,14 +3,13 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.db import OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from dispatch.core.errors import ServiceError
+from dispatch.core.errors import ServiceError, database_unavailable
 
 audit_log = logging.getLogger("liandong.audit")
 log = logging.getLogger(__name__)
@@ -42,9 +41,9 @@ def exception_handler(exc, context):
 
 
 def _handle(exc, context):
-    if isinstance(exc, OperationalError):
-        # No database connection within DB_POOL_TIMEOUT (overload), or the database is unreachable: the request
-        # changed nothing; say so and when to retry, rather than a bare 500.
+    if database_unavailable(exc):
+        # No database connection within DB_POOL_TIMEOUT (overload), or the database is unreachable (stopped,
+        # restarting: tests/faults): the request changed nothing; say so and when to retry, rather than a bare 500.
         diag = getattr(exc.__cause__, "diag", None)  # psycopg's: a deadlock names the locks and processes here
         log.warning("database unavailable: %s %s", exc, getattr(diag, "message_detail", "") or "",
                     extra={"event": "db.unavailable", "sqlstate": getattr(diag, "sqlstate", None)})

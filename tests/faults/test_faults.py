@@ -17,7 +17,20 @@ Faults, each at least once, in this order:
 3. ``asgi``: SIGKILL of daphne while requests are in flight; started again 2 s later;
 4. ``redis``: the Redis server SIGKILLed and started again empty 5 s later (``/readyz`` must name it while it
    is down, and the API must keep answering ``201``);
-5. ``workers-down``: worker and beat stopped for 30 s, then started.
+5. ``workers-down``: worker and beat stopped for 30 s, then started;
+6. ``postgres-down``: PostgreSQL stopped (``pg_ctl stop -m fast``) for 15 s, then started. While it is down the
+   API answers ``503`` with ``Retry-After`` (never ``500``), a page (``/console/``, signed in) answers ``503``
+   with the site's page saying the database is unavailable, a new live socket is sent a frame saying so and closed
+   with code 4503, ``/readyz`` answers 503; no incident is stored half-written (without its routing job); the
+   worker and beat keep running (the same pids: no restart), and the client's retries of the 503s are all
+   answered ``201`` once PostgreSQL is back;
+7. ``postgres-restart``: PostgreSQL restarted (``pg_ctl restart -m fast``) with connections in daphne's pool, the
+   worker's and beat's: every one of them is dead afterwards (no ``500``, nothing half-written, the same pids).
+
+Faults 6 and 7 stop a PostgreSQL server, so the stack's database is on a server of the suite's own
+(``PostgresCluster``: ``initdb`` in a temporary directory, a free port), never on ``DATABASE_URL``'s, which other
+tests share. Without PostgreSQL's server programs the suite uses ``DATABASE_URL``'s server and skips faults 6 and
+7, except under ``CI=true``, where that fails.
 
 After each fault, for every incident of its window (sent from a few seconds before the fault until it ended),
 the suite waits until each acknowledged incident has exactly its expected work orders, at most 30 s after the
@@ -30,20 +43,25 @@ table is printed (also written to ``fault-report.json`` in the test's temporary 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import random
+import re
 import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
+from benchmarks.stack import PostgresCluster, postgres_bindir
 from tests.e2e.procs import ServicesStack, wait_http
 from tests.e2e.walkthrough import PASSWORD, token
 
@@ -76,6 +94,7 @@ class Sent:
     incident_id: int | None = None
     acked_at: float | None = None
     errors: list[str] = field(default_factory=list)
+    answers: list[tuple[float, str]] = field(default_factory=list)  # (when, what) of each refusal or failure
 
 
 class Stream:
@@ -121,12 +140,15 @@ class Stream:
                     response = http.post("/api/incidents/", json=body, headers=headers)
                 except httpx.HTTPError as exc:
                     item.errors.append(type(exc).__name__)
+                    item.answers.append((time.monotonic(), item.errors[-1]))
                 else:
                     if response.status_code in (200, 201):
                         item.status, item.incident_id = response.status_code, response.json()["id"]
                         item.acked_at = time.monotonic()
                         return
-                    item.errors.append(str(response.status_code))
+                    item.errors.append(str(response.status_code) if response.status_code != 503
+                                       or "Retry-After" in response.headers else "503 without Retry-After")
+                    item.answers.append((time.monotonic(), item.errors[-1]))
                     if response.status_code < 500 and response.status_code != 429:
                         item.status = response.status_code  # a 4xx is an answer: never retried
                         return
@@ -169,10 +191,24 @@ def pool_children(pid: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def postgres():
+    """A PostgreSQL server of the suite's own (faults 6 and 7 stop it), always stopped and removed afterwards;
+    None (the faults skipped) when PostgreSQL's server programs are missing, except under ``CI=true``."""
+    if postgres_bindir() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("initdb not found: the PostgreSQL faults need PostgreSQL's server programs")
+        yield None
+        return
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, postgres):
     """The stack, each process supervised (worker and beat started again 3 s after they exit, daphne 2 s)."""
     with ServicesStack(
-        os.environ["DATABASE_URL"], prefix="liandong_faults", tmp=tmp_path_factory.mktemp("faults"),
+        postgres.url if postgres else os.environ["DATABASE_URL"], prefix="liandong_faults",
+        tmp=tmp_path_factory.mktemp("faults"),
         env={"OUTBOX_RELAY_SECONDS": "1", "DEADLINE_SWEEP_SECONDS": "1", "OUTBOX_LEASE_SECONDS": "10",
              "RATE_LIMIT_USER": "100000/min"},
         seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "daphne": 2},
@@ -280,6 +316,157 @@ def wait_for_claimed_job(stack: ServicesStack, timeout: float = 20) -> int | Non
     return None
 
 
+def page_session(base: str, username: str) -> httpx.Client:
+    """A browser's session, signed in through the login form (English pages)."""
+    http = httpx.Client(base_url=base, timeout=10, headers={"Accept-Language": "en"})
+    form = http.get("/login/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert csrf, form.text[:500]
+    signed_in = http.post("/login/", data={"username": username, "password": PASSWORD,
+                                           "csrfmiddlewaretoken": csrf.group(1)},
+                          headers={"Referer": f"{base}/login/"})
+    assert signed_in.status_code == 302, signed_in.text[:500]
+    assert http.get("/console/").status_code == 200
+    return http
+
+
+async def open_socket(base: str, ticket: str) -> str:
+    """What a console's socket gets: ``open: stream.opened``, or how it was closed (after which frames' details) or
+    refused."""
+    url = base.replace("http://", "ws://") + f"/ws/console/?ticket={ticket}"
+    frames: list[str] = []
+    try:
+        async with websockets.connect(url, open_timeout=10) as ws:
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)).get("detail") or "")
+            if not frames[0]:
+                return "open: stream.opened"
+            await asyncio.wait_for(ws.recv(), 10)
+            return f"open after {frames}"
+    except websockets.ConnectionClosed as closed:
+        how = f"closed {closed.rcvd.code}" if closed.rcvd else "closed without a close frame"
+        return f"{how} after {frames}"
+    except websockets.InvalidStatus as refused:
+        return f"handshake refused {refused.response.status_code}"
+    except (OSError, TimeoutError) as exc:
+        return f"failed: {type(exc).__name__}"
+
+
+def outcomes(stream: Stream, start: float, end: float) -> Counter:
+    """The client's refusals and failures between ``start`` and ``end`` (every attempt, retries included)."""
+    with stream._lock:
+        items = list(stream.sent)
+    return Counter(what for s in items for when, what in s.answers if start <= when < end)
+
+
+def half_written(stack: ServicesStack, items: list[Sent]) -> int:
+    """Incidents of ``items`` stored without their routing job (a transaction that committed half its rows)."""
+    return stack.query(
+        "SELECT count(*) FROM dispatch_incident i WHERE i.title = ANY(%s) AND NOT EXISTS (SELECT 1 FROM "
+        "dispatch_outboxjob j WHERE j.kind = 'incident.route' AND (j.payload->>'incident_id')::bigint = i.id)",
+        ([f"fault-stream {s.key}" for s in items],))[0][0]
+
+
+def rerun_jobs(stack: ServicesStack, items: list[Sent]) -> int:
+    """Routing jobs of ``items`` that needed more than one attempt (a task that failed with the database gone)."""
+    return stack.query(
+        "SELECT count(*) FROM dispatch_outboxjob WHERE kind = 'incident.route' AND attempts > 1 "
+        "AND (payload->>'incident_id')::bigint = ANY(%s)", ([s.incident_id for s in items if s.incident_id],))[0][0]
+
+
+def supervised_pids(stack: ServicesStack) -> dict[str, tuple[int, int]]:
+    """The worker's and beat's pid and restart count: the same afterwards means they recovered without a restart."""
+    return {name: (stack.procs[name].pid, stack.procs[name].restarts) for name in ("worker", "beat")}
+
+
+def first_201_after(stream: Stream, moment: float) -> float:
+    with stream._lock:
+        acked = [s.acked_at for s in stream.sent if s.acked_at is not None and s.acked_at >= moment]
+    return min(acked) - moment if acked else float("nan")
+
+
+def fetch(http: httpx.Client, path: str) -> httpx.Response | str:
+    """A page's answer, or what went wrong (a timeout: the server did not answer)."""
+    try:
+        return http.get(path)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+
+
+def postgres_stopped(stack: ServicesStack, stream: Stream, postgres: PostgresCluster, expected: dict,
+                     seconds: float = 15) -> Row:
+    """Fault 6: PostgreSQL stopped for ``seconds`` under the steady stream, then started again."""
+    page = page_session(stack.base, "dispatcher")
+    api_token = token(stack.base, "dispatcher")
+    tickets = [httpx.post(f"{stack.base}/api/auth/ws-ticket/", headers={"Authorization": f"Token {api_token}"},
+                          timeout=10).json()["ticket"] for _ in range(2)]
+    before = supervised_pids(stack)
+    start = time.monotonic()
+    time.sleep(PRE_SECONDS)
+    postgres.stop("fast")
+    down_at = time.monotonic()
+    try:
+        time.sleep(3)
+        with httpx.Client(base_url=stack.base, timeout=10) as anonymous:
+            ready = fetch(anonymous, "/readyz")
+        console = fetch(page, "/console/")
+        socket = asyncio.run(open_socket(stack.base, tickets[0]))
+        time.sleep(max(0.0, down_at + seconds - time.monotonic()))
+    finally:
+        postgres.start()
+    back_at = time.monotonic()
+    row = settle(stack, stream, f"6 PostgreSQL stopped {seconds:g} s", start, back_at, expected)
+    told = outcomes(stream, down_at, back_at + 5)
+    after = supervised_pids(stack)
+    console_after, socket_after = fetch(page, "/console/"), asyncio.run(open_socket(stack.base, tickets[1]))
+    page.close()
+    window = stream.window(start, back_at + 1)
+    broken = half_written(stack, window)
+    refused = [s for s in window if "503" in s.errors]  # the client retried these with the same key
+    retried = sum(s.status in (200, 201) for s in refused)
+    rerun = rerun_jobs(stack, window)
+    status = lambda r: r if isinstance(r, str) else r.status_code  # noqa: E731
+    retry_after = console.headers.get("Retry-After") if not isinstance(console, str) else None
+    row.note += (f" while down: intake {dict(told)}, /console/ {status(console)} (Retry-After {retry_after}),"
+                 f" socket {socket}, /readyz {status(ready)}; {retried}/{len(refused)} refused requests answered 201"
+                 f" when retried, the first {first_201_after(stream, back_at):.1f} s after it was back; {rerun} routing"
+                 f" jobs run again; half-written {broken}; worker/beat pids"
+                 f" {'kept' if after == before else f'{before} -> {after}'}")
+    assert told["503"] > 0 and not told["500"] and not told["503 without Retry-After"], row.note
+    assert refused and retried == len(refused), row.note
+    assert not isinstance(console, str) and console.status_code == 503 and retry_after, row.note
+    assert 'data-status="503"' in console.text and "database" in console.text.lower(), console.text[:800]
+    assert socket.startswith("closed 4503") and "database" in socket.lower(), row.note
+    assert not isinstance(ready, str) and ready.status_code == 503, row.note
+    assert ready.json()["checks"]["database"] != "ok", ready.text
+    assert broken == 0, row.note
+    assert after == before and all(stack.procs[n].popen.poll() is None for n in after), row.note
+    assert status(console_after) == 200 and socket_after == "open: stream.opened", (console_after, socket_after)
+    return row
+
+
+def postgres_restarted(stack: ServicesStack, stream: Stream, postgres: PostgresCluster, expected: dict) -> Row:
+    """Fault 7: PostgreSQL restarted with connections in daphne's pool (and the worker's, beat's): all dead after."""
+    before = supervised_pids(stack)
+    start = time.monotonic()
+    time.sleep(PRE_SECONDS)
+    restart_at = time.monotonic()
+    postgres.restart("fast")
+    back_at = time.monotonic()
+    row = settle(stack, stream, "7 PostgreSQL restarted", start, back_at, expected)
+    told = outcomes(stream, restart_at, back_at + 5)
+    after = supervised_pids(stack)
+    window = stream.window(start, back_at + 1)
+    broken, rerun = half_written(stack, window), rerun_jobs(stack, window)
+    row.note += (f" restart took {back_at - restart_at:.1f} s; intake then {dict(told) or 'nothing refused'};"
+                 f" first 201 {first_201_after(stream, back_at):.1f} s after; {rerun} routing jobs run again;"
+                 f" half-written {broken};"
+                 f" worker/beat pids {'kept' if after == before else f'{before} -> {after}'}")
+    assert not told["500"] and not told["503 without Retry-After"], row.note
+    assert broken == 0, row.note
+    assert after == before and all(stack.procs[n].popen.poll() is None for n in after), row.note
+    return row
+
+
 def test_a_thousand_concurrent_retries_make_one_incident(stack, capsys):
     """The same request (one Idempotency-Key, one body) sent 1,000 times at once: one incident, and every
     answer names it."""
@@ -311,7 +498,7 @@ def test_a_thousand_concurrent_retries_make_one_incident(stack, capsys):
     assert stack.query("SELECT count(*) FROM dispatch_incident WHERE title = %s", (body["title"],))[0][0] == 1
 
 
-def test_faults(stack, capsys):
+def test_faults(stack, postgres, capsys):
     dispatcher_token = token(stack.base, "dispatcher")
     stream = Stream(stack.base, dispatcher_token)
     rows: list[Row] = []
@@ -410,8 +597,18 @@ def test_faults(stack, capsys):
         stack.start_beat()
         fault_end = time.monotonic()
         rows.append(settle(stack, stream, "5 all workers down 30 s", start, fault_end, expected))
+
+        # 6. PostgreSQL stopped for 15 s; 7. PostgreSQL restarted (a server of the suite's own: see ``postgres``).
+        if postgres is None:
+            rows += [Row("6 PostgreSQL stopped 15 s", note="skipped: no initdb (PostgreSQL's server programs)"),
+                     Row("7 PostgreSQL restarted", note="skipped: no initdb")]
+        else:
+            rows.append(postgres_stopped(stack, stream, postgres, expected))
+            rows.append(postgres_restarted(stack, stream, postgres, expected))
     finally:
         stream.stop()
+        if postgres is not None and not postgres.running():  # a failure while it was down
+            postgres.start()
 
     verify = stack.manage("verify_timeline")
     header = f"{'fault':36} {'sent':>5} {'acked':>6} {'lost':>5} {'dup':>4} {'stuck':>6} {'recovery s':>11}  note"

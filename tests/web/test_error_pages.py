@@ -1,5 +1,6 @@
-"""Error pages (templates/400.html, 403.html, 404.html, 500.html): the site's look, in the reader's language, a way
-back; the API and Open311 keep answering errors in their own formats; 500 renders with the database down.
+"""Error pages (templates/400.html, 403.html, 404.html, 500.html, 503.html): the site's look, in the reader's language,
+a way back; the API and Open311 keep answering errors in their own formats; 500 renders with the database down; the
+database unavailable (stopped, restarting) is a 503 with Retry-After, not a 500, wherever it was raised.
 
 The module is also the URL configuration of the tests that need a failing view (``pytest.mark.urls``): the site's
 own URLs plus two views that fail, with the site's error handlers.
@@ -18,6 +19,10 @@ from dispatch.models import User
 
 
 def _fails(request):
+    raise RuntimeError("a bug")
+
+
+def _database_down(request):
     raise OperationalError("could not connect to server")  # what a page sees when the database is down
 
 
@@ -29,6 +34,9 @@ urlpatterns = [
     path("boom/", _fails),
     path("api/boom/", _fails),
     path("open311/v2/boom.xml", _fails),
+    path("down/", _database_down),
+    path("api/down/", _database_down),
+    path("open311/v2/down.xml", _database_down),
     path("bad/", _bad),
     path("api/bad/", _bad),
     path("", include(site_urls)),
@@ -150,6 +158,46 @@ def test_400_page(browser_as):
     assert_error_page(browser_as("dispatcher").get("/bad/", **ENGLISH), 400, "Bad request", "could not understand")
     chinese = browser_as(None).get("/bad/", **CHINESE)
     assert_error_page(chinese, 400, '<html lang="zh-hans">', "首页", zh("Bad request"))
+
+
+# --- 503: the database unavailable ---------------------------------------------------------------------------------
+
+
+@with_failing_views
+def test_503_when_the_database_is_unavailable(browser_as, django_db_blocker):
+    client = browser_as("dispatcher")
+    with django_db_blocker.block():
+        response = client.get("/down/", **ENGLISH)
+    assert_error_page(response, 503, "Database unavailable", "nothing was lost", "Go back")
+    assert response["Retry-After"]
+    chinese = browser_as(None).get("/down/", **CHINESE)
+    assert_error_page(chinese, 503, '<html lang="zh-hans">', zh("Database unavailable"), "首页")
+
+
+def test_503_when_the_session_user_cannot_be_looked_up(browser_as, monkeypatch):
+    """PostgreSQL stopped under a signed-in console: the user is looked up (by the middleware's lazy user, outside
+    any view's error handling) and the lookup fails; the reader gets the 503 page, the API a JSON 503."""
+    client = browser_as("dispatcher")
+
+    def down(request):
+        raise OperationalError("connection failed: the database system is shutting down")
+
+    monkeypatch.setattr("django.contrib.auth.middleware.auth.get_user", down)
+    page = client.get("/console/", **ENGLISH)
+    assert_error_page(page, 503, "Database unavailable")
+    assert page["Retry-After"]
+    api = client.get("/api/incidents/", **ENGLISH)
+    assert api.status_code == 503 and api["Retry-After"] and api["Content-Type"] == "application/json"
+
+
+@with_failing_views
+def test_503_for_machines_in_their_formats(browser_as, django_db_blocker):
+    client = browser_as(None)
+    with django_db_blocker.block():
+        api, open311 = client.get("/api/down/", **ENGLISH), client.get("/open311/v2/down.xml")
+    assert api.status_code == 503 and api["Retry-After"] and api["Content-Type"] == "application/json"
+    assert api.json() == {"detail": "The database is unavailable for the moment; retry shortly.", "errors": {}}
+    assert open311.status_code == 503 and open311["Retry-After"] and "<errors>" in open311.content.decode()
 
 
 # --- machines keep their formats -------------------------------------------------------------------------------

@@ -151,6 +151,7 @@
     }
     receive(msg) {
       if (msg.type === "pong") return;                                    // the heartbeat: not an event
+      if (msg.type === "unavailable") return;  // the database is down: the close (4503) that follows retries later
       if (msg.type === "stream.opened") {                                 // not an event: where the stream stands
         if (this.seq === null) this.seq = msg.head;
         return;
