@@ -6,7 +6,7 @@ import json
 
 import django_filters
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -125,6 +125,14 @@ class IncidentFilter(StrictFilterSet):
         )
 
 
+def _as_committed_without_orders(incident: Incident) -> None:
+    """Mark a just-reported incident's orders as read (none), as ``IncidentViewSet._prefetches`` would have."""
+    empty = WorkOrder.objects.none()
+    empty._result_cache, empty._prefetch_done = [], True
+    incident._prefetched_objects_cache = {"work_orders": empty}
+    incident.visible_work_orders = []
+
+
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = IncidentSerializer
     lookup_value_regex = r"\d+"
@@ -153,8 +161,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         intake.is_valid(raise_exception=True)
         key = idempotency_key_check(request.headers.get("Idempotency-Key"))
         incident, created = incident_report(actor=request.user, data=intake.validated_data, idempotency_key=key)
-        if created:  # the instance in hand has its event type, version and district: only its orders to read
-            prefetch_related_objects([incident], *self._prefetches())
+        if created:
+            # The instance in hand has its event type, version and district, and no work order: the routing job
+            # runs after this commit (the orders arrive on the live streams). The 201 is the incident as this
+            # request committed it, so nothing is read again (profiled: the two order reads were a sixth of an
+            # intake's CPU in the ASGI server).
+            _as_committed_without_orders(incident)
         else:
             incident = self.get_queryset().filter(pk=incident.pk).first() or incident
         body = IncidentSerializer(incident, context=self.get_serializer_context()).data

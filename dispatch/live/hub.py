@@ -40,11 +40,21 @@ class _Stream:
     recent: dict = field(default_factory=dict)  # seq -> the event's JSON text
     loading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    head: int = 0  # the highest seq in ``recent``
+
     def remember(self, seq: int, text: str) -> None:
         self.recent.setdefault(seq, text)
+        self.head = max(self.head, seq)
         if len(self.recent) > RECENT + RECENT // 4:  # trimmed in batches: no sort per event
             for old in sorted(self.recent)[: len(self.recent) - RECENT]:
                 del self.recent[old]
+
+    def after(self, after: int) -> dict[int, str]:
+        """The texts kept of the events after ``after``, by seq (a socket asks for the few it lacks: looked up
+        by seq, not by a pass over all those kept)."""
+        if self.head - after >= len(self.recent):
+            return {seq: text for seq, text in self.recent.items() if seq > after}
+        return {seq: self.recent[seq] for seq in range(after + 1, self.head + 1) if seq in self.recent}
 
     def covers(self, after: int, upto: int | None) -> bool:
         return upto is not None and all(seq in self.recent for seq in range(after + 1, upto + 1))
@@ -96,7 +106,7 @@ class StreamHub:
                 if not entry.covers(after, upto):  # another caller may have read them meanwhile
                     for message in await load(after):
                         entry.remember(message["seq"], json.dumps(message))
-        return {seq: text for seq, text in entry.recent.items() if seq > after}
+        return entry.after(after)
 
     async def _pump(self, stream: str, entry: _Stream) -> None:
         while True:
