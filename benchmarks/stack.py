@@ -18,12 +18,16 @@ touched. Give the stack its URL::
     with PostgresCluster() as cluster, ServicesStack(cluster.url, tmp=tmp) as stack:
         cluster.stop()  # every connection of daphne's pool, the worker and beat is gone
         cluster.start()
+
+``start_haproxy`` puts HAProxy in front of the stack's daphne servers with the shipped ``deploy/haproxy.cfg``
+(``render_haproxy_cfg``: only its ports replaced), so the configuration tested is the one deployed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -44,6 +48,30 @@ def with_database(url: str, name: str) -> str:
     """``url`` (a PostgreSQL server URL, with or without a database name) naming database ``name``."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+HAPROXY_CFG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def render_haproxy_cfg(port: int, backends: Sequence[int], template: Path = HAPROXY_CFG) -> str:
+    """``deploy/haproxy.cfg`` listening on 127.0.0.1:``port`` with one ``server`` line per daphne port in
+    ``backends``; the ``user``/``group`` lines are dropped (a test does not run as root)."""
+    lines, servers_done = [], False
+    for line in template.read_text().splitlines():
+        if re.match(r"\s+(user|group)\s", line):
+            continue
+        if re.match(r"\s+bind\s", line):
+            line = re.sub(r"bind\s+\S+", f"bind 127.0.0.1:{port}", line)
+        elif re.match(r"\s+server\s", line):
+            if not servers_done:
+                lines += [f"    server web{p} 127.0.0.1:{p}" for p in backends]
+                servers_done = True
+            continue
+        lines.append(line)
+    if not servers_done:
+        raise ValueError(f"{template} has no server line to replace")
+    return "\n".join(lines) + "\n"
 
 
 def refuse_shared_redis(client) -> None:
@@ -275,6 +303,25 @@ class ServicesStack:
         """daphne on the stack's port (always the same one), or on ``port`` (another server of the same stack:
         the same database and Redis), answering ``/healthz`` when this returns."""
         return self._launch(name, "daphne", daphne_argv(self.port if port is None else port))
+
+    def start_haproxy(self, name: str = "haproxy", port: int | None = None,
+                      backends: Sequence[int] | None = None) -> Proc:
+        """HAProxy (``/usr/sbin/haproxy``, Debian's package) with ``deploy/haproxy.cfg`` on ``port`` (a free
+        one by default) in front of the daphne ports ``backends`` (default: every daphne of the stack), in the
+        foreground (``-db``), answering ``/healthz`` through a backend when this returns. Its URL:
+        ``http://127.0.0.1:<port>``."""
+        if backends is None:
+            backends = [int(argv[argv.index("-e") + 1].split(":")[1].removeprefix("port="))
+                        for role, argv in self._specs.values() if role == "daphne"]
+        port = port or free_port()
+        cfg = self.tmp / f"{name}.cfg"
+        cfg.write_text(render_haproxy_cfg(port, backends))
+        check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError(f"haproxy -c -f {cfg} failed:\n{check.stdout}\n{check.stderr}")
+        proc = self._launch(name, "haproxy", [HAPROXY, "-f", str(cfg), "-db"])
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        return proc
 
     # -- faults
     def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
