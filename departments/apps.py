@@ -16,4 +16,14 @@ class DepartmentsConfig(AppConfig):
         from workflows.services import department_codes_source
 
         department_codes_source(lambda: set(Department.objects.values_list("code", flat=True)))
+        from django.db.models.signals import m2m_changed, post_delete, post_save
+
+        from departments.models import District, RoutingRule
+        from departments.services.selectors import reference_data_forget
+        from workflows.models import EventType
+
+        for model in (RoutingRule, Department, District, EventType):  # what the copies hold
+            post_save.connect(reference_data_forget, sender=model, dispatch_uid=f"rules-{model.__name__}-save")
+            post_delete.connect(reference_data_forget, sender=model, dispatch_uid=f"rules-{model.__name__}-delete")
+        m2m_changed.connect(reference_data_forget, sender=RoutingRule.districts.through, dispatch_uid="rules-districts")
         subscribe(webhook_deliveries_record)  # every recorded work-order change goes to the department's hooks

@@ -374,6 +374,10 @@ CELERY_BEAT_SCHEDULE = {
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=15)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
+# Routing rules and districts kept per process this long (departments.services.selectors): a change made in another
+# process is used within this time; one made in this process at once.
+REFERENCE_DATA_SECONDS = env.float("REFERENCE_DATA_SECONDS", default=5.0)
+
 # Department webhooks (departments/services/webhooks.py): failures before a delivery is parked, backoff, timeout.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_BACKOFF_SECONDS = env.float("WEBHOOK_BACKOFF_SECONDS", default=2.0)

@@ -90,6 +90,15 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_routing_rules():
+    """Each test reads the routing rules of its own database: a test's rules are rolled back at its end without a
+    signal, so the process's copy (departments.services.selectors) is dropped before each test."""
+    from departments.services.selectors import _forget_now
+
+    _forget_now()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Each test starts with empty rate-limit windows (the suite makes many requests as one persona)."""
     from django.core.cache import cache

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from departments.models import Department, RoutingRule, Unit, WorkOrder
+from departments.models import Department, Unit, WorkOrder
 from departments.services.clocks import handling_due, handling_target
 from departments.services.offers import Offer, choose_unit, offers_make
-from departments.services.selection import Candidate, dispatch_targets
+from departments.services.selection import Candidate, dispatch_targets, rules_name_state
 from departments.services.selectors import routing_rules, unit_candidates
 from dispatch.core.changes import record_change
 from dispatch.core.outbox import outbox_handler
@@ -107,17 +106,10 @@ def incident_route(
 def state_routes(*, incident: Incident, state: str) -> bool:
     """Whether a routing rule for this incident names ``state`` and sends a department there (its event type,
     severity and district match, blank meaning any): entering a state the definition does not dispatch from
-    starts a dispatch round only then. One query; ``selection.rules_name_state`` is the same rule over rules in
-    memory (the dry-run's), and a test holds the two together."""
-    return (
-        RoutingRule.objects.filter(
-            state=state, action=RoutingRule.Action.DISPATCH,
-            min_severity__lte=incident.severity, max_severity__gte=incident.severity,
-        )
-        .filter(Q(event_type__isnull=True) | Q(event_type_id=incident.event_type_id))
-        .filter(Q(districts__isnull=True) | Q(districts__id=incident.district_id))
-        .exists()
-    )
+    starts a dispatch round only then. ``selection.rules_name_state`` over the rules (``routing_rules``, kept per
+    process): no query when they are in hand."""
+    return rules_name_state(routing_rules(), event_type=incident.event_type.code, state=state,
+                            severity=incident.severity, district_id=incident.district_id)
 
 
 def incident_targets(incident: Incident) -> list:

@@ -14,8 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from dispatch.core.models import OutboxJob
@@ -96,19 +95,25 @@ def _kicked_recently(job_ids: list[int]) -> set[int]:
     return {i for i in job_ids if _kick_key(i) in marked}
 
 
-def _claim(job_id: int) -> bool:
+def _claim(job_id: int) -> OutboxJob | None:
+    """The job, leased to this caller (its attempt counted), if it is pending and due: one statement (an UPDATE
+    returning the row; PostgreSQL and SQLite 3.35+), so no other worker can claim it meanwhile."""
     now = timezone.now()
-    claimed = OutboxJob.objects.filter(pk=job_id, state=OutboxJob.State.PENDING, available_at__lte=now).update(
-        attempts=F("attempts") + 1, available_at=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-    )
-    return claimed == 1
+    adapt = connection.ops.adapt_datetimefield_value
+    table = connection.ops.quote_name(OutboxJob._meta.db_table)
+    claimed = list(OutboxJob.objects.raw(
+        f"UPDATE {table} SET attempts = attempts + 1, available_at = %s"  # noqa: S608 - the table's own name
+        " WHERE id = %s AND state = %s AND available_at <= %s RETURNING *",
+        [adapt(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)), job_id, OutboxJob.State.PENDING, adapt(now)],
+    ))
+    return claimed[0] if claimed else None
 
 
 def outbox_run(job_id: int) -> bool:
     """Run one job if it is due and nobody else holds it. Returns whether this call ran it."""
-    if not _claim(job_id):
+    job = _claim(job_id)
+    if job is None:
         return False
-    job = OutboxJob.objects.get(pk=job_id)
     handler = HANDLERS[job.kind]
     try:
         with transaction.atomic():
