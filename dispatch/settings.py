@@ -292,11 +292,18 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Channels -------------------------------------------------------------------------------------
 if REDIS_URL:
+    # Redis PUBLISH/SUBSCRIBE (channels-redis's pub/sub layer): a group_send is one PUBLISH, and each process's hub
+    # (dispatch/live/hub.py) holds one subscription per stream, pushed to it by Redis. The list-based layer cost a
+    # Lua script per send and a blocking pop per message and process (profiled: a tenth of the ASGI server's CPU
+    # per incident). Both deliver at most once; a message lost (across a Redis reconnect, say) is replayed by seq
+    # from the database (dispatch/live/consumers.py).
+    # Pub/sub channels belong to the Redis server, not to one of its databases: the prefix carries the database
+    # number, so that installations (or test runs) on other databases of one server never hear each other.
+    _redis_db = urlsplit(REDIS_URL).path.strip("/") or "0"
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py caps its async pool at 100 connections; 200 consoles need more (DESIGN-NOTES).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 500}], "capacity": 1000},
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": f"liandong.db{_redis_db}."},
         }
     }
 else:

@@ -203,27 +203,36 @@ def act(api_as):
 
 
 class Listener:
-    """A channel subscribed to live-push groups (the real channel layer: in-memory on embedded, Redis on services).
+    """A channel subscribed to live-push groups (the real channel layer: in-memory on embedded, Redis pub/sub on
+    services), on an event loop of its own in a thread: channels-redis' pub/sub layer keeps a connection, its
+    subscriptions and its receiving task per event loop, so the channel must live on one loop that keeps running
+    (async_to_sync would make a loop per call).
 
-    Drain soon after the events were sent, without moving a travelled clock in between (the layer
-    expires messages by wall-clock time); drain each listener once per test (channels-redis binds a
-    channel's receive buffer to the event loop of its first receive).
+    Drain soon after the events were sent, without moving a travelled clock in between (the in-memory layer
+    expires messages by wall-clock time).
     """
 
     def __init__(self, *groups: str):
-        from asgiref.sync import async_to_sync
+        import asyncio
+        import threading
+
         from channels.layers import get_channel_layer
 
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="test-listener", daemon=True).start()
+        self.channel = self._run(self.layer.new_channel())
         self.groups = groups
         for group in groups:
-            async_to_sync(self.layer.group_add)(group, self.channel)
+            self._run(self.layer.group_add(group, self.channel))
+
+    def _run(self, coroutine, timeout: float = 30):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def drain(self, wait: float = 0.2) -> list[dict]:
         import asyncio
-
-        from asgiref.sync import async_to_sync
 
         async def collect():
             out = []
@@ -234,13 +243,12 @@ class Listener:
                     return out
                 out.append(message["event"])
 
-        return async_to_sync(collect)()
+        return self._run(collect())
 
     def close(self):
-        from asgiref.sync import async_to_sync
-
         for group in self.groups:
-            async_to_sync(self.layer.group_discard)(group, self.channel)
+            self._run(self.layer.group_discard(group, self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
