@@ -38,12 +38,14 @@ def _pids() -> list[int]:
 
 
 class CpuSampler:
-    """``sample()`` -> ``{tier: {pid: cpu ms so far}}`` for the processes given (pids of the tree roots) and
+    """``sample()`` -> ``{tier: {pid: cpu ms so far}}`` for the processes given (a tier's tree roots: one pid, or
+    several when the tier has several processes, e.g. two daphne servers) and
     PostgreSQL; ``delta(before, after)`` -> ``{tier: cpu ms in between}``, counted per process so that a
     process that exits in between removes only its own last interval, never makes a tier negative."""
 
-    def __init__(self, roots: dict[str, int], database: str | None = None, postgres: bool = True):
-        self.roots, self.database, self.postgres = roots, database, postgres
+    def __init__(self, roots: dict[str, int | list[int]], database: str | None = None, postgres: bool = True):
+        self.roots = {name: [pids] if isinstance(pids, int) else list(pids) for name, pids in roots.items()}
+        self.database, self.postgres = database, postgres
 
     def sample(self) -> dict[str, dict[int, float]]:
         table = {pid: s for pid in _pids() if (s := _stat(pid)) is not None}
@@ -51,8 +53,8 @@ class CpuSampler:
         for pid, (ppid, _) in table.items():
             children.setdefault(ppid, []).append(pid)
         out: dict[str, dict[int, float]] = {}
-        for name, root in self.roots.items():
-            tree, todo = {}, [root]
+        for name, tier_roots in self.roots.items():
+            tree, todo = {}, list(tier_roots)
             while todo:
                 pid = todo.pop()
                 if pid in table:

@@ -34,7 +34,7 @@ TARGETS = {
     ],
 }
 TARGET_SCALE = "steady 100/s for 120 s with 200 consoles; surge 20 -> 200/s for 30 s"
-TIERS = ("daphne", "worker", "postgres_db", "postgres")
+TIERS = ("daphne", "worker", "haproxy", "postgres_db", "postgres")
 
 
 def _passes(value, op: str, limit) -> bool | None:
@@ -79,7 +79,8 @@ def _with_total(cpu: dict | None) -> dict | None:
         return None
     out = dict(cpu)
     database = cpu.get("postgres_db", cpu.get("postgres"))
-    out["total"] = round(sum(v for v in (cpu.get("daphne"), cpu.get("worker"), database) if v is not None), 1)
+    tiers = (cpu.get("daphne"), cpu.get("worker"), cpu.get("haproxy"), database)
+    out["total"] = round(sum(v for v in tiers if v is not None), 1)
     return out
 
 
@@ -138,7 +139,8 @@ def build_report(options, profiles: dict, *, started, own_stack: bool, base_url:
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
         "stack": {"own": own_stack, "base_url": base_url, "database": database,
                   "cpu_tiers": "daphne, worker (main + pool children), postgres_db (this database's backends), "
-                               "postgres (every postgres: process of the cluster); total = daphne + worker + postgres_db"
+                               "postgres (every postgres: process of the cluster), haproxy (with --servers above 1); "
+                               "total = daphne + worker + haproxy + postgres_db"
                   if own_stack else None},
         "percentiles": "hdrhistogram" if HdrHistogram is not None else "exact",
         "latency_origin": "intake from the scheduled send time (open loop); routing from the incident.created "
@@ -195,6 +197,9 @@ def render(report: dict) -> str:
             row.append(cell)
         rows.append(row)
     for tier in (*TIERS, "total"):
+        if tier == "haproxy" and not any((profiles[n]["figures"].get("cpu_ms_per_incident") or {}).get(tier)
+                                         for n in names):
+            continue  # one server: no HAProxy in front
         row = [f"CPU ms/incident {tier}"]
         for name in names:
             f = profiles[name]["figures"]

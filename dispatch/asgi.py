@@ -2,11 +2,12 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
-# Every request runs in a thread of its own: PostgreSQL connections come from a bounded pool (settings.py).
+# Each request runs on a thread of its own while it lasts (reused afterwards): PostgreSQL connections come from a bounded pool (settings.py).
 os.environ.setdefault("DB_POOL", "true")
+
+from dispatch.runtime.http import get_asgi_application  # noqa: E402 - Django's, with one thread hop per request
+
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first

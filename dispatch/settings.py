@@ -87,7 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "dispatch.runtime.staticfiles.StaticFilesMiddleware",  # WhiteNoise, asynchronous too (see the module)
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, API docs)
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (below), not on static files
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

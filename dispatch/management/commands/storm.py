@@ -39,6 +39,9 @@ class Command(BaseCommand):
         a("--late-ms", type=float, default=10.0, help="a request sent later than this after its time counts as late")
         a("--drain-timeout", type=float, default=120.0)
         a("--report", default=str(Path(settings.VAR_DIR) / "storm-report.json"))
+        a("--servers", type=int, default=1,
+          help="daphne servers of the stack; more than one: behind HAProxy (deploy/haproxy.cfg), which is loaded (1)")
+        a("--workers", type=int, default=1, help="Celery workers of the stack, two pool children each (1)")
         a("--keep", action="store_true", help="keep the stack's database and logs")
         a("--no-progress", action="store_true")
 
@@ -55,7 +58,7 @@ class Command(BaseCommand):
             surge_after=o["surge_after"], storm_at=o["storm_at"], triage_share=o["triage_share"], baseline_duration=o["baseline_duration"],
             base_url=o["base_url"], server_database_url=o["server_database_url"], database_url=o["database_url"],
             redis_url=o["redis_url"], username=o["username"], password=o["password"], seed=o["seed"],
-            late_ms=o["late_ms"], drain_timeout=o["drain_timeout"], keep=o["keep"], progress=not o["no_progress"],
+            late_ms=o["late_ms"], drain_timeout=o["drain_timeout"], servers=o["servers"], workers=o["workers"], keep=o["keep"], progress=not o["no_progress"],
         )
         result = run(options, log=lambda text: self.stderr.write(text))
         path = Path(o["report"])
