@@ -57,7 +57,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         # pending: seq -> the event's JSON text (encoded once per process by the hub, or here when replayed)
         self.stream, self.pending, self.last_sent, self.hub = None, {}, 0, None
-        self._flush_handle, self._last_flush, self._gap_since = None, 0.0, None
+        self._last_flush, self._gap_since = 0.0, None
         refusal = await self._refusal()
         if refusal is not None:
             await self.accept()  # accept first, so that the close code reaches the client
@@ -77,7 +77,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         if since is not None:
             self.last_sent = int(since)
             await self._fill(upto=head)
-            await self._flush()
+            await self.flush()
 
     async def _refusal(self) -> int | None:
         """The close code for a connection that may not open, or None (and ``self.stream`` set)."""
@@ -100,8 +100,6 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         return None
 
     async def disconnect(self, code):
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
         if self.hub is not None and self.stream:
             await self.hub.unsubscribe(self.stream, self)
 
@@ -130,17 +128,14 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             self.last_sent = min(self.last_sent, max(0, content["since"]))
             self.pending = {}
             await self._fill(upto=None)
-            await self._flush()
+            await self.flush()
 
     def deliver(self, seq: int, text: str) -> None:
         """An event of the stream, from this process's hub (``dispatch.live.hub``)."""
         if seq <= self.last_sent or seq in self.pending:
             return
         self.pending[seq] = text
-        if self._flush_handle is None:
-            loop = asyncio.get_running_loop()
-            delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
-            self._flush_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
+        self.hub.flush_at(self.stream, self, max(asyncio.get_running_loop().time(), self._last_flush + FLUSH_SECONDS))
 
     async def _fill(self, upto: int | None):
         """What this socket lacks after ``last_sent`` (at least up to ``upto``), from the hub's memory or the
@@ -151,15 +146,15 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _load(self, after: int) -> list[dict]:
         return await database_sync_to_async(realtime.events_since)(self.stream, after)
 
-    async def _flush(self):
-        self._flush_handle = None
+    async def flush(self):
+        """Send what is pending, in order (the hub calls it when due)."""
         loop = asyncio.get_running_loop()
         self._last_flush = loop.time()
         if self.pending and min(self.pending) != self.last_sent + 1:
             if self._gap_since is None:
                 self._gap_since = loop.time()
             if loop.time() - self._gap_since < GAP_GRACE_SECONDS:  # probably on its way: look again shortly
-                self._flush_handle = loop.call_later(GAP_RECHECK_SECONDS, lambda: asyncio.ensure_future(self._flush()))
+                self.hub.flush_at(self.stream, self, loop.time() + GAP_RECHECK_SECONDS)
                 return
             await self._fill(upto=min(self.pending) - 1)  # lost: the database has it
         self._gap_since = None

@@ -255,3 +255,33 @@ async def test_sockets_of_one_process_share_one_group_membership_and_one_encodin
     assert await _group_size(layer, CONSOLE_GROUP) == 1  # one socket left
     await consoles[2].disconnect()
     assert await _group_size(layer, CONSOLE_GROUP) == 0  # the last one leaves the group
+
+
+async def test_the_hub_arms_one_timer_for_all_the_sockets_of_a_stream(people, monkeypatch):
+    """While eight sockets wait for an event that a later one overtook, the stream's flushes are timed by one timer
+    (re-armed every GAP_RECHECK_SECONDS), not one per socket; each socket then gets both events, in order."""
+    consoles = [await _open("/ws/console/", user=people["dispatcher"]) for _ in range(8)]
+    for communicator in consoles:
+        await _frames(communicator)  # stream.opened
+    loop = asyncio.get_running_loop()
+    armed = []
+    original_call_at = loop.call_at
+
+    def call_at(when, callback, *args, **kwargs):
+        armed.append(getattr(callback, "__qualname__", callback))
+        return original_call_at(when, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", call_at)  # call_later goes through call_at
+    layer = get_channel_layer()
+    one, two = (LiveEvent(stream=CONSOLE_GROUP, seq=seq, type="incident.transitioned", at=timezone.now(),
+                          payload={"incident": {"id": seq}, "work_order": None}) for seq in (1, 2))
+    await layer.group_send(CONSOLE_GROUP, {"type": "live.event", "event": two.message()})
+    await asyncio.sleep(0.3)  # about six rechecks of the gap
+    await layer.group_send(CONSOLE_GROUP, {"type": "live.event", "event": one.message()})
+    for communicator in consoles:
+        assert [m["seq"] for m in _messages(await _frames(communicator))] == [1, 2]
+    monkeypatch.undo()
+    flush_timers = [name for name in armed if "StreamHub" in str(name) or "_LiveConsumer" in str(name)]
+    assert 3 <= len(flush_timers) <= 15, flush_timers  # one per recheck of the stream; it was one per socket
+    for communicator in consoles:
+        await communicator.disconnect()
