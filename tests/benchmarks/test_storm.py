@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from benchmarks.procs import PYTHON, ROOT, clean_env
+from tests.e2e.procs import require_haproxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
@@ -51,6 +52,34 @@ def test_storm_all_profiles_tiny(tmp_path, capsys):
     assert report["profiles"]["surge"]["phases"]["load"]["backlog"]
     assert report["profiles"]["console-storm"]["figures"]["not_caught_up"] == 0
     assert report["profiles"]["console-storm"]["figures"]["catchup_p99_ms"] is not None
+
+
+@pytest.mark.timeout(600)
+def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, capsys):
+    """The production layout on one host (README "Several servers and workers behind HAProxy"): the load goes
+    through HAProxy to two daphne servers, two workers route; nothing lost, everything routed, CPU per tier summed
+    over its processes (HAProxy's own tier counted in the total)."""
+    require_haproxy()
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/12" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/12"
+    report_path = tmp_path / "storm.json"
+    result = subprocess.run(
+        [PYTHON, "manage.py", "storm", "--profile", "steady", "--rate", "5", "--duration", "6", "--consoles", "6",
+         "--baseline-duration", "2", "--servers", "2", "--workers", "2", "--database-url", DATABASE_URL,
+         "--redis-url", redis_url, "--report", str(report_path), "--no-progress"],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=540,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    with capsys.disabled():
+        print("\n" + result.stdout)
+    report = json.loads(report_path.read_text())
+    assert report["options"]["servers"] == 2 and report["options"]["workers"] == 2
+    assert report["stack"]["base_url"] != "" and ":" in report["stack"]["base_url"]
+    f = report["profiles"]["steady"]["figures"]
+    assert f["sent"] == 30 and f["accepted"] == 30 and f["errors"] == 0, f["errors_by_status"]
+    assert f["lost_events"] == 0 and f["seq_gaps"] == 0 and f["unrouted"] == 0
+    cpu = f["cpu_ms_per_incident"]
+    assert cpu["haproxy"] > 0 and cpu["daphne"] > 0 and cpu["worker"] > 0
+    assert cpu["total"] >= cpu["daphne"] + cpu["worker"] + cpu["haproxy"]
 
 
 def test_storm_refuses_a_redis_database_another_client_uses():

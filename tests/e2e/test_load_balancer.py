@@ -24,14 +24,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-from benchmarks.stack import HAPROXY
-from tests.e2e.procs import ServicesStack, free_port
+from tests.e2e.procs import ServicesStack, free_port, require_haproxy
 from tests.e2e.walkthrough import PASSWORD, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -180,14 +178,6 @@ class Console:
             self._target = None
 
 
-def _require_haproxy() -> None:
-    if not Path(HAPROXY).exists():
-        reason = f"{HAPROXY} is missing (apt-get install haproxy; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
 def _head(base: str, path: str, api_token: str) -> int:
     async def read() -> int:
         ticket = httpx.post(f"{base}/api/auth/ws-ticket/", headers={"Authorization": f"Token {api_token}"},
@@ -198,7 +188,7 @@ def _head(base: str, path: str, api_token: str) -> int:
 
 
 def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, capsys):
-    _require_haproxy()
+    require_haproxy()
     env = {"OUTBOX_RELAY_SECONDS": "1", "TRUSTED_PROXY_COUNT": "1"}
     with ServicesStack(DATABASE_URL, prefix="liandong_lb", tmp=tmp_path, env=env, seed_password=PASSWORD) as stack:
         stack.start_daphne("daphne2", port=free_port())
