@@ -15,7 +15,6 @@ from datetime import datetime
 from benchmarks import report as reporting
 from benchmarks.cpu import CpuSampler
 from benchmarks.drive import Bench
-from benchmarks.procs import free_port
 from benchmarks.stack import ServicesStack
 
 PROFILES = ("steady", "surge", "console-storm")
@@ -53,37 +52,19 @@ class Options:
 def stack_for(options: Options):
     """The benchmark's own stack (not started): a database of its own on ``--database-url``, the Redis database
     of ``--redis-url`` (refused if another client uses it, flushed), migrate + seed_demo, one daphne, one Celery
-    worker (--concurrency 2) and beat, with the benchmark endpoint on and rate limits out of the way (``start_more``
-    adds the servers and workers of ``--servers`` and ``--workers``)."""
+    worker (--concurrency 2) and beat, with the benchmark endpoint on and rate limits out of the way; with
+    ``--servers`` and ``--workers``, that many daphne servers behind HAProxy and Celery workers."""
     return ServicesStack(options.database_url, prefix="liandong_storm", tmp_prefix="storm-", redis_url=options.redis_url,
                          env={"BENCHMARK_ENDPOINTS": "true", "RATE_LIMIT_USER": "100000000/min",
                               "RATE_LIMIT_ANON": "100000000/min", "LOG_LEVEL": "WARNING"},
-                         seed_password=secrets.token_urlsafe(12), keep=options.keep)
-
-
-def start_more(stack: ServicesStack, options: Options) -> str:
-    """The production layout of README "Several servers and workers behind HAProxy" on this host: ``--servers``
-    daphne processes behind HAProxy (``deploy/haproxy.cfg``) and ``--workers`` Celery workers; the URL to load
-    (HAProxy's, or the one daphne's)."""
-    for n in range(2, options.servers + 1):
-        stack.start_daphne(f"daphne{n}", port=free_port())
-    for n in range(2, options.workers + 1):
-        stack.start_worker(f"worker{n}")
-    if options.servers == 1:
-        return stack.base
-    port = free_port()
-    stack.start_haproxy(port=port)
-    return f"http://127.0.0.1:{port}"
+                         seed_password=secrets.token_urlsafe(12), keep=options.keep, servers=options.servers,
+                         workers=options.workers)
 
 
 def cpu_roots(stack: ServicesStack) -> dict[str, list[int]]:
     """The CPU tiers' processes: every daphne, every worker (main + pool children), HAProxy if it runs."""
-    roots: dict[str, list[int]] = {}
-    for name, proc in stack.procs.items():
-        tier = name.rstrip("0123456789")
-        if tier in ("daphne", "worker", "haproxy"):
-            roots.setdefault(tier, []).append(proc.pid)
-    return roots
+    return {role: [stack.procs[name].pid for name in names]
+            for role in ("daphne", "worker", "haproxy") if (names := stack.names(role))}
 
 
 def run(options: Options, log=None) -> dict:
@@ -99,10 +80,9 @@ def run(options: Options, log=None) -> dict:
             stack = stack_for(options)
             log(f"storm: database {stack.name}, logs in {stack.tmp}; migrate + seed_demo ...")
             stack.start()
-            base_url = start_more(stack, options)
             time.sleep(2)  # the worker's pool children are up (their pids count in the CPU figures)
             sampler = CpuSampler(cpu_roots(stack), database=stack.name)
-            database_url, password = stack.database_url, stack.seed_password
+            base_url, database_url, password = stack.base, stack.database_url, stack.seed_password
         bench = Bench(options, base_url, database_url, sampler, password, log=log)
         profiles = asyncio.run(bench.run())
         failed = False

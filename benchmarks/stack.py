@@ -198,16 +198,21 @@ class ServicesStack:
     commands run after that, before the processes start. ``worker_args``: added to every worker's command line
     besides ``WORKER_FLAGS``. ``restart_after``: by role (``worker``, ``beat``, ``daphne``, ``redis``), seconds
     after which that process is started again whenever it exits. ``keep``: leave database and logs behind.
+    ``servers``, ``workers``: the production layout of README "Several servers and workers behind HAProxy" on this
+    host: that many daphne servers (``daphne``, ``daphne2`` ...) and Celery workers (``worker``, ``worker2`` ...),
+    and with more than one server HAProxy (``haproxy``, ``deploy/haproxy.cfg``) in front of them.
 
-    ``procs`` maps each process's name to its ``Proc``; ``base`` is daphne's URL, ``env`` every process's
-    environment, ``name`` the database's name.
+    ``procs`` maps each process's name to its ``Proc``; ``base`` is the URL clients use (HAProxy's with several
+    servers, else daphne's), ``port`` the first daphne's, ``env`` every process's environment, ``name`` the
+    database's name.
     """
 
     def __init__(self, database_url: str, *, prefix: str = "liandong_stack", tmp: Path | None = None,
                  tmp_prefix: str = "stack-", redis_url: str | None = None, env: Mapping[str, str] | None = None,
                  seed_password: str | None = None, setup: Sequence[Sequence[str]] = (),
                  worker_args: Sequence[str] = ("--concurrency", "2"),
-                 restart_after: Mapping[str, float] | None = None, keep: bool = False):
+                 restart_after: Mapping[str, float] | None = None, keep: bool = False,
+                 servers: int = 1, workers: int = 1):
         self.name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         self.admin_url, self.database_url = with_database(database_url, "postgres"), with_database(database_url, self.name)
         self.own_tmp = tmp is None
@@ -218,6 +223,7 @@ class ServicesStack:
                                 "LIANDONG_VAR_DIR": str(self.tmp), **(env or {})})
         self.seed_password, self.setup, self.worker_args = seed_password, list(setup), list(worker_args)
         self.restart_after, self.keep = dict(restart_after or {}), keep
+        self.servers, self.workers = servers, workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, Proc] = {}
@@ -226,7 +232,8 @@ class ServicesStack:
 
     # -- the whole stack
     def start(self) -> ServicesStack:
-        """Redis, database, migrate (+ seed_demo, + ``setup``), worker, beat, daphne (answering ``/healthz``).
+        """Redis, database, migrate (+ seed_demo, + ``setup``), workers, beat, daphne servers (answering ``/healthz``),
+        HAProxy in front of several.
         If any step fails, everything already started is stopped and the database dropped."""
         try:
             if self.redis_port is None:
@@ -239,13 +246,29 @@ class ServicesStack:
                 self.manage("seed_demo", f"--password={self.seed_password}")  # a password may start with "-"
             for command in self.setup:
                 self.manage(*command)
-            self.start_worker()
+            for n in range(1, self.workers + 1):
+                self.start_worker(self.numbered("worker", n))
             self.start_beat()
             self.start_daphne()
+            for n in range(2, self.servers + 1):
+                self.start_daphne(self.numbered("daphne", n), port=free_port())
+            if self.servers > 1:
+                port = free_port()
+                self.start_haproxy(port=port)
+                self.base = f"http://127.0.0.1:{port}"
         except BaseException:
             self.stop(keep_logs=True)
             raise
         return self
+
+    @staticmethod
+    def numbered(role: str, n: int) -> str:
+        """The name of the ``n``-th process of ``role``: ``worker``, ``worker2``, ``worker3`` ..."""
+        return role if n == 1 else f"{role}{n}"
+
+    def names(self, role: str) -> list[str]:
+        """The names of the stack's processes of ``role`` (``worker``, ``daphne`` ...), as started."""
+        return [name for name, (r, _argv) in self._specs.items() if r == role]
 
     def stop(self, keep_logs: bool = False) -> None:
         """Every process (its whole process group; Redis last), then the database and, unless ``keep_logs``

@@ -29,7 +29,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.procs import ServicesStack, free_port, require_haproxy
+from tests.e2e.procs import ServicesStack, require_haproxy
 from tests.e2e.walkthrough import PASSWORD, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -190,12 +190,9 @@ def _head(base: str, path: str, api_token: str) -> int:
 def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, capsys):
     require_haproxy()
     env = {"OUTBOX_RELAY_SECONDS": "1", "TRUSTED_PROXY_COUNT": "1"}
-    with ServicesStack(DATABASE_URL, prefix="liandong_lb", tmp=tmp_path, env=env, seed_password=PASSWORD) as stack:
-        stack.start_daphne("daphne2", port=free_port())
-        stack.start_worker("worker2")
-        lb_port = free_port()
-        stack.start_haproxy("haproxy", port=lb_port)
-        base = f"http://127.0.0.1:{lb_port}"
+    with ServicesStack(DATABASE_URL, prefix="liandong_lb", tmp=tmp_path, env=env, seed_password=PASSWORD,
+                       servers=2, workers=2) as stack:
+        base = stack.base  # HAProxy's
         tokens = {user: token(base, user) for user in ["dispatcher", *(f"{d}_staff" for d in DEPARTMENTS)]}
         streams = [("/ws/console/", "dispatcher") if i % 2 == 0 else
                    (f"/ws/departments/{DEPARTMENTS[(i // 2) % 3]}/", f"{DEPARTMENTS[(i // 2) % 3]}_staff")

@@ -1,23 +1,25 @@
 """Fault injection on the services profile: nothing acknowledged is lost, nothing is done twice.
 
-The suite starts its own stack and signals only the processes it started (it keeps their pids): a PostgreSQL
-database of its own, a Redis server of its own on another port (no persistence, as the broker runs), daphne,
-a Celery worker (prefork, two pool children) and beat, each supervised as production runs them (started again
-a few seconds after it exits, like systemd's ``Restart=always``). A client sends a steady stream of incidents
+The suite starts its own stack, in the production layout (README "Several servers and workers behind HAProxy"),
+and signals only the processes it started (it keeps their pids): a PostgreSQL database of its own, a Redis server
+of its own on another port (no persistence, as the broker runs), two daphne servers behind HAProxy (the client
+talks to HAProxy), two Celery workers (prefork, two pool children each) and beat, each supervised as production
+runs them (started again a few seconds after it exits, like systemd's ``Restart=always``). A client sends a steady stream of incidents
 (``RATE`` per second, a mix of event types and severities, each with an ``Idempotency-Key``) for the whole run,
 open loop (one thread per request, sent at its time), and retries a request that got no answer or a 5xx with the
 same key, as a real client does.
 
 Faults, each at least once, in this order:
 
-1. ``pool-child``: SIGKILL of the worker's pool children while a routing job is claimed and not done (the
+1. ``pool-child``: SIGKILL of the workers' pool children while a routing job is claimed and not done (the
    suite watches the database for a claimed job and kills at that moment; it checks afterwards that this job
    ran again and finished);
-2. ``worker-main``: SIGKILL of the Celery main process; its supervisor starts it again 3 s later;
-3. ``asgi``: SIGKILL of daphne while requests are in flight; started again 2 s later;
+2. ``worker-main``: SIGKILL of one worker's Celery main process; its supervisor starts it again 3 s later;
+3. ``asgi``: SIGKILL of one of the two daphne servers while requests are in flight (HAProxy sends what follows,
+   and the client's retries, to the other); started again 2 s later;
 4. ``redis``: the Redis server SIGKILLed and started again empty 5 s later (``/readyz`` must name it while it
    is down, and the API must keep answering ``201``);
-5. ``workers-down``: worker and beat stopped for 30 s, then started;
+5. ``workers-down``: both workers and beat stopped for 30 s, then started;
 6. ``postgres-down``: PostgreSQL stopped (``pg_ctl stop -m fast``) for 15 s, then started. While it is down the
    API answers ``503`` with ``Retry-After`` (never ``500``), a page (``/console/``, signed in) answers ``503``
    with the site's page saying the database is unavailable, a new live socket is sent a frame saying so and closed
@@ -205,13 +207,14 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, postgres):
-    """The stack, each process supervised (worker and beat started again 3 s after they exit, daphne 2 s)."""
+    """The stack in the production layout (two daphne servers behind HAProxy, two workers, beat), each process
+    supervised (workers and beat started again 3 s after they exit, daphne 2 s)."""
     with ServicesStack(
         postgres.url if postgres else os.environ["DATABASE_URL"], prefix="liandong_faults",
         tmp=tmp_path_factory.mktemp("faults"),
         env={"OUTBOX_RELAY_SECONDS": "1", "DEADLINE_SWEEP_SECONDS": "1", "OUTBOX_LEASE_SECONDS": "10",
              "RATE_LIMIT_USER": "100000/min"},
-        seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "daphne": 2},
+        seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "daphne": 2}, servers=2, workers=2,
     ) as stack:
         yield stack
 
@@ -375,7 +378,7 @@ def rerun_jobs(stack: ServicesStack, items: list[Sent]) -> int:
 
 def supervised_pids(stack: ServicesStack) -> dict[str, tuple[int, int]]:
     """The worker's and beat's pid and restart count: the same afterwards means they recovered without a restart."""
-    return {name: (stack.procs[name].pid, stack.procs[name].restarts) for name in ("worker", "beat")}
+    return {name: (stack.procs[name].pid, stack.procs[name].restarts) for name in (*stack.names("worker"), "beat")}
 
 
 def first_201_after(stream: Stream, moment: float) -> float:
@@ -533,8 +536,8 @@ def test_faults(stack, postgres, capsys):
         time.sleep(PRE_SECONDS)
         job_id = wait_for_claimed_job(stack)
         assert job_id is not None, "never saw a routing job in progress"
-        children = pool_children(procs["worker"].pid)
-        assert children, "the worker has no pool children"
+        children = [child for name in stack.names("worker") for child in pool_children(procs[name].pid)]
+        assert len(children) >= 4, "the workers have no pool children"  # whichever holds the job
         for child in children:
             os.kill(child, signal.SIGKILL)
         fault_end = time.monotonic()
@@ -560,10 +563,10 @@ def test_faults(stack, postgres, capsys):
         restarts = procs["daphne"].restarts
         stream.burst(20)
         time.sleep(0.05)
-        os.kill(procs["daphne"].pid, signal.SIGKILL)
+        os.kill(procs["daphne"].pid, signal.SIGKILL)  # one of the two servers; HAProxy sends the rest to the other
         while procs["daphne"].restarts == restarts:
             time.sleep(0.1)
-        wait_http(f"{stack.base}/healthz", procs["daphne"])
+        wait_http(f"http://127.0.0.1:{stack.port}/healthz", procs["daphne"])
         fault_end = time.monotonic()
         rows.append(settle(stack, stream, "3 ASGI server SIGKILL mid-request", start, fault_end, expected,
                            note="20 requests in flight at the kill;"))
@@ -590,10 +593,13 @@ def test_faults(stack, postgres, capsys):
         # 5. Worker and beat down for 30 s.
         start = time.monotonic()
         time.sleep(PRE_SECONDS)
-        stack.stop_process("worker")
+        workers = stack.names("worker")
+        for name in workers:
+            stack.stop_process(name)
         stack.stop_process("beat")
         time.sleep(30)
-        stack.start_worker()
+        for name in workers:
+            stack.start_worker(name)
         stack.start_beat()
         fault_end = time.monotonic()
         rows.append(settle(stack, stream, "5 all workers down 30 s", start, fault_end, expected))
