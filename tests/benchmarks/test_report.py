@@ -3,9 +3,12 @@ accounting, CPU deltas, targets and the report; and the baseline endpoint is rou
 
 import importlib.util
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 
@@ -119,6 +122,25 @@ def test_cpu_delta_ignores_exited_processes():
     before = {"daphne": {1: 100.0}, "postgres": {2: 50.0, 3: 70.0}}
     after = {"daphne": {1: 160.0}, "postgres": {2: 55.0, 4: 10.0}}  # 3 exited, 4 is new
     assert CpuSampler.delta(before, after) == {"daphne": 60.0, "postgres": 15.0}
+
+
+def test_cpu_of_a_tier_sums_every_process_given():
+    """``--servers 2``: the daphne tier is both servers' processes (and their children)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]) for _ in range(2)]
+    try:
+        sample = CpuSampler({"daphne": [p.pid for p in procs], "worker": procs[0].pid}, postgres=False).sample()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert set(sample["daphne"]) == {p.pid for p in procs}
+    assert set(sample["worker"]) == {procs[0].pid}
+
+
+def test_storm_refuses_an_empty_layout():
+    for args in (["--servers", "0"], ["--workers", "0"], ["--base-url", "http://127.0.0.1:1", "--servers", "2"]):
+        with pytest.raises(CommandError, match="--servers|--workers"):
+            call_command("storm", *args)
 
 
 def test_database_url_naming():

@@ -51,6 +51,11 @@ class Command(BaseCommand):
             from benchmarks.runner import PROFILES, Options, run
         except ImportError as exc:  # httpx / websockets are dev requirements
             raise CommandError(f"{exc}: install requirements-dev.txt") from exc
+        for name in ("servers", "workers"):
+            if o[name] < 1:
+                raise CommandError(f"--{name} must be at least 1 (got {o[name]})")
+        if o["base_url"] and (o["servers"] > 1 or o["workers"] > 1):
+            raise CommandError("--servers and --workers size the benchmark's own stack: not with --base-url")
         options = Options(
             profiles=list(PROFILES) if o["profile"] == "all" else [o["profile"]],
             rate=o["rate"], duration=o["duration"], consoles=o["consoles"], base=o["base"],
