@@ -6,6 +6,7 @@ VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 TEST_WORKERS ?= auto
+E2E_WORKERS ?= 2
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
@@ -34,10 +35,12 @@ serve: venv
 
 ## make test: the whole suite (embedded profile unless DATABASE_URL / REDIS_URL are set), in two passes: the
 ## in-process tests spread over the cores (pytest-xdist, TEST_WORKERS), then the end-to-end tests (real server,
-## worker and beat processes, browsers: timing-sensitive, and they own fixed ports and databases) one at a time
+## worker and beat processes, browsers) in E2E_WORKERS lanes: the tests of one server stay in one lane
+## (--dist loadgroup; the groups are made in tests/conftest.py), and each lane waits on its servers and browsers
+## much of the time. Measured figures are printed at the end, under "figures".
 test: venv
 	$(PY) -m pytest -m "not e2e" -n $(TEST_WORKERS) --maxprocesses 4
-	$(PY) -m pytest -m e2e
+	$(PY) -m pytest -m e2e -n $(E2E_WORKERS) --dist loadgroup
 
 ## make lint: ruff, import contracts (lint-imports), types (mypy), Django's system checks, migrations up to date
 lint: venv

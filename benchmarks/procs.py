@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -27,8 +28,11 @@ def free_port() -> int:
 
 
 def clean_env(**overrides: str) -> dict:
-    """The caller's environment without the profile variables, plus ``overrides``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    """The caller's environment without the profile variables, plus ``overrides``. Without pytest-xdist's either:
+    a server started by a test worker is not one, and ``PYTEST_XDIST_WORKER`` would move its Redis database
+    (dispatch/settings.py) onto another stack's."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL") and not k.startswith("PYTEST_XDIST_")}
     env.update(PYTHONUNBUFFERED="1", **overrides)
     return env
 
@@ -105,6 +109,11 @@ class Proc:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+def with_database(url: str, name: str) -> str:
+    """``url`` (a PostgreSQL server URL, with or without a database name) naming database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
 def wait_http(url: str, proc: Proc, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -117,23 +126,6 @@ def wait_http(url: str, proc: Proc, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout}s:\n{proc.log()}")
-
-
-@contextlib.contextmanager
-def demo_server(tmp: Path, password: str, **env_overrides: str):
-    """A seeded demo city served by ``manage.py serve`` (embedded profile, SQLite in ``tmp``): yields
-    ``(base_url, proc)`` and stops the server afterwards."""
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp), **env_overrides)
-    manage("migrate", "--noinput", env=env)
-    manage("seed_demo", f"--password={password}", env=env)
-    port = free_port()
-    server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{base}/healthz", server)
-        yield base, server
-    finally:
-        server.stop()
 
 
 # The listen backlog daphne's -b/-p gives Twisted is 50: a thousand clients connecting at once overflowed it and

@@ -2,7 +2,8 @@
 suite (``tests/faults``) and the services-profile end-to-end tests.
 
 A PostgreSQL database created for the stack (dropped afterwards), a Redis server of its own on a free port (or a
-given Redis database, refused when another client uses it, then flushed), ``migrate`` (and ``seed_demo``), then a
+given Redis database, refused when another client uses it, then flushed), migrated (and seeded: ``seed_demo``) as a
+copy of a template made once (``benchmarks/prepared.py``), then a
 Celery worker (always with the production flags, ``WORKER_FLAGS``), Celery beat and daphne (``daphne_argv``: the
 deep listen backlog), each in its own process group, optionally supervised (``restart_after``) as systemd's
 ``Restart=always`` would. Everything is stopped and removed again, also when starting fails::
@@ -18,6 +19,9 @@ touched. Give the stack its URL::
     with PostgresCluster() as cluster, ServicesStack(cluster.url, tmp=tmp) as stack:
         cluster.stop()  # every connection of daphne's pool, the worker and beat is gone
         cluster.start()
+
+``demo_server`` is the embedded profile's counterpart: ``manage.py serve`` (Celery inside) on a SQLite copy of the
+template.
 
 ``start_haproxy`` puts HAProxy in front of the stack's daphne servers with the shipped ``deploy/haproxy.cfg``
 (``render_haproxy_cfg``: only its ports replaced), so the configuration tested is the one deployed.
@@ -36,19 +40,23 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 
-from benchmarks.procs import BIN, WORKER_FLAGS, Proc, clean_env, daphne_argv, free_port, manage, wait_http
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` (a PostgreSQL server URL, with or without a database name) naming database ``name``."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
+from benchmarks import prepared
+from benchmarks.procs import (
+    BIN,
+    PYTHON,
+    WORKER_FLAGS,
+    Proc,
+    clean_env,
+    daphne_argv,
+    free_port,
+    manage,
+    wait_http,
+    with_database,
+)
 
 HAPROXY_CFG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"
 HAPROXY = "/usr/sbin/haproxy"
@@ -187,6 +195,22 @@ class PostgresCluster:
         self.close()
 
 
+@contextlib.contextmanager
+def demo_server(tmp: Path, password: str, **env_overrides: str):
+    """A seeded demo city served by ``manage.py serve`` (embedded profile, SQLite in ``tmp``): yields
+    ``(base_url, proc)`` and stops the server afterwards."""
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp / 'liandong.sqlite3'}", LIANDONG_VAR_DIR=str(tmp), **env_overrides)
+    prepared.sqlite_copy(tmp / "liandong.sqlite3", env, password)  # migrated and seeded
+    port = free_port()
+    server = Proc("serve", [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthz", server)
+        yield base, server
+    finally:
+        server.stop()
+
+
 class ServicesStack:
     """PostgreSQL database + Redis + daphne + Celery worker + beat, started by ``start()`` (or ``with``).
 
@@ -232,18 +256,15 @@ class ServicesStack:
 
     # -- the whole stack
     def start(self) -> ServicesStack:
-        """Redis, database, migrate (+ seed_demo, + ``setup``), workers, beat, daphne servers (answering ``/healthz``),
-        HAProxy in front of several.
+        """Redis, database (migrated and seeded: a template's copy; + ``setup``), workers, beat, daphne servers
+        (answering ``/healthz``), HAProxy in front of several.
         If any step fails, everything already started is stopped and the database dropped."""
         try:
             if self.redis_port is None:
                 self._claim_shared_redis()
             else:
                 self.start_redis()
-            self.create_database()
-            self.manage("migrate", "--noinput")
-            if self.seed_password is not None:
-                self.manage("seed_demo", f"--password={self.seed_password}")  # a password may start with "-"
+            self.create_database()  # migrated and seeded: a copy of benchmarks/prepared.py's template
             for command in self.setup:
                 self.manage(*command)
             for n in range(1, self.workers + 1):
@@ -292,8 +313,8 @@ class ServicesStack:
 
     # -- its parts
     def create_database(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
+        """The stack's database, migrated and seeded (with ``seed_password`` unless None)."""
+        prepared.postgres_copy(self.admin_url, self.name, self.env, self.seed_password)
         self._created = True
 
     def manage(self, *args: str, timeout: float = 300) -> str:

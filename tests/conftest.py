@@ -33,6 +33,7 @@ def _profile_marks() -> dict[str, str]:
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups given here
 def pytest_collection_modifyitems(config, items):
     """Tests of the other profile are deselected, not skipped: `.ci/run` runs the suite on both profiles,
     and on the services profile a missing PostgreSQL or Redis is a failure."""
@@ -44,9 +45,55 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
         config._liandong_deselected = (len(drop), sorted(unavailable.values()))
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group(_e2e_group(item)))
+
+
+def pytest_runtest_setup(item):
+    """Under ``--dist loadgroup`` an end-to-end test must carry its group in its id (pytest-xdist's means of sending
+    a group to one worker): with a pytest that drops it (pytest-xdist#1386), every server would start once per
+    worker, silently."""
+    if getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("e2e") and "@" not in item.nodeid:
+        pytest.fail("pytest-xdist's --dist loadgroup did not group this test (see requirements-dev.txt)", pytrace=False)
+
+
+def _e2e_group(item) -> str:
+    """The pytest-xdist group of an end-to-end test (``make test`` runs them with ``--dist loadgroup``): the tests
+    of one server run in one worker, so that the server starts once. The page tests share the pages server, the
+    embedded demo's tests its server; a module that starts a stack of its own is a group of its own."""
+    for fixture in ("pages_server", "embedded_server"):
+        if fixture in item.fixturenames:
+            return fixture
+    return item.module.__name__
+
+
+FIGURES = "liandong-figures"  # the ``user_properties`` key of the lines a test gives ``report_figures``
+_FIGURES: dict[str, list[str]] = {}  # test id -> its figures, for the summary
+
+
+@pytest.fixture
+def report_figures(request):
+    """``report_figures(text)``: figures a test measured (a benchmark's results, a lag seen in a browser), printed
+    in the run's summary under "figures". They travel with the test's report, so they
+    reach the summary from pytest-xdist's workers too, whose own output is never shown."""
+    return lambda text: request.node.user_properties.append((FIGURES, text.strip("\n")))
+
+
+def pytest_runtest_logreport(report):
+    """Keeps the figures of each test (from its last report, which carries all of them) for the summary."""
+    lines = [text for key, text in report.user_properties if key == FIGURES]
+    if lines:
+        _FIGURES[report.nodeid] = lines
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for nodeid, lines in _FIGURES.items():
+            terminalreporter.write_line(nodeid)
+            for text in lines:
+                terminalreporter.write_line("  " + text.replace("\n", "\n  "))
     info = getattr(config, "_liandong_deselected", None)
     if info:
         terminalreporter.write_line(f"liandong: {info[0]} tests of the other profile deselected ({'; '.join(info[1])})")

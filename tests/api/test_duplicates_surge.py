@@ -36,7 +36,7 @@ def _jitter(rng: random.Random, lat: float, lon: float) -> dict:
     return {"lat": lat + metres * math.cos(bearing) / 111_320, "lon": lon + metres * math.sin(bearing) / 95_300}
 
 
-def test_three_hundred_reports_on_forty_sites(api_as, dispatcher, time_machine, capsys):
+def test_three_hundred_reports_on_forty_sites(api_as, dispatcher, time_machine, report_figures):
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "workflows" / "definitions" / "waterlogging.yaml").read_text("utf-8")
@@ -68,7 +68,6 @@ def test_three_hundred_reports_on_forty_sites(api_as, dispatcher, time_machine, 
     assert not WorkOrder.objects.filter(incident__in=merged).exists()
     # Each survivor counts its reports: the counts add up to every report.
     assert sum(incidents.values_list("report_count", flat=True)) == REPORTS
-    with capsys.disabled():
-        print(f"\n[duplicates] {REPORTS} reports on {SITES} sites in {MINUTES} min (20-80 m jitter, auto-attach "
-              f"170 m / 1 h): {incidents.count()} incidents, {merged.count()} merged automatically, {orders} work "
-              f"orders sent (without merging: {REPORTS * DEPARTMENTS})")
+    report_figures(f"[duplicates] {REPORTS} reports on {SITES} sites in {MINUTES} min (20-80 m jitter, auto-attach "
+                   f"170 m / 1 h): {incidents.count()} incidents, {merged.count()} merged automatically, {orders} work "
+                   f"orders sent (without merging: {REPORTS * DEPARTMENTS})")

@@ -23,7 +23,7 @@ INCIDENTS = int(os.environ.get("LIANDONG_HISTORY_INCIDENTS", "6000"))
 RUNS = int(os.environ.get("LIANDONG_BENCH_RUNS", "3"))
 
 
-def test_a_year_of_history_and_the_analytics_benchmark(capsys):
+def test_a_year_of_history_and_the_analytics_benchmark(report_figures):
     seeded = history_seed(incidents=INCIDENTS, period=Period.of(year=2025), seed=2025)
     assert seeded.rows["incidents"] == INCIDENTS and seeded.rows["timeline"] > 10 * INCIDENTS
     started = time.monotonic()
@@ -32,11 +32,10 @@ def test_a_year_of_history_and_the_analytics_benchmark(capsys):
     measures = analytics_bench(runs=RUNS)
     assert len(measures) == 2 * 2 * 6 + 4
     assert all(m.rows > 0 for m in measures), [m for m in measures if not m.rows]
-    with capsys.disabled():
-        print(
-            f"\n[analytics] {connection.vendor}: seed_history of {INCIDENTS:,} incidents in {seeded.seconds:.1f} s "
-            f"({INCIDENTS / seeded.seconds:,.0f}/s; rows: "
-            + ", ".join(f"{name} {count:,}" for name, count in seeded.rows.items())
-            + f"); {days} days stored as columns in {stored:.1f} s; {RUNS} runs per line"
-        )
-        print(bench_table(measures, periods=bench_periods()))
+    report_figures(
+        f"[analytics] {connection.vendor}: seed_history of {INCIDENTS:,} incidents in {seeded.seconds:.1f} s "
+        f"({INCIDENTS / seeded.seconds:,.0f}/s; rows: "
+        + ", ".join(f"{name} {count:,}" for name, count in seeded.rows.items())
+        + f"); {days} days stored as columns in {stored:.1f} s; {RUNS} runs per line"
+    )
+    report_figures(bench_table(measures, periods=bench_periods()))

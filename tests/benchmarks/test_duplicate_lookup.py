@@ -24,7 +24,7 @@ OPEN = 100_000
 LAT, LON = (31.18, 31.28), (121.40, 121.55)  # the demo city's extent
 
 
-def test_lookup_with_100k_open_incidents(capsys):
+def test_lookup_with_100k_open_incidents(report_figures):
     rng = random.Random(16)
     waterlogging = EventType.objects.select_related("active_version").get(code="waterlogging")
     version = waterlogging.active_version
@@ -55,8 +55,7 @@ def test_lookup_with_100k_open_incidents(capsys):
         found.append(len(result))
     assert sum(found) > 0  # about 50 incidents lie within 150 m of any point at this density
     timings.sort()
-    with capsys.disabled():
-        print(f"\n[duplicates] {connection.vendor}: lookup with {OPEN:,} open incidents (loaded in {loaded:.1f} s): "
-              f"p50 {statistics.median(timings):.2f} ms, p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms, "
-              f"max {timings[-1]:.2f} ms over {len(timings)} lookups; candidates found per lookup: "
-              f"median {statistics.median(found):.0f}, max {max(found)} (capped at 10)")
+    report_figures(f"[duplicates] {connection.vendor}: lookup with {OPEN:,} open incidents (loaded in {loaded:.1f} s): "
+                   f"p50 {statistics.median(timings):.2f} ms, p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms, "
+                   f"max {timings[-1]:.2f} ms over {len(timings)} lookups; candidates found per lookup: "
+                   f"median {statistics.median(found):.0f}, max {max(found)} (capped at 10)")

@@ -17,6 +17,7 @@ from benchmarks.consoles import Console
 from benchmarks.cpu import CpuSampler
 from benchmarks.drive import Phase
 from benchmarks.load import EVENT_MIX, IncidentMix, demo_districts, point_in_polygon, schedule
+from benchmarks.procs import clean_env
 from benchmarks.runner import Options
 from benchmarks.stack import with_database
 from benchmarks.stats import Distribution, HdrHistogram, exact_percentile
@@ -211,3 +212,14 @@ def test_baseline_endpoint_inserts_one_row():
     assert response.status_code == 201 and Probe.objects.filter(pk=response.data["id"], note="x").exists()
     anonymous = BaselineView.as_view()(APIRequestFactory().post("/bench/baseline/", {}, format="json"))
     assert anonymous.status_code == 401
+
+
+def test_a_stack_started_by_a_test_worker_keeps_its_own_redis_database(monkeypatch):
+    """dispatch/settings.py moves a pytest-xdist worker's Redis database by its number; a server, worker or beat a
+    test starts is not one: with gw1 passed on, a stack on database 12 landed on 11, another stack's, and each
+    stack's worker took the other's routing jobs."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    env = clean_env(REDIS_URL="redis://127.0.0.1:6379/12")
+    assert not [key for key in env if key.startswith("PYTEST_XDIST")]
+    assert env["REDIS_URL"] == "redis://127.0.0.1:6379/12"

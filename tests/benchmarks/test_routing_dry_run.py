@@ -103,7 +103,7 @@ def _seed(now) -> int:
     return len(rows)
 
 
-def test_dry_run_over_10k_incidents(capsys):
+def test_dry_run_over_10k_incidents(report_figures):
     now = timezone.now()
     t0 = time.perf_counter()
     timeline_rows = _seed(now)
@@ -131,12 +131,11 @@ def test_dry_run_over_10k_incidents(capsys):
     api = time.perf_counter() - t0
     assert response.status_code == 200, response.content[:300]
     assert response.json()["totals"] == result["totals"]
-    with capsys.disabled():
-        print(
-            f"\n[routing dry-run] {connection.vendor}: {INCIDENTS:,} incidents, {timeline_rows:,} timeline rows "
-            f"(seeded in {seeded:.1f} s); {result['totals']['changed']:,} changed "
-            f"(added {result['totals']['added']}, removed {result['totals']['removed']}); "
-            f"service {service:.2f} s, API (listing {len(response.json()['incidents']):,} with traces) {api:.2f} s"
-        )
+    report_figures(
+        f"[routing dry-run] {connection.vendor}: {INCIDENTS:,} incidents, {timeline_rows:,} timeline rows "
+        f"(seeded in {seeded:.1f} s); {result['totals']['changed']:,} changed "
+        f"(added {result['totals']['added']}, removed {result['totals']['removed']}); "
+        f"service {service:.2f} s, API (listing {len(response.json()['incidents']):,} with traces) {api:.2f} s"
+    )
     if connection.vendor == "postgresql":
         assert service < BOUND_SECONDS and api < BOUND_SECONDS

@@ -17,7 +17,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 @pytest.mark.timeout(900)
-def test_storm_all_profiles_tiny(tmp_path, capsys):
+def test_storm_all_profiles_tiny(tmp_path, report_figures):
     redis_url = REDIS_URL.rsplit("/", 1)[0] + "/12" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/12"
     report_path = tmp_path / "storm.json"
     result = subprocess.run(
@@ -28,8 +28,7 @@ def test_storm_all_profiles_tiny(tmp_path, capsys):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     report = json.loads(report_path.read_text())
-    with capsys.disabled():
-        print("\n" + result.stdout)
+    report_figures(result.stdout)
 
     assert set(report) >= {"profiles", "options", "stack", "percentiles", "targets_at", "notes"}
     assert list(report["profiles"]) == ["steady", "surge", "console-storm"]
@@ -55,7 +54,7 @@ def test_storm_all_profiles_tiny(tmp_path, capsys):
 
 
 @pytest.mark.timeout(600)
-def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, capsys):
+def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, report_figures):
     """The production layout on one host (README "Several servers and workers behind HAProxy"): the load goes
     through HAProxy to two daphne servers, two workers route; nothing lost, everything routed, CPU per tier summed
     over its processes (HAProxy's own tier counted in the total)."""
@@ -69,8 +68,7 @@ def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, capsys):
         cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=540,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    with capsys.disabled():
-        print("\n" + result.stdout)
+    report_figures(result.stdout)
     report = json.loads(report_path.read_text())
     assert report["options"]["servers"] == 2 and report["options"]["workers"] == 2
     assert report["stack"]["base_url"] != "" and ":" in report["stack"]["base_url"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.procs import BIN, PYTHON, ROOT, Proc, clean_env, demo_server, free_port, manage, wait_http
-from benchmarks.stack import HAPROXY, ServicesStack
+from benchmarks.procs import BIN, PYTHON, ROOT, Proc, clean_env, free_port, manage, wait_http
+from benchmarks.stack import HAPROXY, ServicesStack, demo_server
 
 __all__ = ["BIN", "PYTHON", "ROOT", "Proc", "ServicesStack", "clean_env", "demo_server", "free_port", "manage",
            "require_haproxy", "wait_http"]

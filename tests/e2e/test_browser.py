@@ -45,7 +45,7 @@ def _wait_state(page, selector: str, state: str, timeout_ms: int = 15000) -> flo
     return time.monotonic() - started
 
 
-def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, capsys):
+def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, report_figures):
     base, _server = embedded_server
     dispatcher_api = client(base, "dispatcher")
     for event_type, title, severity, lat, lon in BACKGROUND:  # a board with more than one incident on it
@@ -131,7 +131,8 @@ def test_console_inbox_and_audit_in_three_browsers(embedded_server, browser, cap
 
     for page in (console, inbox, audit):
         assert page.js_errors == [], page.js_errors
-    with capsys.disabled():
-        print(f"\n[browser] work-order action in the inbox -> visible in the console: "
-              f"p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms over {len(lags)} actions "
-              "(server time of the change -> state shown in the other browser's DOM)")
+    report_figures(
+        f"[browser] work-order action in the inbox -> visible in the console: "
+        f"p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms over {len(lags)} actions "
+        "(server time of the change -> state shown in the other browser's DOM)"
+    )

@@ -57,7 +57,7 @@ def _timeline_row(api, incident_id: int, kind: str, timeout: float = 40) -> dict
     raise AssertionError(f"no {kind} on incident {incident_id} within {timeout} s")
 
 
-def test_an_escalation_chimes_notifies_and_enters_the_lane_within_a_second(pages_server, browser, capsys):
+def test_an_escalation_chimes_notifies_and_enters_the_lane_within_a_second(pages_server, browser, report_figures):
     base = pages_server
     console = _console(browser, base, permissions=["notifications"])
     console.locator("[data-testid=enable-sound]").click()  # the one click that lets the page play sound
@@ -85,10 +85,11 @@ def test_an_escalation_chimes_notifies_and_enters_the_lane_within_a_second(pages
     lane_lag = (seen["lane"] - server_ms) / 1000
     title_lag = (seen["title"] - server_ms) / 1000
     chime_lag = (urgent[0]["at"] - server_ms) / 1000 if urgent else None
-    with capsys.disabled():
-        print(f"\n[attention] escalation on the server -> lane entry {lane_lag * 1000:.0f} ms, tab title "
-              f"{title_lag * 1000:.0f} ms, chime {chime_lag * 1000 if chime_lag is not None else float('nan'):.0f} ms; "
-              f"{notified} desktop notification(s)")
+    report_figures(
+        f"[attention] escalation on the server -> lane entry {lane_lag * 1000:.0f} ms, tab title "
+        f"{title_lag * 1000:.0f} ms, chime {chime_lag * 1000 if chime_lag is not None else float('nan'):.0f} ms; "
+        f"{notified} desktop notification(s)"
+    )
     assert lane_lag <= 1.0, lane_lag
     assert title_lag <= 1.0, title_lag
     assert urgent, chimes                      # the chime played (the audio context was running)

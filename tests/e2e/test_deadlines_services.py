@@ -96,12 +96,11 @@ def _per_incident_effects(stack, incident_id: int) -> list[str]:
                                             "ORDER BY seq", (incident_id,))]
 
 
-def _print(capsys, label: str, outcome: dict) -> None:
+def _print(report_figures, label: str, outcome: dict) -> None:
     late = outcome["lateness"]
-    with capsys.disabled():
-        print(f"\n[deadlines/{label}] due {outcome['due']}, fired {outcome['fired']}, fired twice "
-              f"{outcome['fired_twice']}; lateness p50 {statistics.median(late) * 1000:.0f} ms, "
-              f"max {max(late) * 1000:.0f} ms")
+    report_figures(f"[deadlines/{label}] due {outcome['due']}, fired {outcome['fired']}, fired twice "
+                   f"{outcome['fired_twice']}; lateness p50 {statistics.median(late) * 1000:.0f} ms, "
+                   f"max {max(late) * 1000:.0f} ms")
 
 
 def _assert_exactly_once(stack, ids: list[int], outcome: dict) -> None:
@@ -114,7 +113,7 @@ def _assert_exactly_once(stack, ids: list[int], outcome: dict) -> None:
         ), incident_id
 
 
-def test_an_order_nobody_accepts_walks_the_chain(stack, dispatcher, capsys):
+def test_an_order_nobody_accepts_walks_the_chain(stack, dispatcher, report_figures):
     ids = _report(dispatcher, 3, "unanswered")
     _wait_settled(stack, ids)
     outcome = _outcome(stack, ids)
@@ -124,10 +123,10 @@ def test_an_order_nobody_accepts_walks_the_chain(stack, dispatcher, capsys):
     assert escalations == ["reoffer", "notify_leads", "notify_command"]
     incident = dispatcher.get(f"/api/incidents/{ids[0]}/").json()
     assert incident["urgency"] == 4 and incident["sla"]["breached_at"]
-    _print(capsys, "no faults", outcome)
+    _print(report_figures, "no faults", outcome)
 
 
-def test_worker_killed_while_deadlines_are_pending(stack, dispatcher, capsys):
+def test_worker_killed_while_deadlines_are_pending(stack, dispatcher, report_figures):
     ids = _report(dispatcher, 8, "worker killed")
     time.sleep(1.0)
     worker = stack.procs["worker"]
@@ -139,17 +138,17 @@ def test_worker_killed_while_deadlines_are_pending(stack, dispatcher, capsys):
     assert worker.restarts > restarts  # the supervisor started a new worker after RESTART_SEC
     outcome = _outcome(stack, ids)
     _assert_exactly_once(stack, ids, outcome)
-    _print(capsys, "worker SIGKILL", outcome)
+    _print(report_figures, "worker SIGKILL", outcome)
 
 
-def test_redis_restarted_without_persistence(stack, dispatcher, capsys):
+def test_redis_restarted_without_persistence(stack, dispatcher, report_figures):
     ids = _report(dispatcher, 8, "redis restarted")
     time.sleep(1.0)
     stack.restart("redis", pause=3)  # stopped: everything queued in Redis is gone; started again 3 s later
     _wait_settled(stack, ids, timeout=120)
     outcome = _outcome(stack, ids)
     _assert_exactly_once(stack, ids, outcome)
-    _print(capsys, "Redis restart", outcome)
+    _print(report_figures, "Redis restart", outcome)
     ready = None
     for _ in range(20):  # the server's own Redis connections recover too
         ready = httpx.get(f"{stack.base}/readyz")
@@ -175,7 +174,7 @@ levels:
 """
 
 
-def test_an_unacknowledged_plan_task_escalates_with_the_worker_killed(stack, dispatcher, capsys):
+def test_an_unacknowledged_plan_task_escalates_with_the_worker_killed(stack, dispatcher, report_figures):
     """A response plan task nobody acknowledges goes overdue after its window and walks the department's chain to
     the command center, on the real worker and beat, though the worker is SIGKILLed right after the activation."""
     admin = client(stack.base, "admin")
@@ -211,8 +210,7 @@ def test_an_unacknowledged_plan_task_escalates_with_the_worker_killed(stack, dis
     assert {kind: count for kind, count, _late in fired} == {"activation.ack": 1, "activation.escalation": 2}
     end = dispatcher.post(f"/api/activations/{activation['id']}/end/", json={"reason": "drill over"})
     assert end.status_code == 200 and end.json()["tasks"] == [] and not end.json()["active"]  # open tasks cancelled
-    with capsys.disabled():
-        lateness = {kind: round(float(late), 2) for kind, _count, late in fired}
-        print(f"\n[services] plan task: overdue and escalated to the command center "
-              f"{time.monotonic() - started:.1f} s after the activation (window 2 s, chain waits 1 s, worker "
-              f"SIGKILLed, restarted after {RESTART_SEC} s); latest firing after due: {lateness}")
+    lateness = {kind: round(float(late), 2) for kind, _count, late in fired}
+    report_figures(f"[services] plan task: overdue and escalated to the command center "
+                   f"{time.monotonic() - started:.1f} s after the activation (window 2 s, chain waits 1 s, worker "
+                   f"SIGKILLed, restarted after {RESTART_SEC} s); latest firing after due: {lateness}")

@@ -81,7 +81,7 @@ def _row(page, incident_id: int):
     return page.locator(f"[data-testid=incident-row][data-id='{incident_id}']")
 
 
-def test_a_duplicate_is_suggested_merged_and_unmerged_on_the_console(pages_server, browser, capsys):
+def test_a_duplicate_is_suggested_merged_and_unmerged_on_the_console(pages_server, browser, report_figures):
     base = pages_server
     api = client(base, "dispatcher")
     tag = uuid.uuid4().hex[:6]
@@ -102,9 +102,10 @@ def test_a_duplicate_is_suggested_merged_and_unmerged_on_the_console(pages_serve
     expect(candidate.locator(".dup-dist")).to_have_text(re.compile(r"^(5\d|6\d) m$"))
     console.wait_for_function("() => window.__dup.shown !== null", timeout=5000)
     seen = console.evaluate("() => window.__dup")
-    with capsys.disabled():
-        print(f"\n[duplicates] last keystroke of the location -> candidate shown: {seen['shown'] - seen['typed']} ms "
-              f"(300 ms of it the debounce)")
+    report_figures(
+        f"[duplicates] last keystroke of the location -> candidate shown: {seen['shown'] - seen['typed']} ms "
+        f"(300 ms of it the debounce)"
+    )
 
     # Created: the 201 named the existing incident; the detail offers to merge into it.
     console.locator("[data-testid=create-incident]").click()

@@ -9,15 +9,14 @@ from tests.e2e.walkthrough import DRILL, client, run_walkthrough
 pytestmark = [pytest.mark.e2e, pytest.mark.embedded]
 
 
-def test_walkthrough_on_embedded_profile(embedded_server, capsys):
+def test_walkthrough_on_embedded_profile(embedded_server, report_figures):
     base, _server = embedded_server
     figures = run_walkthrough(base)
-    with capsys.disabled():
-        print(f"\n[embedded] incident routed to 3 departments {figures['routed_after_s'] * 1000:.0f} ms after 201; "
-              f"{figures['timeline_rows']} timeline rows")
+    report_figures(f"[embedded] incident routed to 3 departments {figures['routed_after_s'] * 1000:.0f} ms after 201; "
+                   f"{figures['timeline_rows']} timeline rows")
 
 
-def test_timers_fire_inside_the_demo_process(embedded_server, capsys):
+def test_timers_fire_inside_the_demo_process(embedded_server, report_figures):
     """Acknowledgement timeouts, escalation and SLA breaches with no Redis and no separate worker."""
     base, _server = embedded_server
     published = client(base, "admin").post("/api/workflows/", content=DRILL, headers={"Content-Type": "application/yaml"})
@@ -34,20 +33,20 @@ def test_timers_fire_inside_the_demo_process(embedded_server, capsys):
         time.sleep(0.5)
     assert wanted <= kinds, kinds
     assert dispatcher.get(f"/api/incidents/{incident['id']}/").json()["urgency"] == 4
-    with capsys.disabled():
-        print(f"\n[embedded] expiry, escalation and SLA breach all fired within {time.monotonic() - started:.1f} s")
+    report_figures(f"[embedded] expiry, escalation and SLA breach all fired within {time.monotonic() - started:.1f} s")
 
 
-def test_live_console_over_a_real_websocket(embedded_server, capsys):
+def test_live_console_over_a_real_websocket(embedded_server, report_figures):
     import asyncio
 
     from tests.e2e.live import run_live_check
 
     base, _server = embedded_server
     figures = asyncio.run(run_live_check(base))
-    with capsys.disabled():
-        print(f"\n[embedded] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
-              f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events")
+    report_figures(
+        f"[embedded] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
+        f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events"
+    )
 
 
 def test_readyz_reports_embedded_profile(embedded_server):

@@ -175,7 +175,9 @@ def _crew_page(browser, base: str, **options):
     return page
 
 
-def test_actions_taken_offline_are_kept_and_sent_once_when_back(pages_server, browser, network, incidents, capsys):
+def test_actions_taken_offline_are_kept_and_sent_once_when_back(
+    pages_server, browser, network, incidents, report_figures
+):
     dispatcher = client(pages_server, "dispatcher")
     page = _crew_page(browser, network.base)
     try:
@@ -240,10 +242,9 @@ def test_actions_taken_offline_are_kept_and_sent_once_when_back(pages_server, br
         assert page.js_errors == [], page.js_errors
     finally:
         page.context.close()
-    with capsys.disabled():
-        print(f"\n[inbox offline] network cut -> 'offline' shown after {offline_after:.1f} s (limit 10 s); "
-              f"network back -> both queued accepts on the server after {replayed_after:.1f} s; "
-              f"browser 'offline' event -> shown after {browser_offline_after:.2f} s")
+    report_figures(f"[inbox offline] network cut -> 'offline' shown after {offline_after:.1f} s (limit 10 s); "
+                   f"network back -> both queued accepts on the server after {replayed_after:.1f} s; "
+                   f"browser 'offline' event -> shown after {browser_offline_after:.2f} s")
 
 
 def test_an_action_refused_on_replay_is_shown_as_a_conflict_until_dismissed(pages_server, browser, network, incidents):
@@ -303,7 +304,7 @@ def test_an_action_refused_on_replay_is_shown_as_a_conflict_until_dismissed(page
         page.context.close()
 
 
-def test_the_job_comes_first_and_every_tap_target_is_big_enough(pages_server, browser, incidents, capsys):
+def test_the_job_comes_first_and_every_tap_target_is_big_enough(pages_server, browser, incidents, report_figures):
     lead, crew = client(pages_server, f"{CM}_lead"), client(pages_server, CREW)
     cm01 = next(u for u in lead.get("/api/units/", params={"department": CM}).json()["results"] if u["callsign"] == "CM-01")
     offers = [incidents(f"Job-first offer {n}: water on the road", lat=31.20 + n * 0.002, lon=121.44) for n in range(20)]
@@ -356,7 +357,8 @@ def test_the_job_comes_first_and_every_tap_target_is_big_enough(pages_server, br
         assert page.js_errors == [], page.js_errors
     finally:
         page.context.close()
-    with capsys.disabled():
-        print(f"\n[inbox layout] {len(offers)} offers + 1 own job: next-step button at y={box['y']:.0f}-"
-              f"{box['y'] + box['height']:.0f} px of {PHONE['height']}; {counted} tap targets, none under 44x44 px")
+    report_figures(
+        f"[inbox layout] {len(offers)} offers + 1 own job: next-step button at y={box['y']:.0f}-"
+        f"{box['y'] + box['height']:.0f} px of {PHONE['height']}; {counted} tap targets, none under 44x44 px"
+    )
 

@@ -187,7 +187,7 @@ def _head(base: str, path: str, api_token: str) -> int:
     return asyncio.run(read())
 
 
-def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, capsys):
+def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, report_figures):
     require_haproxy()
     env = {"OUTBOX_RELAY_SECONDS": "1", "TRUSTED_PROXY_COUNT": "1"}
     with ServicesStack(DATABASE_URL, prefix="liandong_lb", tmp=tmp_path, env=env, seed_password=PASSWORD,
@@ -236,16 +236,19 @@ def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, capsys):
             assert console.caught_up, "a reconnected console never reached the head it was told"
         reconnect = [c.resumed[-1][1] - kill_at for c in moved]
         catch_up = [c.caught_up[-1] - kill_at for c in moved]
-        with capsys.disabled():
-            acked = sum(s.status in (200, 201) for s in sent)
-            retried = [s for s in sent if s.attempts > 1]
-            print(f"\n[lb] HAProxy + 2 daphne + 2 workers + beat; daphne 1 SIGKILLed {KILL_AT} s into {DURATION} s "
-                  f"at {RATE}/s (+{BURST} at once just before): sent {len(sent)}, acknowledged {acked} ({sum(s.status == 200 for s in sent)} as "
-                  f"200 replays), stored once each, all routed; {len(retried)} retried by the client "
-                  f"({sorted({e for s in retried for e in s.errors})}), max {max(s.attempts for s in sent)} attempts")
-            print(f"[lb] consoles: {len(moved)} of {len(consoles)} were on the killed server, all reconnected through "
-                  f"HAProxy with ?since=: reconnected after {max(reconnect) * 1000:.0f} ms (max), caught up "
-                  f"{max(catch_up) * 1000:.0f} ms after the kill (max); seq gaps 0, duplicates 0; heads {heads}")
+        acked = sum(s.status in (200, 201) for s in sent)
+        retried = [s for s in sent if s.attempts > 1]
+        report_figures(
+            f"[lb] HAProxy + 2 daphne + 2 workers + beat; daphne 1 SIGKILLed {KILL_AT} s into {DURATION} s "
+            f"at {RATE}/s (+{BURST} at once just before): sent {len(sent)}, acknowledged {acked} ({sum(s.status == 200 for s in sent)} as "
+            f"200 replays), stored once each, all routed; {len(retried)} retried by the client "
+            f"({sorted({e for s in retried for e in s.errors})}), max {max(s.attempts for s in sent)} attempts"
+        )
+        report_figures(
+            f"[lb] consoles: {len(moved)} of {len(consoles)} were on the killed server, all reconnected through "
+            f"HAProxy with ?since=: reconnected after {max(reconnect) * 1000:.0f} ms (max), caught up "
+            f"{max(catch_up) * 1000:.0f} ms after the kill (max); seq gaps 0, duplicates 0; heads {heads}"
+        )
 
 
 async def _storm(stack: ServicesStack, base: str, tokens: dict, streams: list[tuple[str, str]]) -> dict:

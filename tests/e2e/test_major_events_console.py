@@ -68,7 +68,7 @@ def _row(page, incident_id: int):
     return page.locator(f"[data-testid=incident-row][data-id='{incident_id}']")
 
 
-def test_a_major_event_is_opened_expanded_handed_over_and_followed_live(pages_server, browser, capsys):
+def test_a_major_event_is_opened_expanded_handed_over_and_followed_live(pages_server, browser, report_figures):
     base = pages_server
     api = client(base, "dispatcher")
     tag = uuid.uuid4().hex[:6]
@@ -185,10 +185,9 @@ def test_a_major_event_is_opened_expanded_handed_over_and_followed_live(pages_se
     expect(row.locator("[data-testid=major-reports]")).to_have_attribute("data-count", "3")
     expect(_row(console, added["id"])).to_have_count(0, timeout=5000)
     expect(area).to_have_count(1)
-    with capsys.disabled():
-        print(
-            f"\n[major events] incident added through the API -> in the expanded row: {1000 * (shown - answered):.0f} ms"
-        )
+    report_figures(
+        f"[major events] incident added through the API -> in the expanded row: {1000 * (shown - answered):.0f} ms"
+    )
     # Folded and expanded again: the area, now of three incidents, is brought into view.
     row.locator("[data-testid=major-title]").click()
     expect(detail).to_have_count(0, timeout=5000)

@@ -50,7 +50,11 @@ ARM_SETTLED = """() => {
   const map = window.consoleMap.map, group = window.consoleMap.incidents;
   const done = () => { window.__mapSettled = true; };
   group.once('spiderfied', done);
-  map.once('zoomend', () => group.once('animationend', done));
+  // A zoom is over once the map's zoom and the clusters' animation have both ended, in either order: on a busy
+  // machine the clusters' end (a 200 ms timer) can come before the map's (its transition's end).
+  let zoomed = false, animated = false;
+  map.once('zoomend', () => { zoomed = true; if (animated) done(); });
+  group.once('animationend', () => { animated = true; if (zoomed) done(); });
 }"""
 # The screen centres of the given markers.
 CENTRES = """(ids) => ids.map((id) => {

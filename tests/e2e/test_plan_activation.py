@@ -100,7 +100,9 @@ def no_plan_in_force(pages_server):
     _end_every_activation(pages_server)
 
 
-def test_a_plan_reaches_the_lead_is_acknowledged_raised_by_cap_and_ended_live(no_plan_in_force, browser, capsys):
+def test_a_plan_reaches_the_lead_is_acknowledged_raised_by_cap_and_ended_live(
+    no_plan_in_force, browser, report_figures
+):
     base = no_plan_in_force
     console = _open(browser, base, "dispatcher", WALL, "/console/", "consolePlans")
     lead = _open(browser, base, "city_management_lead", PHONE, "/inbox/", "inboxPlans")
@@ -244,11 +246,10 @@ def test_a_plan_reaches_the_lead_is_acknowledged_raised_by_cap_and_ended_live(no
     assert latest["active"] is False and latest["ended_by"] == "dispatcher"
     assert latest["end_reason"] == "All clear from the observatory"
 
-    with capsys.disabled():
-        print(f"\n[plans] activate answered 201 -> console banner {banner_lag} ms, lead's card {card_lag} ms, "
-              f"staff's card {staff_lag} ms; acknowledge answered -> console chip green {ack_lag} ms; "
-              f"CAP red answered -> console level I {red_lag:.0f} ms, lead's level I card {red_card_lag:.0f} ms; "
-              f"end answered -> gone on console / lead / staff {' / '.join(str(x) for x in end_lags)} ms")
+    report_figures(f"[plans] activate answered 201 -> console banner {banner_lag} ms, lead's card {card_lag} ms, "
+                   f"staff's card {staff_lag} ms; acknowledge answered -> console chip green {ack_lag} ms; "
+                   f"CAP red answered -> console level I {red_lag:.0f} ms, lead's level I card {red_card_lag:.0f} ms; "
+                   f"end answered -> gone on console / lead / staff {' / '.join(str(x) for x in end_lags)} ms")
     assert banner_lag <= 1000, banner_lag
     assert card_lag <= 1000, card_lag
     assert staff_lag <= 1000, staff_lag

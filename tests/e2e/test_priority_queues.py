@@ -71,7 +71,7 @@ def stack(tmp_path_factory):
         yield stack
 
 
-def test_routing_is_offered_while_ten_thousand_bulk_deliveries_wait(stack, receiver, capsys):
+def test_routing_is_offered_while_ten_thousand_bulk_deliveries_wait(stack, receiver, report_figures):
     dispatcher = client(stack.base, "dispatcher")
     for i in range(ORDERS_FIRST):
         wait_for_orders(dispatcher, report_waterlogging(dispatcher, title=f"Before the flood #{i}")["id"], 3)
@@ -87,8 +87,9 @@ def test_routing_is_offered_while_ten_thousand_bulk_deliveries_wait(stack, recei
         time.sleep(0.3)
     backlog = broker.llen("bulk")
     pending = stack.query("SELECT count(*) FROM departments_webhookdelivery WHERE state = 'pending'")[0][0]
-    with capsys.disabled():
-        print(f"\n[queues] {FLOOD:,} bulk deliveries flooded; 10 incidents reported during it, 201 -> 3 orders offered: "
-              f"p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms; "
-              f"afterwards {backlog:,} delivery tasks still queued, {pending:,} deliveries pending")
+    report_figures(
+        f"[queues] {FLOOD:,} bulk deliveries flooded; 10 incidents reported during it, 201 -> 3 orders offered: "
+        f"p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms; "
+        f"afterwards {backlog:,} delivery tasks still queued, {pending:,} deliveries pending"
+    )
     assert backlog > 0 and pending > 0  # every incident was routed while the flood was still waiting

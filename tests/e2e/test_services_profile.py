@@ -29,22 +29,22 @@ def services_stack(tmp_path_factory):
         yield stack
 
 
-def test_walkthrough_with_real_worker(services_stack, capsys):
+def test_walkthrough_with_real_worker(services_stack, report_figures):
     figures = run_walkthrough(services_stack.base)
-    with capsys.disabled():
-        print(f"\n[services] incident routed by the Celery worker process {figures['routed_after_s'] * 1000:.0f} ms "
-              f"after 201; {figures['timeline_rows']} timeline rows")
+    report_figures(f"[services] incident routed by the Celery worker process {figures['routed_after_s'] * 1000:.0f} ms "
+                   f"after 201; {figures['timeline_rows']} timeline rows")
 
 
-def test_live_console_over_a_real_websocket(services_stack, capsys):
+def test_live_console_over_a_real_websocket(services_stack, report_figures):
     import asyncio
 
     from tests.e2e.live import run_live_check
 
     figures = asyncio.run(run_live_check(services_stack.base))
-    with capsys.disabled():
-        print(f"\n[services] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
-              f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events")
+    report_figures(
+        f"[services] live: incident and 3 offers on the console {figures['pushed_after_s'] * 1000:.0f} ms after "
+        f"the POST began; reconnect with ?since= caught up {figures['caught_up']} missed events"
+    )
 
 
 def test_readyz_names_services(services_stack):
@@ -58,7 +58,7 @@ def test_readyz_names_services(services_stack):
     assert body["deadline_sweep"]["last_ran_at"] is not None  # beat is sweeping
 
 
-def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(services_stack, capsys):
+def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(services_stack, report_figures):
     """201 means routed eventually: the routing job is a database row, not only a Redis message."""
     stack = services_stack
     stack.kill("worker")
@@ -73,9 +73,10 @@ def test_incidents_accepted_while_worker_is_dead_are_routed_when_it_returns(serv
         orders, _ = wait_for_orders(dispatcher, incident_id, 3, timeout=90)
         departments = [o["department"] for o in orders]
         assert sorted(departments) == ["city_management", "traffic_police", "transit"]  # exactly once each
-    with capsys.disabled():
-        print(f"\n[services] 3 incidents accepted with the worker dead were routed {time.monotonic() - started:.1f} s "
-              "after a new worker started")
+    report_figures(
+        f"[services] 3 incidents accepted with the worker dead were routed {time.monotonic() - started:.1f} s "
+        "after a new worker started"
+    )
 
 
 def test_console_catches_up_across_a_server_restart(services_stack):
@@ -94,7 +95,7 @@ def test_console_catches_up_across_a_server_restart(services_stack):
     assert caught_up >= 4  # incident.created and the three offers made while the console was away
 
 
-def test_connections_killed_under_the_server_and_worker_are_replaced(services_stack, capsys):
+def test_connections_killed_under_the_server_and_worker_are_replaced(services_stack, report_figures):
     """What a PostgreSQL restart does to the connections in daphne's pool and the worker's: every backend of the
     stack's database is terminated. The next requests get fresh connections (the pool checks a connection before
     lending it), never a 503, and the worker routes what they report."""
@@ -120,12 +121,11 @@ def test_connections_killed_under_the_server_and_worker_are_replaced(services_st
     for incident_id in reported:
         orders, _ = wait_for_orders(dispatcher, incident_id, 3, timeout=60)
         assert sorted(o["department"] for o in orders) == ["city_management", "traffic_police", "transit"]
-    with capsys.disabled():
-        print(f"\n[services] {killed} database connections terminated under the running stack: the next 6 reports "
-              f"answered {sorted(set(statuses))} and were routed once each")
+    report_figures(f"[services] {killed} database connections terminated under the running stack: the next 6 reports "
+                   f"answered {sorted(set(statuses))} and were routed once each")
 
 
-def test_an_incident_reported_through_one_server_reaches_a_console_on_another(services_stack, capsys):
+def test_an_incident_reported_through_one_server_reaches_a_console_on_another(services_stack, report_figures):
     """Two ASGI servers of one installation (the same PostgreSQL and Redis): the live push crosses servers."""
     import asyncio
 
@@ -139,6 +139,5 @@ def test_an_incident_reported_through_one_server_reaches_a_console_on_another(se
         seconds = asyncio.run(run_cross_server_check(stack.base, f"http://127.0.0.1:{port}"))
     finally:
         stack.stop_process("daphne-b")
-    with capsys.disabled():
-        print(f"\n[services] reported through server A, created and 3 offers on a console of server B after "
-              f"{seconds * 1000:.0f} ms")
+    report_figures(f"[services] reported through server A, created and 3 offers on a console of server B after "
+                   f"{seconds * 1000:.0f} ms")

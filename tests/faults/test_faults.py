@@ -470,7 +470,7 @@ def postgres_restarted(stack: ServicesStack, stream: Stream, postgres: PostgresC
     return row
 
 
-def test_a_thousand_concurrent_retries_make_one_incident(stack, capsys):
+def test_a_thousand_concurrent_retries_make_one_incident(stack, report_figures):
     """The same request (one Idempotency-Key, one body) sent 1,000 times at once: one incident, and every
     answer names it."""
     import asyncio
@@ -493,15 +493,16 @@ def test_a_thousand_concurrent_retries_make_one_incident(stack, capsys):
     elapsed = time.monotonic() - started
     statuses = sorted({r.status_code for r in responses})
     answers = {(r.json()["id"], r.json()["number"]) for r in responses if r.status_code in (200, 201)}
-    with capsys.disabled():
-        print(f"\n[faults] 1,000 concurrent retries of one request: statuses {statuses}, "
-              f"{sum(r.status_code == 201 for r in responses)} x 201, {len(answers)} distinct incident(s), {elapsed:.1f} s")
+    report_figures(
+        f"[faults] 1,000 concurrent retries of one request: statuses {statuses}, "
+        f"{sum(r.status_code == 201 for r in responses)} x 201, {len(answers)} distinct incident(s), {elapsed:.1f} s"
+    )
     assert statuses in ([200, 201], [201])
     assert len(answers) == 1
     assert stack.query("SELECT count(*) FROM dispatch_incident WHERE title = %s", (body["title"],))[0][0] == 1
 
 
-def test_faults(stack, postgres, capsys):
+def test_faults(stack, postgres, report_figures):
     dispatcher_token = token(stack.base, "dispatcher")
     stream = Stream(stack.base, dispatcher_token)
     rows: list[Row] = []
@@ -623,8 +624,7 @@ def test_faults(stack, postgres, capsys):
         lines.append(f"{r.fault:36} {r.sent:>5} {r.acknowledged:>6} {r.lost:>5} {r.duplicated:>4} {r.stuck:>6} "
                      f"{r.recovery_s:>11.1f}  {r.note.strip()}")
     lines.append(f"verify_timeline: {verify.strip().splitlines()[-1] if verify.strip() else '(no output)'}")
-    with capsys.disabled():
-        print("\n".join(lines))
+    report_figures("\n".join(lines))
     (stack.tmp / "fault-report.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     for r in rows:
         assert r.lost == 0 and r.duplicated == 0 and r.stuck == 0, r

@@ -426,7 +426,7 @@ def test_stateful(api_schema, persona):
     Fuzz.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, **HYPOTHESIS_SETTINGS))
 
 
-def test_summary(fuzz_server, capsys):
+def test_summary(fuzz_server, report_figures):
     if not STATS.cases:
         pytest.skip("the fuzzing tests did not run")
     raw = httpx.get(f"{fuzz_server.base}/api/schema/", params={"format": "json"}, timeout=REQUEST_TIMEOUT).json()
@@ -459,8 +459,7 @@ def test_summary(fuzz_server, capsys):
         lines.append(f"  NEW {persona} {label} {check}: {message}")
     for label, check in stale:
         lines.append(f"  KNOWN_FAILURES entry not reproduced in this run (fixed, or not hit): {label} {check}")
-    with capsys.disabled():
-        print("\n".join(lines))
+    report_figures("\n".join(lines))
     if stale:
         warnings.warn(f"KNOWN_FAILURES entries not reproduced in this run: {stale}", stacklevel=1)
     missing = {persona: labels for persona, labels in untested.items() if labels}

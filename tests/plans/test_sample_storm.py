@@ -37,7 +37,7 @@ def at(name: str):
     return sent_of(TEXTS[name]) - ORIGIN
 
 
-def test_the_sample_storm_replayed(source, clock, sweep, api_as, capsys):  # noqa: F811 - fixture
+def test_the_sample_storm_replayed(source, clock, sweep, api_as, report_figures):  # noqa: F811 - fixture
     start = timezone.now()
     story: list[str] = []
 
@@ -152,7 +152,6 @@ def test_the_sample_storm_replayed(source, clock, sweep, api_as, capsys):  # noq
     activation = Activation.objects.get(pk=activation_id)
     assert not activation.active and activation_timeline_verify(activation_id) is None
     kinds = list(ActivationEvent.objects.filter(activation_id=activation_id).values_list("kind", flat=True))
-    with capsys.disabled():
-        print("\n[sample storm]\n  " + "\n  ".join(story))
-        print(f"  activation timeline: {len(kinds)} rows, hash chain intact; "
-              + ", ".join(f"{k} x{kinds.count(k)}" for k in dict.fromkeys(kinds)))
+    report_figures("[sample storm]\n  " + "\n  ".join(story))
+    report_figures(f"  activation timeline: {len(kinds)} rows, hash chain intact; "
+                   + ", ".join(f"{k} x{kinds.count(k)}" for k in dict.fromkeys(kinds)))

@@ -758,7 +758,7 @@ def test_excluded_prefixes_keep_their_guard(call):
     assert call("page", "anonymous", "POST", "/i18n/setlang/", {"language": "en", "next": "/"}).status_code == 302
 
 
-def test_matrix_size(capsys, request):
+def test_matrix_size(report_figures, request):
     declared = [c for c in CASES if c.values[2] is not None]
     endpoints = {c.values[0].name for c in declared}
     pairs = {(c.values[0].name, c.values[1]) for c in declared}
@@ -768,6 +768,5 @@ def test_matrix_size(capsys, request):
         f"{', '.join(EXCLUDED_PREFIXES)})\n"
     )
     request.node.user_properties.append(("matrix", line.strip()))
-    with capsys.disabled():
-        print(line)
+    report_figures(line)
     assert len(declared) == len(pairs) * len(PERSONAS)

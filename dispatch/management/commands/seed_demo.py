@@ -1,3 +1,4 @@
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -29,10 +30,10 @@ class Command(BaseCommand):
             first_unit = Unit.objects.filter(department=dept).order_by("callsign").first()
             if first_unit is not None:
                 users.append((f"{dept.code}_crew", "staff", dept.code, first_unit.callsign))
-        made = 0
+        made, encoded = 0, make_password(password)  # hashed once for all of them
         for username, role, dept, unit in users:
             _user, created = user_upsert(username=username, role=role, password=password, department_code=dept,
-                                         unit_callsign=unit)
+                                         unit_callsign=unit, encoded_password=encoded)
             made += created
         self.stdout.write(
             f"demo city: {counts['districts']} districts, {counts['departments']} departments, "
