@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.e2e.browser import WALL, login, shot
@@ -149,7 +150,13 @@ def test_map_clusters_spiderfies_selects_and_stays_offline(pages_server, browser
         assert cluster and cluster["count"] >= 20, cluster
         page.evaluate(ARM_SETTLED)
         page.mouse.click(cluster["x"], cluster["y"])
-        page.wait_for_function("() => window.__mapSettled === true", timeout=10000)
+        try:
+            page.wait_for_function("() => window.__mapSettled === true", timeout=5000)
+        except PlaywrightTimeoutError:
+            # Live updates of the reports (routing, offers, deadlines: later under load, on the services profile
+            # with another lane busy) redraw the clusters, and a zoom or spread in progress can end without its
+            # event: look again and click again. Whether they spread out is asserted below.
+            continue
     for incident_id in ours:
         expect(page.locator(f"#map [data-testid=marker][data-id='{incident_id}']")).to_have_count(1)
     # ...each at a place of its own on the screen (spread out, not stacked), so each can be clicked.

@@ -580,14 +580,17 @@ def test_faults(stack, postgres, report_figures):
         ready = httpx.get(f"{stack.base}/readyz", timeout=10)
         down_at = time.monotonic()
         time.sleep(4)
-        during = [s for s in stream.window(down_at - 1, time.monotonic() - 1)]
+        # Sent while Redis was down and at least 2 s before it returned: an intake answered at once must be answered
+        # by then (with another lane of the suite busy on the same 2 cores, one answer came more than 1 s after its send).
+        during = [s for s in stream.window(down_at - 1, time.monotonic() - 2)]
         stack.start_redis()
         fault_end = time.monotonic()
         row = settle(stack, stream, "4 Redis restarted empty", start, fault_end, expected)
         assert ready.status_code == 503 and ready.json()["checks"]["broker"] != "ok", ready.text
         answered = [s for s in during if s.status in (200, 201) and s.acked_at is not None and s.acked_at < fault_end]
+        late = [f"{s.status} after {(s.acked_at or fault_end) - s.sent_at:.1f} s" for s in during if s not in answered]
         row.note += f" /readyz while down: {ready.status_code} {ready.json()['checks']};" \
-                    f" {len(answered)}/{len(during)} sent while down answered 201 before Redis returned"
+                    f" {len(answered)}/{len(during)} sent while down answered 201 before Redis returned {late or ''}"
         assert during and len(answered) == len(during), row.note
         rows.append(row)
 
