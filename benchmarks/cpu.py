@@ -1,6 +1,6 @@
 """CPU time of the stack's processes from ``/proc/<pid>/stat`` (utime + stime, in milliseconds).
 
-Tiers: ``daphne`` (the server process), ``worker`` (the Celery main process and its pool children),
+Tiers: ``server`` (the ASGI server process), ``worker`` (the Celery main process and its pool children),
 ``postgres`` (every process of the cluster: cmdline starting with ``postgres:``; includes other databases'
 backends and the background processes) and ``postgres_db`` (only the backends connected to the benchmark's
 database, named in their cmdline). A process that exits between two samples takes its CPU with it; the
@@ -39,7 +39,7 @@ def _pids() -> list[int]:
 
 class CpuSampler:
     """``sample()`` -> ``{tier: {pid: cpu ms so far}}`` for the processes given (a tier's tree roots: one pid, or
-    several when the tier has several processes, e.g. two daphne servers) and
+    several when the tier has several processes, e.g. two ASGI servers) and
     PostgreSQL; ``delta(before, after)`` -> ``{tier: cpu ms in between}``, counted per process so that a
     process that exits in between removes only its own last interval, never makes a tier negative."""
 

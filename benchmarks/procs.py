@@ -129,13 +129,10 @@ def wait_http(url: str, proc: Proc, timeout: float = 60) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s:\n{proc.log()}")
 
 
-# The listen backlog daphne's -b/-p gives Twisted is 50: a thousand clients connecting at once overflowed it and
-# were reset (measured in tests/faults). Production and the tests use an endpoint string with a deeper one.
-LISTEN_BACKLOG = 2048
 # As deployed: no gossip, mingle or heartbeat (Celery 5.7 can hang restarting gossip after a broker loss).
 WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
-def daphne_argv(port: int, host: str = "127.0.0.1") -> list[str]:
-    return [PYTHON, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog={LISTEN_BACKLOG}",
-            "dispatch.asgi:application"]
+def server_argv(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ASGI server as deployed (deploy/: ``python -m dispatch.runtime.server``, its settings in that module)."""
+    return [PYTHON, "-m", "dispatch.runtime.server", "--host", host, "--port", str(port)]

@@ -34,7 +34,7 @@ TARGETS = {
     ],
 }
 TARGET_SCALE = "steady 100/s for 120 s with 200 consoles; surge 20 -> 200/s for 30 s"
-TIERS = ("daphne", "worker", "haproxy", "postgres_db", "postgres")
+TIERS = ("server", "worker", "haproxy", "postgres_db", "postgres")
 
 
 def _passes(value, op: str, limit) -> bool | None:
@@ -79,7 +79,7 @@ def _with_total(cpu: dict | None) -> dict | None:
         return None
     out = dict(cpu)
     database = cpu.get("postgres_db", cpu.get("postgres"))
-    tiers = (cpu.get("daphne"), cpu.get("worker"), cpu.get("haproxy"), database)
+    tiers = (cpu.get("server"), cpu.get("worker"), cpu.get("haproxy"), database)
     out["total"] = round(sum(v for v in tiers if v is not None), 1)
     return out
 
@@ -138,9 +138,9 @@ def build_report(options, profiles: dict, *, started, own_stack: bool, base_url:
         "started_at": started.isoformat(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
         "stack": {"own": own_stack, "base_url": base_url, "database": database,
-                  "cpu_tiers": "daphne, worker (main + pool children), postgres_db (this database's backends), "
+                  "cpu_tiers": "server (the ASGI servers), worker (main + pool children), postgres_db (this database's backends), "
                                "postgres (every postgres: process of the cluster), haproxy (with --servers above 1); "
-                               "total = daphne + worker + haproxy + postgres_db"
+                               "total = server + worker + haproxy + postgres_db"
                   if own_stack else None},
         "percentiles": "hdrhistogram" if HdrHistogram is not None else "exact",
         "latency_origin": "intake from the scheduled send time (open loop); routing from the incident.created "

@@ -51,9 +51,9 @@ class Options:
 
 def stack_for(options: Options):
     """The benchmark's own stack (not started): a database of its own on ``--database-url``, the Redis database
-    of ``--redis-url`` (refused if another client uses it, flushed), migrate + seed_demo, one daphne, one Celery
+    of ``--redis-url`` (refused if another client uses it, flushed), migrate + seed_demo, one ASGI server, one Celery
     worker (--concurrency 2) and beat, with the benchmark endpoint on and rate limits out of the way; with
-    ``--servers`` and ``--workers``, that many daphne servers behind HAProxy and Celery workers."""
+    ``--servers`` and ``--workers``, that many ASGI servers behind HAProxy and Celery workers."""
     return ServicesStack(options.database_url, prefix="liandong_storm", tmp_prefix="storm-", redis_url=options.redis_url,
                          env={"BENCHMARK_ENDPOINTS": "true", "RATE_LIMIT_USER": "100000000/min",
                               "RATE_LIMIT_ANON": "100000000/min", "LOG_LEVEL": "WARNING"},
@@ -62,9 +62,9 @@ def stack_for(options: Options):
 
 
 def cpu_roots(stack: ServicesStack) -> dict[str, list[int]]:
-    """The CPU tiers' processes: every daphne, every worker (main + pool children), HAProxy if it runs."""
+    """The CPU tiers' processes: every ASGI server, every worker (main + pool children), HAProxy if it runs."""
     return {role: [stack.procs[name].pid for name in names]
-            for role in ("daphne", "worker", "haproxy") if (names := stack.names(role))}
+            for role in ("server", "worker", "haproxy") if (names := stack.names(role))}
 
 
 def run(options: Options, log=None) -> dict:

@@ -4,26 +4,26 @@ suite (``tests/faults``) and the services-profile end-to-end tests.
 A PostgreSQL database created for the stack (dropped afterwards), a Redis server of its own on a free port (or a
 given Redis database, refused when another client uses it, then flushed), migrated (and seeded: ``seed_demo``) as a
 copy of a template made once (``benchmarks/prepared.py``), then a
-Celery worker (always with the production flags, ``WORKER_FLAGS``), Celery beat and daphne (``daphne_argv``: the
+Celery worker (always with the production flags, ``WORKER_FLAGS``), Celery beat and the ASGI server (``server_argv``: the
 deep listen backlog), each in its own process group, optionally supervised (``restart_after``) as systemd's
 ``Restart=always`` would. Everything is stopped and removed again, also when starting fails::
 
     with ServicesStack(os.environ["DATABASE_URL"], tmp=tmp, seed_password="pw") as stack:
         httpx.get(f"{stack.base}/readyz")
-        stack.restart("daphne", sig=signal.SIGKILL)
+        stack.restart("server", sig=signal.SIGKILL)
 
 ``PostgresCluster`` is a PostgreSQL server of its own (``initdb`` in a temporary directory, a free port), for the
 faults that stop or restart the server itself: the machine's shared server, which other tests use, is never
 touched. Give the stack its URL::
 
     with PostgresCluster() as cluster, ServicesStack(cluster.url, tmp=tmp) as stack:
-        cluster.stop()  # every connection of daphne's pool, the worker and beat is gone
+        cluster.stop()  # every connection of the server's pool, the worker and beat is gone
         cluster.start()
 
 ``demo_server`` is the embedded profile's counterpart: ``manage.py serve`` (Celery inside) on a SQLite copy of the
 template.
 
-``start_haproxy`` puts HAProxy in front of the stack's daphne servers with the shipped ``deploy/haproxy.cfg``
+``start_haproxy`` puts HAProxy in front of the stack's ASGI servers with the shipped ``deploy/haproxy.cfg``
 (``render_haproxy_cfg``: only its ports replaced), so the configuration tested is the one deployed.
 """
 
@@ -51,9 +51,9 @@ from benchmarks.procs import (
     WORKER_FLAGS,
     Proc,
     clean_env,
-    daphne_argv,
     free_port,
     manage,
+    server_argv,
     wait_http,
     with_database,
 )
@@ -62,8 +62,13 @@ HAPROXY_CFG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"
 HAPROXY = "/usr/sbin/haproxy"
 
 
+def _server_port(argv: list[str]) -> int:
+    """The port of a server started with ``server_argv``."""
+    return int(argv[argv.index("--port") + 1])
+
+
 def render_haproxy_cfg(port: int, backends: Sequence[int], template: Path = HAPROXY_CFG) -> str:
-    """``deploy/haproxy.cfg`` listening on 127.0.0.1:``port`` with one ``server`` line per daphne port in
+    """``deploy/haproxy.cfg`` listening on 127.0.0.1:``port`` with one ``server`` line per server port in
     ``backends``; the ``user``/``group`` lines are dropped (a test does not run as root)."""
     lines, servers_done = [], False
     for line in template.read_text().splitlines():
@@ -212,7 +217,7 @@ def demo_server(tmp: Path, password: str, **env_overrides: str):
 
 
 class ServicesStack:
-    """PostgreSQL database + Redis + daphne + Celery worker + beat, started by ``start()`` (or ``with``).
+    """PostgreSQL database + Redis + ASGI server + Celery worker + beat, started by ``start()`` (or ``with``).
 
     ``database_url``: a PostgreSQL server (its database part is replaced by the stack's own, ``<prefix>_<hex>``).
     ``redis_url``: None starts a redis-server of the stack's own (no persistence, a free port); a URL uses that
@@ -220,14 +225,14 @@ class ServicesStack:
     None makes a temporary directory (prefix ``tmp_prefix``) that ``stop`` removes. ``env``: more settings for every
     process. ``seed_password``: run ``seed_demo`` with it (None: no demo data). ``setup``: more ``manage.py``
     commands run after that, before the processes start. ``worker_args``: added to every worker's command line
-    besides ``WORKER_FLAGS``. ``restart_after``: by role (``worker``, ``beat``, ``daphne``, ``redis``), seconds
+    besides ``WORKER_FLAGS``. ``restart_after``: by role (``worker``, ``beat``, ``server``, ``redis``), seconds
     after which that process is started again whenever it exits. ``keep``: leave database and logs behind.
     ``servers``, ``workers``: the production layout of README "Several servers and workers behind HAProxy" on this
-    host: that many daphne servers (``daphne``, ``daphne2`` ...) and Celery workers (``worker``, ``worker2`` ...),
+    host: that many ASGI servers (``server``, ``server2`` ...) and Celery workers (``worker``, ``worker2`` ...),
     and with more than one server HAProxy (``haproxy``, ``deploy/haproxy.cfg``) in front of them.
 
     ``procs`` maps each process's name to its ``Proc``; ``base`` is the URL clients use (HAProxy's with several
-    servers, else daphne's), ``port`` the first daphne's, ``env`` every process's environment, ``name`` the
+    servers, else the server's), ``port`` the first server's, ``env`` every process's environment, ``name`` the
     database's name.
     """
 
@@ -256,7 +261,7 @@ class ServicesStack:
 
     # -- the whole stack
     def start(self) -> ServicesStack:
-        """Redis, database (migrated and seeded: a template's copy; + ``setup``), workers, beat, daphne servers
+        """Redis, database (migrated and seeded: a template's copy; + ``setup``), workers, beat, ASGI servers
         (answering ``/healthz``), HAProxy in front of several.
         If any step fails, everything already started is stopped and the database dropped."""
         try:
@@ -270,9 +275,9 @@ class ServicesStack:
             for n in range(1, self.workers + 1):
                 self.start_worker(self.numbered("worker", n))
             self.start_beat()
-            self.start_daphne()
+            self.start_server()
             for n in range(2, self.servers + 1):
-                self.start_daphne(self.numbered("daphne", n), port=free_port())
+                self.start_server(self.numbered("server", n), port=free_port())
             if self.servers > 1:
                 port = free_port()
                 self.start_haproxy(port=port)
@@ -288,7 +293,7 @@ class ServicesStack:
         return role if n == 1 else f"{role}{n}"
 
     def names(self, role: str) -> list[str]:
-        """The names of the stack's processes of ``role`` (``worker``, ``daphne`` ...), as started."""
+        """The names of the stack's processes of ``role`` (``worker``, ``server`` ...), as started."""
         return [name for name, (r, _argv) in self._specs.items() if r == role]
 
     def stop(self, keep_logs: bool = False) -> None:
@@ -343,20 +348,19 @@ class ServicesStack:
         return self._launch(name, "beat", [str(BIN / "celery"), "-A", "dispatch", "beat", "-l", "warning",
                                            "-s", str(self.tmp / "beat-schedule")])
 
-    def start_daphne(self, name: str = "daphne", port: int | None = None) -> Proc:
-        """daphne on the stack's port (always the same one), or on ``port`` (another server of the same stack:
+    def start_server(self, name: str = "server", port: int | None = None) -> Proc:
+        """The ASGI server on the stack's port (always the same one), or on ``port`` (another server of the same stack:
         the same database and Redis), answering ``/healthz`` when this returns."""
-        return self._launch(name, "daphne", daphne_argv(self.port if port is None else port))
+        return self._launch(name, "server", server_argv(self.port if port is None else port))
 
     def start_haproxy(self, name: str = "haproxy", port: int | None = None,
                       backends: Sequence[int] | None = None) -> Proc:
         """HAProxy (``/usr/sbin/haproxy``, Debian's package) with ``deploy/haproxy.cfg`` on ``port`` (a free
-        one by default) in front of the daphne ports ``backends`` (default: every daphne of the stack), in the
+        one by default) in front of the server ports ``backends`` (default: every server of the stack), in the
         foreground (``-db``), answering ``/healthz`` through a backend when this returns. Its URL:
         ``http://127.0.0.1:<port>``."""
         if backends is None:
-            backends = [int(argv[argv.index("-e") + 1].split(":")[1].removeprefix("port="))
-                        for role, argv in self._specs.values() if role == "daphne"]
+            backends = [_server_port(argv) for role, argv in self._specs.values() if role == "server"]
         port = port or free_port()
         cfg = self.tmp / f"{name}.cfg"
         cfg.write_text(render_haproxy_cfg(port, backends))
@@ -382,7 +386,7 @@ class ServicesStack:
 
     def restart(self, name: str, *, sig: int = signal.SIGTERM, pause: float = 0.0) -> Proc:
         """Stop ``name`` with ``sig``, wait ``pause`` seconds, start it again with the same command line (Redis
-        empty, daphne on the same port) and wait until it answers."""
+        empty, a server on the same port) and wait until it answers."""
         self.stop_process(name, sig)
         time.sleep(pause)
         role, argv = self._specs[name]
@@ -394,9 +398,8 @@ class ServicesStack:
             old.stop()  # already stopped or killed, usually: its log is closed and its supervision ended
         self._specs[name] = (role, argv)
         proc = self.procs[name] = Proc(name, argv, self.env, self.tmp, restart_after=self.restart_after.get(role))
-        if role == "daphne":
-            port = argv[argv.index("-e") + 1].split(":")[1].removeprefix("port=")  # daphne_argv's endpoint
-            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        if role == "server":
+            wait_http(f"http://127.0.0.1:{_server_port(argv)}/healthz", proc)
         elif role == "redis":
             self._wait_redis(proc)
         return proc

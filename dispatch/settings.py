@@ -62,7 +62,6 @@ PII_KEYS = env.list("PII_KEYS", default=[])  # Fernet keys, newest first (dispat
 PROFILE = "services" if REDIS_URL else "embedded"
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -46,6 +46,7 @@ class _Stream:
     loading: asyncio.Lock = field(default_factory=asyncio.Lock)
     due: dict = field(default_factory=dict)  # subscriber -> loop time its flush is due
     timer: asyncio.TimerHandle | None = None  # fires at the earliest of ``due``
+    timer_at: float = 0.0  # when it fires (uvloop's timer handles have no ``when()``)
 
     head: int = 0  # the highest seq in ``recent``
 
@@ -112,10 +113,10 @@ class StreamHub:
         if when >= entry.due.get(subscriber, when + 1):
             return
         entry.due[subscriber] = when
-        if entry.timer is None or when < entry.timer.when():
+        if entry.timer is None or when < entry.timer_at:
             if entry.timer is not None:
                 entry.timer.cancel()
-            entry.timer = asyncio.get_running_loop().call_at(when, self._fire, entry)
+            entry.timer, entry.timer_at = asyncio.get_running_loop().call_at(when, self._fire, entry), when
 
     def _fire(self, entry: _Stream) -> None:
         entry.timer = None
@@ -125,7 +126,8 @@ class StreamHub:
         for subscriber in ready:
             del entry.due[subscriber]
         if entry.due:
-            entry.timer = loop.call_at(min(entry.due.values()), self._fire, entry)
+            entry.timer_at = min(entry.due.values())
+            entry.timer = loop.call_at(entry.timer_at, self._fire, entry)
         if ready:
             asyncio.ensure_future(self._flush(ready))
 

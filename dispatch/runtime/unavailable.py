@@ -1,13 +1,13 @@
 """A live socket that needs the database while it cannot be used is closed with 4503, "try again later".
 
 Opening ``/ws/console/`` looks up the user (session or ticket) and the stream's head in the database. With
-PostgreSQL down the exception reached daphne, which refused the handshake or closed the socket with 1011 (an
-internal error) and logged a traceback. Here the socket is accepted (so that the close code reaches the client), is
-sent one frame, ``{"type": "unavailable", "detail": "..."}`` (daphne sends no close reason), and is closed with
-code 4503; a console (liandong/live.js) ignores the frame and reconnects after a while with
-``?since=`` and misses nothing (every event is replayed from the database). Other exceptions go on to daphne.
-(RFC 6455's own 1013, "try again later", is refused by daphne's autobahn: an application may send only 1000 and
-3000-4999; the 4xxx codes of dispatch.live.consumers are HTTP's plus 4000.)
+PostgreSQL down the exception reached the ASGI server, which refused the handshake or closed the socket with 1011
+(an internal error) and logged a traceback. Here the socket is accepted (so that the close code reaches the client),
+is sent one frame, ``{"type": "unavailable", "detail": "..."}`` (a client that cannot read the close reason reads
+this), and is closed with code 4503 and the same detail as reason; a console (liandong/live.js) ignores the frame and
+reconnects after a while with ``?since=`` and misses nothing (every event is replayed from the database). Other
+exceptions go on to the server. (The 4xxx codes of dispatch.live.consumers are HTTP's plus 4000; RFC 6455's own
+1013 is not used, so that every refusal of this project reads the same way.)
 """
 
 import json
@@ -55,4 +55,4 @@ class DatabaseUnavailableClose:
             if not state["accepted"]:
                 await send({"type": "websocket.accept"})
             await send({"type": "websocket.send", "text": json.dumps({"type": "unavailable", "detail": DETAIL})})
-            await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
+            await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE, "reason": DETAIL})

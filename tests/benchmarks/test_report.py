@@ -120,21 +120,21 @@ def test_console_storm_catch_up_is_timed_and_replays_are_not_push_latency():
 
 
 def test_cpu_delta_ignores_exited_processes():
-    before = {"daphne": {1: 100.0}, "postgres": {2: 50.0, 3: 70.0}}
-    after = {"daphne": {1: 160.0}, "postgres": {2: 55.0, 4: 10.0}}  # 3 exited, 4 is new
-    assert CpuSampler.delta(before, after) == {"daphne": 60.0, "postgres": 15.0}
+    before = {"server": {1: 100.0}, "postgres": {2: 50.0, 3: 70.0}}
+    after = {"server": {1: 160.0}, "postgres": {2: 55.0, 4: 10.0}}  # 3 exited, 4 is new
+    assert CpuSampler.delta(before, after) == {"server": 60.0, "postgres": 15.0}
 
 
 def test_cpu_of_a_tier_sums_every_process_given():
-    """``--servers 2``: the daphne tier is both servers' processes (and their children)."""
+    """``--servers 2``: the server tier is both servers' processes (and their children)."""
     procs = [subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]) for _ in range(2)]
     try:
-        sample = CpuSampler({"daphne": [p.pid for p in procs], "worker": procs[0].pid}, postgres=False).sample()
+        sample = CpuSampler({"server": [p.pid for p in procs], "worker": procs[0].pid}, postgres=False).sample()
     finally:
         for p in procs:
             p.kill()
             p.wait()
-    assert set(sample["daphne"]) == {p.pid for p in procs}
+    assert set(sample["server"]) == {p.pid for p in procs}
     assert set(sample["worker"]) == {procs[0].pid}
 
 
@@ -162,8 +162,8 @@ def _phase(kind, accepted, cpu, **marks):
 
 
 def test_profile_figures_targets_and_table():
-    base_cpu = {"daphne": 10.0, "worker": 2.0, "postgres_db": 3.0, "postgres": 5.0}
-    load_cpu = {"daphne": 20.0, "worker": 20.0, "postgres_db": 5.0, "postgres": 9.0}
+    base_cpu = {"server": 10.0, "worker": 2.0, "postgres_db": 3.0, "postgres": 5.0}
+    load_cpu = {"server": 20.0, "worker": 20.0, "postgres_db": 5.0, "postgres": 9.0}
     result = reporting.profile_result("steady", [_phase("baseline", 5, base_cpu), _phase("incident", 5, load_cpu),
                                                  _phase("baseline", 5, base_cpu)], Options(profiles=["steady"]))
     f = result["figures"]

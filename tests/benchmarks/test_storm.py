@@ -42,7 +42,7 @@ def test_storm_all_profiles_tiny(tmp_path, report_figures):
         assert f["unrouted"] == 0
         for key in ("intake", "routing", "push"):
             assert f[f"{key}_p99_ms"] is not None and f[f"{key}_p50_ms"] <= f[f"{key}_max_ms"] + 1
-        for tier in ("daphne", "worker", "postgres_db", "postgres", "total"):
+        for tier in ("server", "worker", "postgres_db", "postgres", "total"):
             assert f["cpu_ms_per_incident"][tier] >= 0 and f["baseline_cpu_ms_per_request"][tier] >= 0
         assert f["cpu_ratio"] is not None
         assert {c["figure"] for c in profile["checks"]} and all("pass" in c for c in profile["checks"])
@@ -56,7 +56,7 @@ def test_storm_all_profiles_tiny(tmp_path, report_figures):
 @pytest.mark.timeout(600)
 def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, report_figures):
     """The production layout on one host (README "Several servers and workers behind HAProxy"): the load goes
-    through HAProxy to two daphne servers, two workers route; nothing lost, everything routed, CPU per tier summed
+    through HAProxy to two ASGI servers, two workers route; nothing lost, everything routed, CPU per tier summed
     over its processes (HAProxy's own tier counted in the total)."""
     require_haproxy()
     redis_url = REDIS_URL.rsplit("/", 1)[0] + "/12" if REDIS_URL.count("/") >= 3 else REDIS_URL + "/12"
@@ -76,8 +76,8 @@ def test_storm_on_two_servers_and_two_workers_behind_haproxy(tmp_path, report_fi
     assert f["sent"] == 30 and f["accepted"] == 30 and f["errors"] == 0, f["errors_by_status"]
     assert f["lost_events"] == 0 and f["seq_gaps"] == 0 and f["unrouted"] == 0
     cpu = f["cpu_ms_per_incident"]
-    assert cpu["haproxy"] > 0 and cpu["daphne"] > 0 and cpu["worker"] > 0
-    assert cpu["total"] >= cpu["daphne"] + cpu["worker"] + cpu["haproxy"]
+    assert cpu["haproxy"] > 0 and cpu["server"] > 0 and cpu["worker"] > 0
+    assert cpu["total"] >= cpu["server"] + cpu["worker"] + cpu["haproxy"]
 
 
 def test_storm_refuses_a_redis_database_another_client_uses():

@@ -23,7 +23,7 @@ def embedded_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pages_server(tmp_path_factory):
     """The server the page tests drive, on the profile the suite runs on: the embedded demo (``make test``),
-    or daphne + a Celery worker and beat on PostgreSQL and Redis (database ``LIANDONG_PAGES_REDIS_DB``, 11 by
+    or the ASGI server + a Celery worker and beat on PostgreSQL and Redis (database ``LIANDONG_PAGES_REDIS_DB``, 11 by
     default, of ``REDIS_URL``'s server) when ``DATABASE_URL`` and ``REDIS_URL`` are set, as in ``.ci/run``'s second pass. The "drill" workflow
     (acknowledgement 2 s, SLA 6 s) is published on it. Yields the base URL."""
     # The page tests sign the same demo users in many times a minute; the login limit (10/min per address and
@@ -78,7 +78,7 @@ def browser():
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """A failing end-to-end test's report carries the last lines of the pages server's logs (daphne, worker,
+    """A failing end-to-end test's report carries the last lines of the pages server's logs (server, worker,
     beat): a 5xx seen in the browser is explained by the server's own words, also in CI where the logs are gone
     after the run."""
     report = yield

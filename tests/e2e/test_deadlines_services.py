@@ -1,6 +1,6 @@
 """Deadlines on the services profile with real processes and injected faults.
 
-A PostgreSQL database and a Redis server (no persistence, its own port) of the test's own; daphne, a
+A PostgreSQL database and a Redis server (no persistence, its own port) of the test's own; the ASGI server, a
 Celery worker and beat (sweeping every second). A "drill" workflow with short timeouts: acknowledgement
 2 s, two offers, then the city_management chain (reoffer, notify leads, notify command; 1 s waits), and an
 SLA of 6 s. Faults: the worker SIGKILLed by its pid while deadlines are pending, then restarted; Redis

@@ -1,11 +1,11 @@
-"""Two daphne servers, two Celery workers and beat behind HAProxy with the shipped ``deploy/haproxy.cfg``; one
+"""Two ASGI servers, two Celery workers and beat behind HAProxy with the shipped ``deploy/haproxy.cfg``; one
 server SIGKILLed mid-storm.
 
 A client sends a steady stream of incidents through HAProxy (``RATE`` per second for ``DURATION`` s, each with an
 ``Idempotency-Key``, a transport error or a 5xx retried with the same key; ``BURST`` more at once just before the
 kill, so that some are in flight on the server that dies: HAProxy answers those 502 and the client retries), while ``CONSOLES`` live sockets
 (half ``/ws/console/``, half department streams) are open through HAProxy, each checking its ``seq``. ``KILL_AT``
-seconds in, one daphne is SIGKILLed and stays down. Then: every incident is acknowledged, stored once and routed
+seconds in, one server is SIGKILLed and stays down. Then: every incident is acknowledged, stored once and routed
 (its three work orders, one per department); every console whose socket was on the dead server reconnected
 through HAProxy (so to the other server) with ``?since=<last seq>`` and has every event up to its stream's head,
 without a gap or a duplicate.
@@ -239,7 +239,7 @@ def test_a_server_killed_mid_storm_behind_haproxy(tmp_path, report_figures):
         acked = sum(s.status in (200, 201) for s in sent)
         retried = [s for s in sent if s.attempts > 1]
         report_figures(
-            f"[lb] HAProxy + 2 daphne + 2 workers + beat; daphne 1 SIGKILLed {KILL_AT} s into {DURATION} s "
+            f"[lb] HAProxy + 2 servers + 2 workers + beat; server 1 SIGKILLed {KILL_AT} s into {DURATION} s "
             f"at {RATE}/s (+{BURST} at once just before): sent {len(sent)}, acknowledged {acked} ({sum(s.status == 200 for s in sent)} as "
             f"200 replays), stored once each, all routed; {len(retried)} retried by the client "
             f"({sorted({e for s in retried for e in s.errors})}), max {max(s.attempts for s in sent)} attempts"
@@ -271,7 +271,7 @@ async def _storm(stack: ServicesStack, base: str, tokens: dict, streams: list[tu
         stream.burst(BURST)
         await asyncio.sleep(0.15)  # the burst's requests reach both servers; some are in flight at the kill
         kill_at = time.monotonic()
-        await asyncio.to_thread(stack.kill, "daphne")
+        await asyncio.to_thread(stack.kill, "server")
         await asyncio.sleep(DURATION - KILL_AT)
         await asyncio.to_thread(stream.stop)
         # Routing finishes (three offers per incident), then every console reaches its stream's head.

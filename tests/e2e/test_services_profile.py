@@ -1,4 +1,4 @@
-"""The services profile as a city runs it: PostgreSQL, Redis, daphne, and a separate Celery worker and beat.
+"""The services profile as a city runs it: PostgreSQL, Redis, the ASGI server (uvicorn), and a separate Celery worker and beat.
 
 Selected when ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` are set (``.ci/run`` sets them); then an
 unreachable PostgreSQL or Redis fails these tests, it never skips them.
@@ -89,14 +89,14 @@ def test_console_catches_up_across_a_server_restart(services_stack):
     stack = services_stack
 
     def restart():
-        stack.restart("daphne", sig=signal.SIGKILL)  # on the same port, answering /healthz again
+        stack.restart("server", sig=signal.SIGKILL)  # on the same port, answering /healthz again
 
     caught_up = asyncio.run(run_restart_check(stack.base, restart))
     assert caught_up >= 4  # incident.created and the three offers made while the console was away
 
 
 def test_connections_killed_under_the_server_and_worker_are_replaced(services_stack, report_figures):
-    """What a PostgreSQL restart does to the connections in daphne's pool and the worker's: every backend of the
+    """What a PostgreSQL restart does to the connections in the server's pool and the worker's: every backend of the
     stack's database is terminated. The next requests get fresh connections (the pool checks a connection before
     lending it), never a 503, and the worker routes what they report."""
     from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +107,7 @@ def test_connections_killed_under_the_server_and_worker_are_replaced(services_st
         list(pool.map(lambda _i: dispatcher.get("/api/incidents/?page_size=5").status_code, range(12)))
     killed = stack.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                          "WHERE datname = %s AND pid <> pg_backend_pid()", (stack.name,))[0][0]
-    assert killed >= 2  # daphne's pool and the worker's connection at least
+    assert killed >= 2  # the server's pool and the worker's connection at least
     statuses = []
     reported = []
     for i in range(6):
@@ -134,10 +134,10 @@ def test_an_incident_reported_through_one_server_reaches_a_console_on_another(se
 
     stack = services_stack
     port = free_port()
-    stack.start_daphne("daphne-b", port=port)
+    stack.start_server("server-b", port=port)
     try:
         seconds = asyncio.run(run_cross_server_check(stack.base, f"http://127.0.0.1:{port}"))
     finally:
-        stack.stop_process("daphne-b")
+        stack.stop_process("server-b")
     report_figures(f"[services] reported through server A, created and 3 offers on a console of server B after "
                    f"{seconds * 1000:.0f} ms")

@@ -2,7 +2,7 @@
 
 The suite starts its own stack, in the production layout (README "Several servers and workers behind HAProxy"),
 and signals only the processes it started (it keeps their pids): a PostgreSQL database of its own, a Redis server
-of its own on another port (no persistence, as the broker runs), two daphne servers behind HAProxy (the client
+of its own on another port (no persistence, as the broker runs), two ASGI servers behind HAProxy (the client
 talks to HAProxy), two Celery workers (prefork, two pool children each) and beat, each supervised as production
 runs them (started again a few seconds after it exits, like systemd's ``Restart=always``). A client sends a steady stream of incidents
 (``RATE`` per second, a mix of event types and severities, each with an ``Idempotency-Key``) for the whole run,
@@ -15,7 +15,7 @@ Faults, each at least once, in this order:
    suite watches the database for a claimed job and kills at that moment; it checks afterwards that this job
    ran again and finished);
 2. ``worker-main``: SIGKILL of one worker's Celery main process; its supervisor starts it again 3 s later;
-3. ``asgi``: SIGKILL of one of the two daphne servers while requests are in flight (HAProxy sends what follows,
+3. ``asgi``: SIGKILL of one of the two ASGI servers while requests are in flight (HAProxy sends what follows,
    and the client's retries, to the other); started again 2 s later;
 4. ``redis``: the Redis server SIGKILLed and started again empty 5 s later (``/readyz`` must name it while it
    is down, and the API must keep answering ``201``);
@@ -26,7 +26,7 @@ Faults, each at least once, in this order:
    with code 4503, ``/readyz`` answers 503; no incident is stored half-written (without its routing job); the
    worker and beat keep running (the same pids: no restart), and the client's retries of the 503s are all
    answered ``201`` once PostgreSQL is back;
-7. ``postgres-restart``: PostgreSQL restarted (``pg_ctl restart -m fast``) with connections in daphne's pool, the
+7. ``postgres-restart``: PostgreSQL restarted (``pg_ctl restart -m fast``) with connections in the server's pool, the
    worker's and beat's: every one of them is dead afterwards (no ``500``, nothing half-written, the same pids).
 
 Faults 6 and 7 stop a PostgreSQL server, so the stack's database is on a server of the suite's own
@@ -208,14 +208,14 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, postgres):
-    """The stack in the production layout (two daphne servers behind HAProxy, two workers, beat), each process
-    supervised (workers and beat started again 3 s after they exit, daphne 2 s)."""
+    """The stack in the production layout (two ASGI servers behind HAProxy, two workers, beat), each process
+    supervised (workers and beat started again 3 s after they exit, server 2 s)."""
     with ServicesStack(
         postgres.url if postgres else os.environ["DATABASE_URL"], prefix="liandong_faults",
         tmp=tmp_path_factory.mktemp("faults"),
         env={"OUTBOX_RELAY_SECONDS": "1", "DEADLINE_SWEEP_SECONDS": "1", "OUTBOX_LEASE_SECONDS": "10",
              "RATE_LIMIT_USER": "100000/min"},
-        seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "daphne": 2}, servers=2, workers=2,
+        seed_password=PASSWORD, restart_after={"worker": 3, "beat": 3, "server": 2}, servers=2, workers=2,
     ) as stack:
         yield stack
 
@@ -449,7 +449,7 @@ def postgres_stopped(stack: ServicesStack, stream: Stream, postgres: PostgresClu
 
 
 def postgres_restarted(stack: ServicesStack, stream: Stream, postgres: PostgresCluster, expected: dict) -> Row:
-    """Fault 7: PostgreSQL restarted with connections in daphne's pool (and the worker's, beat's): all dead after."""
+    """Fault 7: PostgreSQL restarted with connections in the server's pool (and the worker's, beat's): all dead after."""
     before = supervised_pids(stack)
     start = time.monotonic()
     time.sleep(PRE_SECONDS)
@@ -567,16 +567,16 @@ def test_faults(stack, postgres, report_figures):
         fault_end = time.monotonic()
         rows.append(settle(stack, stream, "2 worker main SIGKILL, restarted", start, fault_end, expected))
 
-        # 3. SIGKILL of daphne while requests are in flight; started again after 2 s.
+        # 3. SIGKILL of one server while requests are in flight; started again after 2 s.
         start = time.monotonic()
         time.sleep(PRE_SECONDS)
-        restarts = procs["daphne"].restarts
+        restarts = procs["server"].restarts
         stream.burst(20)
         time.sleep(0.05)
-        os.kill(procs["daphne"].pid, signal.SIGKILL)  # one of the two servers; HAProxy sends the rest to the other
-        while procs["daphne"].restarts == restarts:
+        os.kill(procs["server"].pid, signal.SIGKILL)  # one of the two servers; HAProxy sends the rest to the other
+        while procs["server"].restarts == restarts:
             time.sleep(0.1)
-        wait_http(f"http://127.0.0.1:{stack.port}/healthz", procs["daphne"])
+        wait_http(f"http://127.0.0.1:{stack.port}/healthz", procs["server"])
         fault_end = time.monotonic()
         rows.append(settle(stack, stream, "3 ASGI server SIGKILL mid-request", start, fault_end, expected,
                            note="20 requests in flight at the kill;"))

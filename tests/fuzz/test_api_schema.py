@@ -1,7 +1,7 @@
 """Schemathesis against the live ``/api/schema/``: zero server errors, responses as the schema says, invalid
 input rejected.
 
-What runs, on its own embedded server (``manage.py serve``: daphne + in-process Celery) and its own SQLite
+What runs, on its own embedded server (``manage.py serve``: uvicorn + in-process Celery) and its own SQLite
 database, so that fuzzing data never reaches the other tests' server:
 
 * ``test_operations_conform``: every operation the live schema lists, once per persona in ``PERSONAS``
@@ -76,17 +76,9 @@ STATEFUL_EXCLUDED: dict[str, str] = {
 }
 
 # Known failures, not yet fixed: {operation label: {check name: reason}}. Only the named check is forgiven for
-# that operation (both personas); every other check still fails. Empty: nothing is forgiven.
-# Attachments (multipart uploads): see _TWISTED_MULTIPART.
-_TWISTED_MULTIPART = (
-    "a multipart body that Twisted (daphne's HTTP layer) cannot parse (no parts at all, ...) is answered by Twisted "
-    "itself with a bare 400 (no Content-Type, empty body) before the request reaches Django; the fix belongs in the "
-    "server (daphne's request class), not in the view"
-)
-KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    label: {"content_type_conformance": _TWISTED_MULTIPART, "response_schema_conformance": _TWISTED_MULTIPART}
-    for label in ("POST /api/incidents/{id}/attachments/", "POST /api/work-orders/{id}/attachments/")
-}
+# that operation (both personas); every other check still fails. Empty: nothing is forgiven. (The last entries,
+# multipart bodies that daphne's Twisted answered itself with a bare 400, went with daphne: Django parses them.)
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 
 # Domain rules the schema cannot state, because they depend on data at run time: the request is well formed, the
 # answer is a 400 or 409 in the error shape naming the field at fault, and schemathesis' positive_data_acceptance

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         a("--drain-timeout", type=float, default=120.0)
         a("--report", default=str(Path(settings.VAR_DIR) / "storm-report.json"))
         a("--servers", type=int, default=1,
-          help="daphne servers of the stack; more than one: behind HAProxy (deploy/haproxy.cfg), which is loaded (1)")
+          help="ASGI servers of the stack; more than one: behind HAProxy (deploy/haproxy.cfg), which is loaded (1)")
         a("--workers", type=int, default=1, help="Celery workers of the stack, two pool children each (1)")
         a("--keep", action="store_true", help="keep the stack's database and logs")
         a("--no-progress", action="store_true")

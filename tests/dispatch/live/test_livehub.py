@@ -4,6 +4,7 @@ same gap, share one read, and what the hub already has is never read again."""
 import asyncio
 import json
 
+import uvloop
 from channels.layers import InMemoryChannelLayer
 
 from dispatch.live.hub import RECENT, StreamHub
@@ -90,3 +91,38 @@ async def test_pump_ends_when_cancelled_even_if_the_layer_turns_the_cancellation
     await hub.unsubscribe("console", socket)  # the last socket: the pump is cancelled
     await asyncio.wait({pump}, timeout=2)
     assert pump.done() and pump.cancelled()  # it used to log the error and retry forever
+
+
+class _FlushingSocket(_Socket):
+    def __init__(self):
+        super().__init__()
+        self.flushes = 0
+
+    async def flush(self):
+        self.flushes += 1
+
+
+def test_flushes_are_timed_on_uvloop_the_servers_loop():
+    """The ASGI server runs uvloop (dispatch/runtime/server.py), whose handle for a time already reached is a plain
+    ``Handle`` without ``when()``: a socket due now and another one due later share the stream's one timer, and an
+    earlier ask moves it, on that loop too (the hub compared with ``when()`` and every delivery failed)."""
+
+    async def scenario():
+        hub = StreamHub(InMemoryChannelLayer())
+        first, second, third = _FlushingSocket(), _FlushingSocket(), _FlushingSocket()
+        for socket in (first, second, third):
+            await hub.subscribe("console", socket)
+        loop = asyncio.get_running_loop()
+        hub.flush_at("console", first, loop.time())  # due now
+        hub.flush_at("console", second, loop.time() + 0.3)
+        hub.flush_at("console", third, loop.time() + 0.1)
+        await asyncio.sleep(0.05)
+        assert (first.flushes, second.flushes, third.flushes) == (1, 0, 0)
+        await asyncio.sleep(0.15)
+        assert (first.flushes, second.flushes, third.flushes) == (1, 0, 1)
+        await asyncio.sleep(0.25)
+        assert (first.flushes, second.flushes, third.flushes) == (1, 1, 1)
+        for socket in (first, second, third):
+            await hub.unsubscribe("console", socket)
+
+    uvloop.run(scenario())
