@@ -353,3 +353,33 @@ def test_staff_timeline_does_not_reveal_other_departments_work_orders(api_as, re
 
 def test_transition_on_an_unknown_incident_is_404(transition):
     assert transition("dispatcher", 999999, "resolve").status_code == 404
+
+
+def _without_clock_time(body: dict) -> dict:
+    return {**body, "sla": {**body["sla"], "remaining_seconds": None}}
+
+
+def test_a_transitions_answer_is_the_incident_as_read_right_after(dispatcher, waterlogging_payload, reported_incident,
+                                                                  complete_order, transition, api_as):
+    """The answer is made from the incident the transition committed, with its orders read after the commit (no
+    second read of the incident): what a GET right after shows, orders included, whether the incident has none yet
+    (triage: its routing job runs after the commit, here once the request has answered) or some (one completed,
+    the others still open)."""
+    report = dispatcher.post("/api/incidents/", {**waterlogging_payload, "source": "api", "external_id": "A-2"}).json()
+    triaged = transition("dispatcher", report["id"], "triage", expected_state="reported")
+    assert triaged.status_code == 200, triaged.content
+    assert triaged.json()["work_orders"] == []
+    after = dispatcher.get(f"/api/incidents/{report['id']}/").json()
+    assert len(after["work_orders"]) == 3  # routed after the answer
+    assert _without_clock_time(triaged.json()) == _without_clock_time({**after, "work_orders": []})
+
+    incident_id = reported_incident["id"]
+    complete_order("city_management_staff", order_for(reported_incident, "city_management")["id"])
+    resolved = transition("dispatcher", incident_id, "resolve")
+    assert resolved.status_code == 200, resolved.content
+    assert len(resolved.json()["work_orders"]) == 3
+    assert _without_clock_time(resolved.json()) == _without_clock_time(dispatcher.get(f"/api/incidents/{incident_id}/").json())
+    closed = transition("supervisor", incident_id, "close")
+    assert closed.status_code == 200, closed.content
+    assert _without_clock_time(closed.json()) == _without_clock_time(
+        api_as("supervisor").get(f"/api/incidents/{incident_id}/").json())

@@ -71,7 +71,8 @@ async def test_a_socket_is_told_and_closed_with_4503():
     assert connected  # accepted, so that the close code reaches the client
     frame = await communicator.receive_json_from()
     assert frame["type"] == "unavailable" and "database" in frame["detail"]
-    assert await communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": CLOSE_UNAVAILABLE}
+    closed = await communicator.receive_output(timeout=2)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAVAILABLE, "reason": frame["detail"]}
 
 
 async def test_other_errors_go_on_to_the_server():
