@@ -144,6 +144,15 @@ def test_map_clusters_spiderfies_selects_and_stays_offline(pages_server, browser
     # Click the cluster at the spot until it spreads out into one marker per report.
     markers = page.locator("#map [data-testid=marker]")
     for _ in range(12):
+        # Ours are spread out, or drawn as one cluster at the spot (all twenty share the point, so they never split).
+        # A live update that redraws the clusters while they are spread gathers them again, with an animation
+        # during which neither is drawn: wait for one of the two.
+        try:
+            page.wait_for_function(f"""([spot, ids]) => ids.every((id) => document.querySelector(
+                `#map [data-testid=marker][data-id="${{id}}"]`)) || (({NEAREST_CLUSTER})(spot) || {{}}).count >= 20""",
+                                   arg=[list(SPOT), ours], timeout=10000)
+        except PlaywrightTimeoutError:
+            pytest.fail(f"neither spread out nor one cluster at the spot; nearest: {page.evaluate(NEAREST_CLUSTER, list(SPOT))}")
         if all(markers.and_(page.locator(f"[data-id='{i}']")).count() == 1 for i in ours):
             break
         cluster = page.evaluate(NEAREST_CLUSTER, list(SPOT))
