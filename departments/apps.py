@@ -20,9 +20,9 @@ class DepartmentsConfig(AppConfig):
 
         from departments.models import District, RoutingRule
         from departments.services.selectors import reference_data_forget
-        from workflows.models import EventType
+        from workflows.models import EventType, WorkflowVersion
 
-        for model in (RoutingRule, Department, District, EventType):  # what the copies hold
+        for model in (RoutingRule, Department, District, EventType, WorkflowVersion):  # what the copies hold
             post_save.connect(reference_data_forget, sender=model, dispatch_uid=f"rules-{model.__name__}-save")
             post_delete.connect(reference_data_forget, sender=model, dispatch_uid=f"rules-{model.__name__}-delete")
         m2m_changed.connect(reference_data_forget, sender=RoutingRule.districts.through, dispatch_uid="rules-districts")

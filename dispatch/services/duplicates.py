@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 from departments.models import WorkOrder
 from departments.services.geo import haversine_km
 from departments.services.routing import state_routes
+from departments.services.selectors import event_type_reportable
 from departments.services.work_orders import work_orders_cancel_open
 from dispatch import access
 from dispatch.core.changes import record_change
@@ -127,7 +128,7 @@ def duplicate_candidates_for(*, user, incident: Incident) -> list[Candidate]:
 
 def duplicate_candidates_preview(*, user, event_type: str, lat: float, lon: float) -> list[Candidate]:
     """Candidates for a report not made yet (the console's form, while the dispatcher places it)."""
-    found_type = EventType.objects.filter(code=event_type, is_active=True).select_related("active_version").first()
+    found_type = event_type_reportable(event_type)
     if found_type is None:
         raise Invalid(_("Unknown event type."), {"event_type": [_("Unknown or inactive event type.")]})
     return _visible(user, duplicate_candidates(event_type=found_type, lat=lat, lon=lon))

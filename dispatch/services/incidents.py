@@ -11,6 +11,7 @@ from django_fsm import ConcurrentTransition
 
 from departments.services.districts import location_district
 from departments.services.routing import state_routes
+from departments.services.selectors import event_type_reportable
 from departments.services.work_orders import INCIDENT_ENDED, INCIDENT_STOOD_DOWN, work_orders_cancel_open
 from dispatch import access
 from dispatch.core.changes import record_change
@@ -54,8 +55,8 @@ def incident_report(*, actor, data: dict, idempotency_key: str | None = None) ->
     if data.get("exercise") and not access.may_mark_exercise(actor):
         raise Forbidden(_("Only dispatchers report drills."), {"exercise": [_("Only dispatchers mark a report as a drill.")]})
     fingerprint = request_fingerprint(data)
-    event_type = EventType.objects.filter(code=data["event_type"], is_active=True).select_related("active_version").first()
-    if event_type is None or event_type.active_version is None:
+    event_type = event_type_reportable(data["event_type"])
+    if event_type is None:
         raise Invalid(_("Unknown event type."), {"event_type": [_("Unknown or inactive event type.")]})
     location = data.get("location") or {}
     district = location_district(

@@ -1,6 +1,7 @@
-"""The routing rules and the districts are kept per process (``departments.services.selectors``): read once,
-dropped when this process changes a rule, its districts, a district, a department or an event type, and read again
-after ``REFERENCE_DATA_SECONDS`` whatever happened elsewhere."""
+"""The routing rules, the districts and the reportable event types are kept per process
+(``departments.services.selectors``): read once, dropped when this process changes a rule, its districts, a
+district, a department, an event type or a workflow version, and read again after ``REFERENCE_DATA_SECONDS``
+whatever happened elsewhere."""
 
 import time
 
@@ -9,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from departments.models import Department, District, RoutingRule
-from departments.services.selectors import district_at, routing_rules
+from departments.services.selectors import district_at, event_type_reportable, routing_rules
 from workflows.models import EventType
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,26 @@ def test_districts_are_located_from_memory_and_a_new_border_at_once():
     found.polygon = [[0.0, 0.0], [0.0, 0.001], [0.001, 0.0]]  # moved far away
     found.save()
     assert district_at(lat=inside[0], lon=inside[1]) != found
+
+
+def test_event_types_are_read_once_and_a_deactivation_here_at_once(settings):
+    settings.REFERENCE_DATA_SECONDS = 60
+    waterlogging = event_type_reportable("waterlogging")
+    assert waterlogging is not None and waterlogging.active_version is not None
+    with CaptureQueriesContext(connection) as ctx:
+        assert event_type_reportable("waterlogging") is waterlogging
+        assert event_type_reportable("no_such_type") is None
+    assert len(ctx.captured_queries) == 0
+    stored = EventType.objects.get(code="waterlogging")
+    stored.is_active = False
+    stored.save()
+    assert event_type_reportable("waterlogging") is None
+
+
+def test_an_event_type_changed_elsewhere_is_seen_within_the_ttl(settings):
+    settings.REFERENCE_DATA_SECONDS = 0.3
+    assert event_type_reportable("waterlogging") is not None
+    EventType.objects.filter(code="waterlogging").update(is_active=False)  # no signal, as from another process
+    assert event_type_reportable("waterlogging") is not None  # still the copy in memory
+    time.sleep(0.35)
+    assert event_type_reportable("waterlogging") is None
