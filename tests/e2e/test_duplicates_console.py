@@ -138,7 +138,16 @@ def test_a_duplicate_is_suggested_merged_and_unmerged_on_the_console(pages_serve
     expect(detail.locator(f"[data-testid=merged-report][data-id='{new_id}']")).to_contain_text("caller says")
 
     # Unmerged from the merged report's banner: back on the board, "×2" gone, its work orders back.
-    console.locator(f"[data-testid=merged-report][data-id='{new_id}'] button.link").click()
+    # The survivor's detail is drawn again on each live update of it (the merge's cancelled orders arrive now, later
+    # under load): a redraw between the press and the release replaces the button and the click is lost. Click again
+    # then (seen once in the services e2e pass); the detail must end on the merged report.
+    for _ in range(3):
+        console.locator(f"[data-testid=merged-report][data-id='{new_id}'] button.link").click()
+        try:
+            expect(detail).to_have_attribute("data-id", str(new_id), timeout=5000)
+            break
+        except AssertionError:
+            continue
     expect(detail).to_have_attribute("data-id", str(new_id), timeout=5000)
     detail.locator("[data-testid=unmerge-note]").fill("different street after all")
     detail.locator("[data-testid=merged-banner] [data-testid=unmerge]").click()
