@@ -69,14 +69,14 @@ def is_department_system(user) -> bool:
     """A department's own system (an active ``department`` API client): its department's staff, and it
     may report incidents."""
     client = api_client_of(user)
-    return client is not None and client.active and client.kind == "department" and is_department_member(user)
+    return client is not None and client.in_force and client.kind == "department" and is_department_member(user)
 
 
 def may_post_cap(user) -> bool:
     """A weather service's key (an active ``cap_source`` API client) or an administrator posts CAP warnings."""
     client = api_client_of(user)
     if client is not None:
-        return client.active and client.kind == "cap_source"
+        return client.in_force and client.kind == "cap_source"
     return user.is_authenticated and user.role == Role.ADMIN
 
 

@@ -51,12 +51,12 @@ class DeadlineAdmin(ReadOnlyAdmin):
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     """API clients are created with ``manage.py add_api_client`` (which shows the key once); here they can
-    be looked at and switched off. The key's hash is never shown, only its non-secret prefix."""
+    be looked at, switched off and given an expiry. The key's hash is never shown, only its non-secret prefix."""
 
-    list_display = ("name", "kind", "department", "key_prefix", "active", "created_at", "last_used_at")
+    list_display = ("name", "kind", "department", "key_prefix", "active", "expires_at", "created_at", "last_used_at")
     list_filter = ("kind", "active", "department")
     search_fields = ("name", "key_prefix")
-    fields = ("name", "kind", "department", "user", "key_prefix", "active", "created_at", "last_used_at")
+    fields = ("name", "kind", "department", "user", "key_prefix", "active", "expires_at", "created_at", "last_used_at")
     readonly_fields = ("name", "kind", "department", "user", "key_prefix", "created_at", "last_used_at")
 
     def has_add_permission(self, request, obj=None):

@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # people's API tokens, hashed and expiring (identity/: the model is identity.DeviceToken)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "analytics",  # facts and figures from the timeline (issue 18): after the apps whose changes it subscribes to
     "public",  # tracking page, feedback (回访) and reopen requests (issue 19)
     "attachments",  # photos as evidence on incidents and work orders (issue 19)
+    "identity",  # API tokens per device (issue 21)
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
@@ -210,7 +211,7 @@ WHITENOISE_AUTOREFRESH = DEBUG  # pick up edited static files while developing
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "dispatch.rest.authentication.ApiClientAuthentication",  # department systems' keys (ldk_...)
-        "rest_framework.authentication.TokenAuthentication",
+        "dispatch.rest.authentication.DeviceTokenAuthentication",  # people's tokens (ldt_...)
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -363,6 +364,23 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=60)
+# A live socket is closed (4401) at most this long after its session, token or key ended (dispatch/live/warden.py).
+LIVE_CREDENTIALS_SECONDS = env.float("LIVE_CREDENTIALS_SECONDS", default=30.0)
+
+# People's API tokens (identity/services/tokens.py, django-rest-knox): stored as SHA-512 digests; a token expires
+# API_TOKEN_HOURS after its last use (renewed at most once a minute) and API_TOKEN_MAX_HOURS after it was issued.
+API_TOKEN_HOURS = env.float("API_TOKEN_HOURS", default=12)
+API_TOKEN_MAX_HOURS = env.float("API_TOKEN_MAX_HOURS", default=7 * 24)
+KNOX_TOKEN_MODEL = "identity.DeviceToken"
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_PREFIX": "ldt_",  # a person's token; a department system's key starts with ldk_
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(hours=API_TOKEN_MAX_HOURS),
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=2.0)
 DEADLINE_SWEEP_SECONDS = env.float("DEADLINE_SWEEP_SECONDS", default=2.0)
@@ -462,6 +480,10 @@ CELERY_BEAT_SCHEDULE["refresh-fact-days"] = {
     "task": "analytics.tasks.refresh_fact_days_task", "schedule": timedelta(seconds=ANALYTICS_REFRESH_SECONDS),
     "options": {"expires": ANALYTICS_REFRESH_SECONDS},
 }
+CELERY_BEAT_SCHEDULE["purge-expired-tokens"] = {
+    "task": "identity.tasks.purge_expired_tokens_task", "schedule": timedelta(hours=1), "options": {"expires": 3600},
+}
+CELERY_TASK_ROUTES["identity.tasks.purge_expired_tokens_task"] = {"queue": "bulk"}
 
 # The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

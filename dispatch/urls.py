@@ -21,7 +21,6 @@ from dispatch.interop import exports
 from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
-from dispatch.web.auth_views import TokenLoginView
 from plans.api import views as plans
 from plans.api.views import PlanListView
 from workflows.api.views import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
@@ -39,7 +38,7 @@ api = [
     # The router's ids are digits only (lookup_value_regex), so the paths below ("incidents/export/") still reach
     # their views.
     path("", include(router.urls)),
-    path("auth/token/", TokenLoginView.as_view(), name="api-token"),
+    path("auth/", include("identity.api.urls")),  # tokens: sign in and out, a user's own (identity/api/urls.py)
     path("auth/ws-ticket/", WsTicketView.as_view(), name="ws-ticket"),
     path("stats/", ConsoleFiguresView.as_view(), name="console-figures"),
     path("event-types/", EventTypeListView.as_view(), name="event-types"),

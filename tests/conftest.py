@@ -1,10 +1,10 @@
 """Shared fixtures: the demo city seeded once per session, personas with real tokens."""
 
 import os
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 PASSWORD = "test-password-1"
@@ -127,6 +127,15 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _tokens_outlive_time_travel(settings):
+    """Tests that move the clock days or years ahead (deadlines, analytics, retention) keep the API token they began
+    with, as ``api_as`` gives it, instead of finding it expired. tests/identity/ puts the real lifetimes back and
+    tests them."""
+    century = timedelta(days=36500)
+    settings.REST_KNOX = {**settings.REST_KNOX, "TOKEN_TTL": century, "AUTO_REFRESH_MAX_TTL": century}
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the default language (LANGUAGE_CODE): the test client runs requests in this thread, so a
     request in Chinese by an earlier test of the same process leaves Chinese active, and pytest-xdist orders the
@@ -182,16 +191,22 @@ class Api:
         return self._call("delete", path, data, **extra)
 
 
+def person_token(username: str) -> str:
+    """A new API token for that persona, as signing in issues one (``identity.services.tokens``)."""
+    from dispatch.models import User
+    from identity.services.tokens import token_issue
+
+    return token_issue(user=User.objects.get(username=username), device="tests")[1]
+
+
 @pytest.fixture
 def api_as(db, django_capture_on_commit_callbacks):
     """``api_as("dispatcher")`` -> an ``Api`` authenticated with that persona's token; ``api_as(None)``: anonymous."""
-    from dispatch.models import User
 
     def make(username: str | None) -> Api:
         client = APIClient()
         if username is not None:
-            token, _ = Token.objects.get_or_create(user=User.objects.get(username=username))
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {person_token(username)}")
         return Api(client, django_capture_on_commit_callbacks)
 
     return make

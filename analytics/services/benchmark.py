@@ -21,12 +21,12 @@ from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncMonth
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from analytics.models import IncidentFact
 from analytics.services.reports import GROUP_BY
 from dispatch.models import User
+from identity.services.tokens import token_issue
 
 ENDPOINTS = ("intervals", "kpis")
 
@@ -74,8 +74,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _client(user: User) -> APIClient:
     client = APIClient()
-    token, _created = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, text = token_issue(user=user, device="analytics benchmark")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {text}")
     return client
 
 

@@ -62,6 +62,7 @@ from dispatch.services.incidents import (
 )
 from dispatch.services.locations import incident_locate
 from dispatch.services.selectors import console_figures, final_states
+from identity.services.credentials import credential_of_request
 
 
 class IncidentFilter(StrictFilterSet):
@@ -336,4 +337,5 @@ class WsTicketView(APIView):
 
     @extend_schema(request=None, responses={200: WsTicketSerializer})
     def post(self, request):
-        return Response({"ticket": ticket_issue(request.user), "expires_in": settings.WS_TICKET_SECONDS})
+        ticket = ticket_issue(request.user, credential_of_request(request))
+        return Response({"ticket": ticket, "expires_in": settings.WS_TICKET_SECONDS})

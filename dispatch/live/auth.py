@@ -15,20 +15,29 @@ from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.http.request import split_domain_port, validate_host
 
+from identity.services.credentials import USER, Credential
+
 SALT = "liandong.ws-ticket"
 
 
-def ticket_issue(user) -> str:
-    return signing.TimestampSigner(salt=SALT).sign(str(user.pk))
+def ticket_issue(user, credential: Credential | None = None) -> str:
+    """A ticket for ``user``, naming the credential it was asked with (``credential_of_request``): the socket it opens
+    is closed when that credential ends (``dispatch.live.warden``)."""
+    credential = credential or Credential(user.pk, USER)
+    return signing.TimestampSigner(salt=SALT).sign_object(credential.as_list(), compress=True)
 
 
 def ticket_user(ticket: str):
-    """The active user a valid, unexpired ticket names, or ``None``."""
+    """``(the active user, the credential)`` a valid, unexpired ticket names, or ``(None, None)``."""
     try:
-        user_id = signing.TimestampSigner(salt=SALT).unsign(ticket, max_age=settings.WS_TICKET_SECONDS)
-    except signing.BadSignature:
-        return None
-    return get_user_model().objects.select_related("department").filter(pk=user_id, is_active=True).first()
+        credential = Credential.from_list(
+            signing.TimestampSigner(salt=SALT).unsign_object(ticket, max_age=settings.WS_TICKET_SECONDS))
+    except (signing.BadSignature, ValueError):
+        return None, None
+    if credential is None:
+        return None, None
+    user = get_user_model().objects.select_related("department").filter(pk=credential.user_id, is_active=True).first()
+    return (user, credential) if user is not None else (None, None)
 
 
 def query_param(scope, name: str) -> str | None:
@@ -55,8 +64,8 @@ class TicketAuthMiddleware:
     async def __call__(self, scope, receive, send):
         ticket = query_param(scope, "ticket")
         if ticket is not None:
-            user = await database_sync_to_async(ticket_user)(ticket)
-            scope = {**scope, "user": user or AnonymousUser(), "auth_method": "ticket"}
+            user, credential = await database_sync_to_async(ticket_user)(ticket)
+            scope = {**scope, "user": user or AnonymousUser(), "auth_method": "ticket", "credential": credential}
         return await self.inner(scope, receive, send)
 
 

@@ -20,6 +20,8 @@ from dispatch import access
 from dispatch.live import publish as realtime
 from dispatch.live.auth import origin_allowed, query_param
 from dispatch.live.hub import hub_for
+from dispatch.live.warden import warden as live_warden
+from identity.services.credentials import credential_of_scope
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             # the hub must not keep a socket that is gone, nor its subscription when it was the last one.
             if self.hub is not None and self.stream:
                 await self.hub.unsubscribe(self.stream, self)
+            live_warden().forget(self)
 
     async def connect(self):
         # pending: seq -> the event's JSON text (encoded once per process by the hub, or here when replayed)
@@ -63,6 +66,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()  # accept first, so that the close code reaches the client
             await self.close(code=refusal)
             return
+        # Held to what it opened with: closed with 4401 when that session, token or key ends (dispatch.live.warden).
+        live_warden().watch(self, self.scope.get("credential") or credential_of_scope(self.scope))
         # Subscribed before the client sees the socket open: nothing committed after this is missed.
         self.hub = hub_for(get_channel_layer())
         await self.hub.subscribe(self.stream, self)
@@ -102,6 +107,12 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.hub is not None and self.stream:
             await self.hub.unsubscribe(self.stream, self)
+        live_warden().forget(self)
+
+    async def ended(self):
+        """Its session, token or key ended, or its user was deactivated (``dispatch.live.warden``)."""
+        log.info("websocket %s closed: its credential ended", self.scope.get("path"))
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Clients send only small JSON commands: anything else closes the socket cleanly."""

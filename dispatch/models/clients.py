@@ -3,6 +3,7 @@
 import hashlib
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 KEY_PREFIX = "ldk_"  # every client key starts with it, so the authentication class can tell keys from tokens
@@ -43,6 +44,8 @@ class ApiClient(models.Model):
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True,
+                                      help_text=_("After this time the key is refused. Empty: it does not expire."))
 
     class Meta:
         ordering = ["name"]
@@ -58,6 +61,11 @@ class ApiClient(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.kind})"
+
+    @property
+    def in_force(self) -> bool:
+        """Switched on and not past its expiry: its key is accepted."""
+        return self.active and (self.expires_at is None or self.expires_at > timezone.now())
 
 
 class Open311Request(models.Model):

@@ -19,12 +19,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from departments.models import WorkOrder
 from dispatch.core.deadlines import sweeper_status
 from dispatch.models import Deadline, Incident, OutboxJob, Role
+from dispatch.rest.authentication import DeviceTokenAuthentication
 from dispatch.runtime.health import _check_broker, _check_channel_layer
 from dispatch.services.selectors import final_states
 
@@ -106,7 +106,7 @@ def _caller(request):
     if request.user.is_authenticated or not request.META.get("HTTP_AUTHORIZATION", "").startswith("Token "):
         return request.user
     try:
-        found = TokenAuthentication().authenticate(request)
+        found = DeviceTokenAuthentication().authenticate(request)
     except AuthenticationFailed:
         found = None
     return found[0] if found else request.user

@@ -21,7 +21,8 @@ SERVICE_USER_PREFIX = "api."
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one write per client and minute
 
 
-def api_client_add(*, name: str, kind: str, department_code: str | None = None) -> tuple[ApiClient, str]:
+def api_client_add(*, name: str, kind: str, department_code: str | None = None,
+                   expires_at=None) -> tuple[ApiClient, str]:
     """Create a client and its service account; returns ``(client, key)``. The key exists only in the
     return value: the database keeps its SHA-256 and a short prefix."""
 
@@ -58,7 +59,7 @@ def api_client_add(*, name: str, kind: str, department_code: str | None = None) 
         user.save()
         client = ApiClient.objects.create(
             name=name, kind=kind, department=department, user=user,
-            key_prefix=key[:LOOKUP_CHARS], key_hash=key_hash(key),
+            key_prefix=key[:LOOKUP_CHARS], key_hash=key_hash(key), expires_at=expires_at,
         )
     return client, key
 

@@ -1,27 +1,13 @@
-"""Login (API token and page) with rate limits per address and username, and audit records."""
+"""The login page, with rate limits per address and username, and audit records (API tokens: identity/api/)."""
 
 import logging
 
 from django.contrib.auth import views as auth_views
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.views import ObtainAuthToken
 
-from dispatch.runtime.throttling import LoginRateLimit, UserRateLimit, client_address, hit
+from dispatch.runtime.throttling import client_address, hit
 
 audit_log = logging.getLogger("liandong.audit")
-
-
-class TokenLoginView(ObtainAuthToken):
-    """``POST /api/auth/token/`` {"username", "password"} -> {"token"}; 400 bad credentials; 429 too many tries."""
-
-    throttle_classes = [LoginRateLimit, UserRateLimit]
-
-    def post(self, request, *args, **kwargs):
-        response = super().post(request, *args, **kwargs)
-        audit_log.info("auth.token_issued", extra={"event": "auth.token_issued",
-                                                   "username": request.data.get("username"),
-                                                   "address": client_address(request)})
-        return response
 
 
 class LoginView(auth_views.LoginView):

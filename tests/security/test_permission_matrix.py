@@ -213,6 +213,14 @@ _RULES = [
          why="public: exchanges the caller's own valid credentials (anonymous: the dispatcher's) for a token"),
     Rule("ws-ticket", "POST",                       (401, 200, 200, 200, 200, 200, 200, 200),
          why="any signed-in user; the stream itself checks the right on connect"),
+    Rule("api-logout", "POST",                      (401, 204, 204, 204, 204, 204, 204, 204),
+         why="any signed-in user ends their own token (or session)"),
+    Rule("api-tokens", "GET",                       (401, 200, 200, 200, 200, 200, 200, 200),
+         why="a user's own tokens only (identity.services.tokens.tokens_live)"),
+    Rule("api-tokens", "DELETE",                    (401, 204, 204, 204, 204, 204, 204, 204),
+         why="a user revokes their own tokens only"),
+    Rule("api-token-detail", "DELETE",              (401, 204, 404, 404, 404, 404, 404, 404), obj="device_token",
+         why="the dispatcher's token: only its owner revokes it; to anyone else it does not exist"),
     # ---- /api/: catalogue, workflows, OpenAPI ---------------------------------------------------------
     Rule("console-figures", "GET",                  (401, 200, 200, 200, 403, 403, 403, 403),
          why="command center only (dispatcher, supervisor, admin)"),
@@ -542,6 +550,12 @@ class Objects:
             return {"code": "rainstorm"}
         if obj == "incident_number":
             return {"number": self.incident["number"]}
+        if obj == "device_token":  # another device's token of the dispatcher
+            from dispatch.models import User
+            from identity.services.tokens import token_issue
+
+            token, _text = token_issue(user=User.objects.get(username="dispatcher"), device="matrix probe")
+            return {"token_id": token.token_key}
         if obj == "tracking_token":
             from dispatch.models import Incident
             from public.tokens import tracking_token_for
@@ -696,7 +710,8 @@ def test_every_declared_persona_is_seeded(db):
 # Around the matrix: methods, aliases, OPTIONS, excluded prefixes
 # --------------------------------------------------------------------------------------------------
 
-_DUMMY_KWARGS = {"pk": 999_999_999, "code": "waterlogging", "number": "INC-00000000-00000"}
+_DUMMY_KWARGS = {"pk": 999_999_999, "code": "waterlogging", "number": "INC-00000000-00000",
+                 "token_id": "ldt_00000000000"}
 
 
 def _dummy_path(endpoint: Endpoint, **extra) -> str:

@@ -79,7 +79,7 @@ def open311_client(*, api_key: str) -> ApiClient | None:
     """The active Open311 client with this key, or None (the caller answers 403, GeoReport's "invalid
     api_key"). A department system's key is not an Open311 key."""
     client = api_client_for_key(api_key or "")
-    if client is None or not client.active or client.kind != ApiClient.Kind.OPEN311 or not client.user.is_active:
+    if client is None or not client.in_force or client.kind != ApiClient.Kind.OPEN311 or not client.user.is_active:
         return None
     api_client_touch(client)
     return client

@@ -1,0 +1,31 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from identity.models import DeviceToken
+
+
+class TokenLoginSerializer(AuthTokenSerializer):
+    """``{"username", "password"}`` as before; ``device`` optional (else the User-Agent names it in the list)."""
+
+    device = serializers.CharField(label=_("Device"), required=False, allow_blank=True, max_length=200)
+
+
+class IssuedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="`Authorization: Token <token>`; shown only in this answer.")
+    expires_at = serializers.DateTimeField(help_text="When it stops working unless used (each use renews it, "
+                                                     "within a maximum lifetime).")
+
+
+class DeviceTokenSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="token_key", help_text="The token's first characters: revoke it by this.")
+    expires_at = serializers.DateTimeField(source="expiry")
+    created_at = serializers.DateTimeField(source="created")
+    current = serializers.SerializerMethodField(help_text="The token this request came with.")
+
+    class Meta:
+        model = DeviceToken
+        fields = ["id", "device", "created_at", "last_used_at", "expires_at", "current"]
+
+    def get_current(self, token) -> bool:
+        return getattr(self.context["request"], "auth", None) == token

@@ -1,0 +1,76 @@
+"""Signing in and out with API tokens, and a user's own tokens (``identity.services.tokens``)."""
+
+from django.contrib.auth import logout
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dispatch.runtime.throttling import LoginRateLimit, UserRateLimit, client_address
+from identity.api.serializers import DeviceTokenSerializer, IssuedTokenSerializer, TokenLoginSerializer
+from identity.models import DeviceToken
+from identity.services.tokens import (
+    Revocation,
+    token_issue,
+    token_revoke,
+    token_revoke_current,
+    tokens_live,
+    tokens_revoke_all,
+)
+
+
+class TokenLoginView(APIView):
+    """``POST /api/auth/token/`` {"username", "password", "device"?} -> {"token", "expires_at"}; 400 bad credentials;
+    429 too many tries."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginRateLimit, UserRateLimit]
+
+    @extend_schema(request=TokenLoginSerializer, responses={200: IssuedTokenSerializer})
+    def post(self, request):
+        serializer = TokenLoginSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        device = serializer.validated_data.get("device") or request.headers.get("User-Agent", "")
+        token, text = token_issue(user=serializer.validated_data["user"], device=device,
+                                  address=client_address(request))
+        return Response(IssuedTokenSerializer({"token": text, "expires_at": token.expiry}).data)
+
+
+class LogoutView(APIView):
+    """``POST /api/auth/logout/``: the token this request came with is revoked (and a session ended) -> 204."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, DeviceToken):
+            token_revoke_current(token=request.auth)
+        else:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenListView(APIView):
+    """``GET /api/auth/tokens/``: the caller's tokens that still work; ``DELETE``: revoke them all (sign out
+    everywhere) -> 204."""
+
+    @extend_schema(responses={200: DeviceTokenSerializer(many=True)})
+    def get(self, request):
+        tokens = tokens_live(request.user)
+        return Response(DeviceTokenSerializer(tokens, many=True, context={"request": request}).data)
+
+    @extend_schema(operation_id="api_auth_tokens_revoke_all", responses={204: None})
+    def delete(self, request):
+        tokens_revoke_all(user=request.user, reason=Revocation.OWNER)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenDetailView(APIView):
+    """``DELETE /api/auth/tokens/<id>/``: revoke one of the caller's tokens -> 204; someone else's or unknown -> 404."""
+
+    @extend_schema(operation_id="api_auth_tokens_revoke", responses={204: None})
+    def delete(self, request, token_id: str):
+        if not token_revoke(user=request.user, token_key=token_id):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
