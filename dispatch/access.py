@@ -116,6 +116,12 @@ def may_reveal_reporter(user) -> bool:
     return user.is_authenticated and user.role == Role.SUPERVISOR
 
 
+def may_export_audit(user) -> bool:
+    """The audit records (sign-ins, tokens, locks, account changes, admin actions): supervisors, who audit, and
+    administrators."""
+    return user.is_authenticated and user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
 def can_add_note(user, incident) -> bool:
     return is_command(user) or is_department_member(user)
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "public",  # tracking page, feedback (回访) and reopen requests (issue 19)
     "attachments",  # photos as evidence on incidents and work orders (issue 19)
     "identity",  # API tokens per device (issue 21)
+    "axes",  # locked accounts after repeated failed sign-ins (issue 21)
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
@@ -96,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # a sign-in that locked the account is answered by AXES_LOCKOUT_CALLABLE
 ]
 
 ROOT_URLCONF = "dispatch.urls"
@@ -173,9 +175,30 @@ if READ_REPLICA_URL:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "dispatch.User"
+# Passwords (issue 21): Django's validators, checked wherever a password is set (admin, add_user, seed_demo, the
+# changepassword command); at least PASSWORD_MIN_LENGTH characters, not a common one, not all digits, not like the
+# user's name.
+PASSWORD_MIN_LENGTH = env.int("PASSWORD_MIN_LENGTH", default=10)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Locked accounts (django-axes): LOGIN_FAILURE_LIMIT failed sign-ins (page, API token, admin) lock the account
+# whatever the address, and the address whatever the account, for LOGIN_LOCKOUT_MINUTES after the last failure, or
+# until an administrator clears it (admin "Access attempts", or manage.py axes_reset_username). A success clears
+# the account's count. Answered 429, on the login page and on POST /api/auth/token/ (dispatch/web/auth_views.py).
+AUTHENTICATION_BACKENDS = ["identity.backends.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "dispatch.runtime.throttling.client_address"  # TRUSTED_PROXY_COUNT, as the rate limits
+AXES_LOCKOUT_CALLABLE = "dispatch.web.auth_views.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are audit records already (logger liandong.audit)
+AXES_VERBOSE = False
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -501,12 +524,14 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "audit": {"class": "logging.StreamHandler", "formatter": "json"},
+        "audit_table": {"class": "identity.audit.AuditTableHandler"},  # the same records as rows (identity.AuditRecord)
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
         "kombu": {"level": "WARNING"},
-        "liandong.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
+        "axes": {"level": "ERROR"},  # each failure and lock is an audit record already (identity/receivers.py)
+        "liandong.audit": {"handlers": ["audit", "audit_table"], "level": "INFO", "propagate": False},
     },
 }

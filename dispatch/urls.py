@@ -72,6 +72,7 @@ api = [
     path("cap/inbound/", cap.CapInboundView.as_view(), name="cap-inbound"),
     path("incidents/export/", exports.IncidentExportView.as_view(), name="incident-export"),
     path("timeline/export/", exports.TimelineExportView.as_view(), name="timeline-export"),
+    path("audit/export/", exports.AuditExportView.as_view(), name="audit-export"),
     path("", include("attachments.api.urls")),  # incidents/<id>/attachments/ ... (not a viewset action)
 ]
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from identity.models import DeviceToken
+from identity.models import AuditRecord, DeviceToken
 
 
 @admin.register(DeviceToken)
@@ -16,4 +16,24 @@ class DeviceTokenAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """Read only: the table refuses changes and deletions anyway (supervisors export it: GET /api/audit/export/)."""
+
+    list_display = ("at", "event", "username", "address", "level")
+    list_filter = ("event", "level")
+    search_fields = ("username", "address", "event")
+    date_hierarchy = "at"
+    fields = readonly_fields = ("at", "event", "level", "username", "address", "data")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -1,11 +1,21 @@
 """A user's tokens are revoked in the transaction that changes the user's password, activity, role or department
-(wherever the change is made: the admin, ``manage.py`` commands, services)."""
+(wherever the change is made: the admin, ``manage.py`` commands, services), and the change is an audit record; so
+are an account or address locked after repeated failed sign-ins, failures cleared (by a success or an administrator:
+django-axes), and every action
+taken in the admin."""
 
+import logging
+
+from axes.models import AccessAttempt
+from axes.signals import user_locked_out
 from django.conf import settings
-from django.db.models.signals import post_save, pre_save
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from identity.services.tokens import Revocation, tokens_revoke_all
+
+audit_log = logging.getLogger("liandong.audit")
 
 # field -> why a change of it revokes the user's tokens
 WATCHED = {"password": Revocation.PASSWORD, "is_active": Revocation.DEACTIVATED, "role": Revocation.ROLE,
@@ -14,7 +24,7 @@ WATCHED = {"password": Revocation.PASSWORD, "is_active": Revocation.DEACTIVATED,
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
 def _standing_before(sender, instance, update_fields=None, raw=False, **kwargs):
-    instance._identity_revocations = []
+    instance._identity_changes = []
     if raw or instance.pk is None:
         return
     if update_fields is not None and not {f.removesuffix("_id") for f in WATCHED} & {
@@ -22,15 +32,48 @@ def _standing_before(sender, instance, update_fields=None, raw=False, **kwargs):
         return  # e.g. last_login on every sign-in: nothing watched can change
     before = sender.objects.filter(pk=instance.pk).values(*WATCHED).first()
     if before is not None:
-        instance._identity_revocations = [
-            reason for field, reason in WATCHED.items() if before[field] != getattr(instance, field)
-            and not (field == "is_active" and instance.is_active)  # activated again: nothing to revoke
-        ]
+        instance._identity_changes = [field for field in WATCHED if before[field] != getattr(instance, field)]
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 def _standing_after(sender, instance, created=False, raw=False, **kwargs):
-    reasons = getattr(instance, "_identity_revocations", None)
-    if reasons and not raw:
+    changes = getattr(instance, "_identity_changes", None)
+    instance._identity_changes = []
+    if not changes or raw:
+        return
+    audit_log.info("auth.account_changed", extra={
+        "event": "auth.account_changed", "username": instance.username, "changes": changes,
+        "role": instance.role, "department": instance.department_id, "active": instance.is_active})
+    # activated again: no token to revoke
+    reasons = [WATCHED[field] for field in changes if not (field == "is_active" and instance.is_active)]
+    if reasons:
         tokens_revoke_all(user=instance, reason=",".join(reasons))
-    instance._identity_revocations = []
+
+
+@receiver(user_locked_out)
+def _locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    audit_log.warning("auth.locked_out", extra={"event": "auth.locked_out", "username": username,
+                                                "address": ip_address})
+
+
+@receiver(post_delete, sender=AccessAttempt)
+def _failures_cleared(sender, instance, **kwargs):
+    audit_log.info("auth.failures_cleared", extra={"event": "auth.failures_cleared", "username": instance.username,
+                                                  "address": instance.ip_address,
+                                                  "failures": instance.failures_since_start})
+
+
+ADMIN_ACTIONS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
+
+
+@receiver(post_save, sender=LogEntry)
+def _admin_action(sender, instance, created=False, raw=False, **kwargs):
+    """Every change made in the admin (users, roles, departments, units, clients, tokens ...), as Django's admin
+    history records it."""
+    if not created or raw:
+        return
+    audit_log.info("admin.action", extra={
+        "event": "admin.action", "username": instance.user.username if instance.user_id else None,
+        "action": ADMIN_ACTIONS.get(instance.action_flag, str(instance.action_flag)),
+        "model": f"{instance.content_type.app_label}.{instance.content_type.model}" if instance.content_type_id else None,
+        "object_id": instance.object_id, "object": instance.object_repr, "change": instance.get_change_message()})

@@ -27,13 +27,7 @@ DROP TRIGGER IF EXISTS {prefix}_no_update ON {table};
 DROP TRIGGER IF EXISTS {prefix}_no_delete ON {table};
 DROP FUNCTION IF EXISTS {function}();
 """
-    sqlite_forward = [
-        f"""CREATE TRIGGER {prefix}_no_update BEFORE UPDATE ON {table}
-       BEGIN SELECT RAISE(ABORT, '{what} are append-only (UPDATE refused)'); END;""",
-        f"""CREATE TRIGGER {prefix}_no_delete BEFORE DELETE ON {table}
-       BEGIN SELECT RAISE(ABORT, '{what} are append-only (DELETE refused)'); END;""",
-    ]
-    sqlite_backward = [f"DROP TRIGGER IF EXISTS {prefix}_no_update;", f"DROP TRIGGER IF EXISTS {prefix}_no_delete;"]
+    sqlite_forward, sqlite_backward = sqlite_triggers(table=table, name=name, what=what)
 
     def run(schema_editor, pg: str, sqlite: list[str]) -> None:
         vendor = schema_editor.connection.vendor
@@ -47,3 +41,17 @@ DROP FUNCTION IF EXISTS {function}();
         lambda apps, schema_editor: run(schema_editor, pg_forward, sqlite_forward),
         lambda apps, schema_editor: run(schema_editor, pg_backward, sqlite_backward),
     )
+
+
+def sqlite_triggers(*, table: str, name: str, what: str) -> tuple[list[str], list[str]]:
+    """SQLite's statements ``(creating the triggers, dropping them)``: the migration's, and the test suite's, which
+    lifts them to empty the table after a transactional test (SQLite has no TRUNCATE: Django flushes with DELETE)."""
+    prefix = name
+    create = [
+        f"""CREATE TRIGGER {prefix}_no_update BEFORE UPDATE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{what} are append-only (UPDATE refused)'); END;""",
+        f"""CREATE TRIGGER {prefix}_no_delete BEFORE DELETE ON {table}
+       BEGIN SELECT RAISE(ABORT, '{what} are append-only (DELETE refused)'); END;""",
+    ]
+    drop = [f"DROP TRIGGER IF EXISTS {prefix}_no_update;", f"DROP TRIGGER IF EXISTS {prefix}_no_delete;"]
+    return create, drop

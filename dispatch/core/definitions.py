@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from dispatch.core.errors import Invalid
+
+audit_log = logging.getLogger("liandong.audit")
 
 
 def normalized_checksum(normalized: dict) -> str:
@@ -49,6 +52,9 @@ def version_publish(
         owner.active_version = version
         owner.name = name
         owner.save(update_fields=["active_version", "name"])
+        audit_log.info("definition.published", extra={
+            "event": "definition.published", "username": getattr(actor, "username", None),
+            "definition": versions._meta.label, "code": code, "version": version.version, "checksum": checksum})
     return version, True
 
 

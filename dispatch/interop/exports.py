@@ -1,4 +1,4 @@
-"""Streamed exports of incidents and timeline rows (JSON lines or CSV), scoped to what the caller may see. They read
+"""Streamed exports of incidents, timeline rows and audit records (JSON lines or CSV), scoped to what the caller may see. They read
 the read replica when one is configured (``dispatch.core.replica``), and say how current it is (``X-Data-As-Of``)."""
 
 import csv
@@ -12,13 +12,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from dispatch import access
 from dispatch.api.serializers import mask_name, mask_phone
 from dispatch.core.replica import reading_db, replica_as_of, stamp_as_of
+from identity.models import AuditRecord
 
 EXPORT_CHUNK = 500
 
@@ -38,6 +39,7 @@ INCIDENT_COLUMNS = [
     "updated_at",
 ]
 TIMELINE_COLUMNS = ["incident", "number", "seq", "at", "kind", "actor", "data", "hash"]
+AUDIT_COLUMNS = ["id", "at", "event", "level", "username", "address", "data"]
 FORMATS = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 EXPORT_PARAMETERS = [
     OpenApiParameter("format", str, enum=list(FORMATS), required=False, description="jsonl (default) or csv"),
@@ -166,3 +168,37 @@ class TimelineExportView(_OwnFormatParameter, APIView):
                        "actor": actor, "data": data, "hash": digest}
 
         return _stream(rows(), TIMELINE_COLUMNS, fmt, "timeline", as_of)
+
+
+class AuditExportView(_OwnFormatParameter, APIView):
+    """The audit records, oldest first (``?format=jsonl|csv``; ``created_after``/``created_before`` bound their time,
+    ``event`` names one kind): supervisors and administrators only (403 for anyone else)."""
+
+    @extend_schema(parameters=[*EXPORT_PARAMETERS, OpenApiParameter("event", str, required=False,
+                                                                     description="e.g. auth.login_failed")],
+                   responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        if not access.may_export_audit(request.user):
+            raise PermissionDenied()
+        fmt, window = _format(request), _window(request)
+        using = reading_db()
+        as_of = replica_as_of(using)
+        records = AuditRecord.objects.using(using).order_by("at", "id")
+        if "created_after" in window:
+            records = records.filter(at__gte=window["created_after"])
+        if "created_before" in window:
+            records = records.filter(at__lt=window["created_before"])
+        event = request.query_params.get("event")
+        if event is not None:
+            if not event.strip():
+                raise ValidationError({"event": [_("An event name, e.g. auth.login_failed.")]})
+            records = records.filter(event=event.strip())
+        values = records.values_list(*AUDIT_COLUMNS)
+
+        def rows():
+            for row in values.iterator(chunk_size=EXPORT_CHUNK):
+                record = dict(zip(AUDIT_COLUMNS, row, strict=True))
+                record["at"] = record["at"].isoformat()
+                yield record
+
+        return _stream(rows(), AUDIT_COLUMNS, fmt, "audit", as_of)

@@ -1,5 +1,6 @@
 """Users: creating them with a role (used by ``add_user`` and ``seed_demo``), and the views of pages they keep."""
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import QueryDict
@@ -15,7 +16,8 @@ def user_upsert(*, username: str, role: str, password: str, department_code: str
                 unit_callsign: str | None = None, encoded_password: str | None = None) -> tuple[User, bool]:
     """Create the user, or leave an existing one as it is. Returns ``(user, created)``. ``encoded_password``:
     ``password`` already hashed (``make_password``), for users made in bulk with one password (``seed_demo``:
-    hashing costs about half a second of CPU per user)."""
+    hashing costs about half a second of CPU per user). ``password`` must pass ``AUTH_PASSWORD_VALIDATORS`` (400-style
+    ``ValidationError`` naming ``password`` otherwise)."""
 
     if role not in Role.values:
         raise ValidationError({"role": f"unknown role {role!r} (one of {', '.join(Role.values)})"})
@@ -34,6 +36,10 @@ def user_upsert(*, username: str, role: str, password: str, department_code: str
             raise ValidationError({"unit": f"unknown unit {unit_callsign!r}"})
     user = User(username=username, role=role, department=department, unit=unit,
                 is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
     if encoded_password is None:
         user.set_password(password)
     else:

@@ -1,8 +1,13 @@
-"""The login page, with rate limits per address and username, and audit records (API tokens: identity/api/)."""
+"""The login page, with rate limits per address and username, and audit records (API tokens: identity/api/); the
+answer to a sign-in whose account or address is locked (django-axes, ``AXES_LOCKOUT_CALLABLE``)."""
 
 import logging
+import math
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from dispatch.runtime.throttling import client_address, hit
@@ -24,3 +29,17 @@ class LoginView(auth_views.LoginView):
             response.status_code = 429
             return response
         return super().post(request, *args, **kwargs)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """429 for a sign-in refused because the account or the address is locked after repeated failures: the error
+    shape on /api/ (naming ``username``), the login page with the message elsewhere; ``Retry-After`` either way."""
+    minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    message = _("Too many failed sign-ins: this account or this address is locked for %(minutes)d minutes after the "
+                "last attempt. An administrator can unlock it sooner.") % {"minutes": minutes}
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message, "errors": {"username": [message]}}, status=429)
+    else:
+        response = render(request, "registration/login.html", {"throttled": message}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

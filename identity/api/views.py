@@ -1,6 +1,7 @@
 """Signing in and out with API tokens, and a user's own tokens (``identity.services.tokens``)."""
 
 from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -31,11 +32,14 @@ class TokenLoginView(APIView):
 
     @extend_schema(request=TokenLoginSerializer, responses={200: IssuedTokenSerializer})
     def post(self, request):
-        serializer = TokenLoginSerializer(data=request.data, context={"request": request})
+        # Django's request, not DRF's: django-axes marks it when this failure locks the account (AxesMiddleware)
+        serializer = TokenLoginSerializer(data=request.data, context={"request": request._request})
         serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
         device = serializer.validated_data.get("device") or request.headers.get("User-Agent", "")
-        token, text = token_issue(user=serializer.validated_data["user"], device=device,
-                                  address=client_address(request))
+        token, text = token_issue(user=user, device=device, address=client_address(request))
+        # a sign-in like the login page's: last_login, the audit record, and django-axes clears the failures
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         return Response(IssuedTokenSerializer({"token": text, "expires_at": token.expiry}).data)
 
 

@@ -55,3 +55,23 @@ def test_readyz_reports_embedded_profile(embedded_server):
     base, _server = embedded_server
     body = httpx.get(f"{base}/readyz").json()
     assert body["status"] == "ok" and body["profile"] == "embedded"
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_address_lock(tmp_path, report_figures):
+    """The real server (uvicorn, ``proxy_headers`` off: dispatch/runtime/server.py) and the app (no trusted proxy)
+    both take the peer's address, not the client's own X-Forwarded-For: failed sign-ins for ten accounts, each
+    claiming another address, lock 127.0.0.1, and then even a right password is refused. A server of its own: the
+    lock would refuse every other test's sign-in from this address."""
+    import httpx
+
+    from benchmarks.stack import demo_server
+    from tests.conftest import PASSWORD
+
+    with demo_server(tmp_path, PASSWORD) as (base, _server), httpx.Client(base_url=base, timeout=15) as http:
+        statuses = [http.post("/api/auth/token/", json={"username": f"guess-{n}", "password": "wrong-password"},
+                              headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(10)]
+        assert statuses == [400] * 9 + [429]
+        refused = http.post("/api/auth/token/", json={"username": "dispatcher", "password": PASSWORD},
+                            headers={"X-Forwarded-For": "198.51.100.1"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    report_figures("[embedded] ten failed sign-ins under ten forged X-Forwarded-For addresses locked 127.0.0.1")

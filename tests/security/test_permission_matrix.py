@@ -342,6 +342,8 @@ _RULES = [
          why="streamed; department members get only their incidents, reporter data masked by role"),
     Rule("timeline-export", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200),
          why="streamed; department members get only the rows timeline_visible_to gives them"),
+    Rule("audit-export", "GET",                     (401, 403, 200, 200, 403, 403, 403, 403),
+         why="the audit records: supervisors and administrators only"),
     # ---- /api/work-orders/ --------------------------------------------------------------------------------
     Rule("work-order-list", "GET",                  (401, 200, 200, 200, 200, 200, 200, 200), listing="work_order"),
     Rule("work-order-detail", "GET",                (401, 200, 200, 200, 200, 200, 404, 404), obj="work_order"),
