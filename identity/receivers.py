@@ -10,9 +10,12 @@ from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from identity.services.sessions import session_started
 from identity.services.tokens import Revocation, tokens_revoke_all
 
 audit_log = logging.getLogger("liandong.audit")
@@ -77,3 +80,12 @@ def _admin_action(sender, instance, created=False, raw=False, **kwargs):
         "action": ADMIN_ACTIONS.get(instance.action_flag, str(instance.action_flag)),
         "model": f"{instance.content_type.app_label}.{instance.content_type.model}" if instance.content_type_id else None,
         "object_id": instance.object_id, "object": instance.object_repr, "change": instance.get_change_message()})
+
+
+@receiver(user_logged_in)
+def _session_started(sender, request=None, user=None, **kwargs):
+    """A page sign-in (``login()`` put the user in the session) starts the session's clocks; an API token's sign-in
+    has no session and gets none."""
+    session = getattr(request, "session", None)
+    if session is not None and SESSION_KEY in session:
+        session_started(session)

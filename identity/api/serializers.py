@@ -29,3 +29,10 @@ class DeviceTokenSerializer(serializers.ModelSerializer):
 
     def get_current(self, token) -> bool:
         return getattr(self.context["request"], "auth", None) == token
+
+
+class SessionSerializer(serializers.Serializer):
+    idle_expires_at = serializers.DateTimeField(help_text="Signed out then unless there is activity before.")
+    expires_at = serializers.DateTimeField(help_text="Signed out then whatever the activity (the longest session).")
+    idle_seconds = serializers.IntegerField(help_text="How long without activity ends a session.")
+    warn_seconds = serializers.IntegerField(help_text="How long before its end the pages warn.")

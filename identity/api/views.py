@@ -2,6 +2,7 @@
 
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -10,8 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dispatch.runtime.throttling import LoginRateLimit, UserRateLimit, client_address
-from identity.api.serializers import DeviceTokenSerializer, IssuedTokenSerializer, TokenLoginSerializer
+from identity.api.serializers import (
+    DeviceTokenSerializer,
+    IssuedTokenSerializer,
+    SessionSerializer,
+    TokenLoginSerializer,
+)
 from identity.models import DeviceToken
+from identity.services.sessions import lifetime
 from identity.services.tokens import (
     Revocation,
     token_issue,
@@ -78,3 +85,24 @@ class TokenDetailView(APIView):
         if not token_revoke(user=request.user, token_key=token_id):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionView(APIView):
+    """``GET /api/auth/session/``: when the caller's page session ends (``idle_expires_at``, ``expires_at``, and the
+    policy's ``idle_seconds``, ``warn_seconds``); ``POST``: the same, after counting a person's activity (the pages
+    send it when someone clicks or types). 404 for a caller without a page session (a token)."""
+
+    @extend_schema(responses={200: SessionSerializer})
+    def get(self, request):
+        return self._answer(request)
+
+    @extend_schema(request=None, responses={200: SessionSerializer})
+    def post(self, request):
+        return self._answer(request)  # counted as activity by the middleware already
+
+    @staticmethod
+    def _answer(request):
+        found = lifetime(request.session) if hasattr(request, "session") else None
+        if isinstance(request.auth, DeviceToken) or found is None:
+            raise NotFound(_("No page session: this request came with a token."))
+        return Response(SessionSerializer(found.as_json()).data)

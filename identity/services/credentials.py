@@ -21,6 +21,7 @@ from django.utils.crypto import constant_time_compare
 
 from dispatch.models import ApiClient
 from identity.models import DeviceToken
+from identity.services.sessions import lifetime
 
 SESSION, TOKEN, CLIENT, USER = "session", "token", "client", "user"
 
@@ -94,8 +95,8 @@ def credentials_ended(credentials: Iterable[Credential]) -> set[Credential]:
 
 
 def _sessions_holding(keys: set[str], users: dict, now) -> set[tuple[str, int]]:
-    """(session key, user id) of the sessions that exist, have not expired, and still sign in their user (Django's
-    session hash: a password change ends every session of the user)."""
+    """(session key, user id) of the sessions that exist, have not expired (nor been idle too long), and still sign
+    in their user (Django's session hash: a password change ends every session of the user)."""
     held = set()
     store = SessionStore()
     for key, data in Session.objects.filter(session_key__in=keys, expire_date__gt=now).values_list(
@@ -105,6 +106,10 @@ def _sessions_holding(keys: set[str], users: dict, now) -> set[tuple[str, int]]:
             user = users.get(int(session.get(SESSION_KEY)))
         except (TypeError, ValueError):
             continue
-        if user is not None and constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
-            held.add((key, user.pk))
+        if user is None or not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            continue
+        deadlines = lifetime(session)
+        if deadlines is not None and deadlines.ended(now):
+            continue  # idle too long, or at its longest (identity.services.sessions)
+        held.add((key, user.pk))
     return held

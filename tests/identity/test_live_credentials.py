@@ -21,6 +21,16 @@ def _quick_warden(settings):
     settings.LIVE_CREDENTIALS_SECONDS = 0.2
 
 
+@pytest.fixture(autouse=True)
+async def _close_connections_of_the_sync_thread():
+    """As in tests/dispatch/live/conftest.py: the consumer's and the warden's reads run in asgiref's sync thread,
+    whose connections would keep the PostgreSQL test database from being dropped."""
+    yield
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def people(db):
     from departments.models import Department
@@ -146,3 +156,17 @@ async def test_a_switched_off_keys_socket_closes(people):
 
     await sync_to_async(switch_off)()
     assert await _closed_with(socket) == 4401
+
+
+async def test_an_idle_sessions_socket_closes(people):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    browser = Client()
+    await sync_to_async(browser.post)("/login/", {"username": "supervisor", "password": PASSWORD})
+    socket = await _open("/ws/console/", cookie=f"sessionid={browser.cookies['sessionid'].value}")
+    assert await _still_open(socket)
+    with time_machine.travel(timezone.now() + timedelta(minutes=30, seconds=5), tick=True):
+        assert await _closed_with(socket) == 4401  # no activity for 30 minutes: the session ended

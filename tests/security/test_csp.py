@@ -118,16 +118,19 @@ def test_page_data_reaches_scripts_as_json_not_inline_script():
     block = re.search(r'<script id="liandong-boot" type="application/json">(.*?)</script>', html, re.S)
     assert block, "no liandong-boot JSON block"
     staff = User.objects.select_related("unit").get(username="city_management_staff")
-    assert json.loads(block.group(1)) == {
+    boot = json.loads(block.group(1))
+    session = boot.pop("session")  # when this page session ends (identity/services/sessions.py)
+    assert boot == {
         "lang": "en",
         "user": {"username": staff.username, "role": "staff", "department": "city_management",
                  "unit": staff.unit.callsign if staff.unit else None},
     }
+    assert set(session) == {"idle_expires_at", "expires_at", "idle_seconds", "warn_seconds"}
     scripts = re.findall(r"<script\b[^>]*>", html)
     assert scripts[0].startswith('<script id="liandong-boot"') and "liandong/boot.js" in scripts[1]
     assert all("src=" in tag or 'type="application/json"' in tag for tag in scripts), scripts
     anonymous = as_user(None).get("/login/").content.decode()
-    assert '<script id="liandong-boot" type="application/json">{"lang": "en", "user": null}</script>' in anonymous
+    assert '<script id="liandong-boot" type="application/json">{"lang": "en", "user": null, "session": null}</script>' in anonymous
 
 
 # --- The templates: no inline script, handler, style attribute or javascript: URL ------------------------------

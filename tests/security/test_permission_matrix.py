@@ -219,6 +219,10 @@ _RULES = [
          why="a user's own tokens only (identity.services.tokens.tokens_live)"),
     Rule("api-tokens", "DELETE",                    (401, 204, 204, 204, 204, 204, 204, 204),
          why="a user revokes their own tokens only"),
+    Rule("api-session", "GET",                      (401, 404, 404, 404, 404, 404, 404, 404),
+         why="a page session's deadlines: the matrix calls /api/ with tokens, which have none (tests/identity)"),
+    Rule("api-session", "POST",                     (401, 404, 404, 404, 404, 404, 404, 404),
+         why="a page session's activity: none with a token (tests/identity/test_sessions.py)"),
     Rule("api-token-detail", "DELETE",              (401, 204, 404, 404, 404, 404, 404, 404), obj="device_token",
          why="the dispatcher's token: only its owner revokes it; to anyone else it does not exist"),
     # ---- /api/: catalogue, workflows, OpenAPI ---------------------------------------------------------

@@ -7,7 +7,9 @@
   }
   // extra (optional): {headers, signal}, e.g. an Idempotency-Key header and an AbortController's signal.
   async function request(method, path, body, extra) {
-    const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+    // What a page asks by itself is not a person's activity: it does not keep the session alive (liandong/session.js
+    // tells the server when someone clicks or types).
+    const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json", "X-Liandong-Background": "1"}};
     if (extra && extra.headers) Object.assign(opts.headers, extra.headers);
     if (extra && extra.signal) opts.signal = extra.signal;
     if (body !== undefined) {
@@ -21,7 +23,7 @@
    * like request(). extra (optional): {signal}. */
   async function upload(path, form, extra) {
     const opts = {method: "POST", credentials: "same-origin", body: form,
-                  headers: {"Accept": "application/json", "X-CSRFToken": cookie("csrftoken") || ""}};
+                  headers: {"Accept": "application/json", "X-CSRFToken": cookie("csrftoken") || "", "X-Liandong-Background": "1"}};
     if (extra && extra.signal) opts.signal = extra.signal;
     return answer(await fetch(path, opts));
   }

@@ -118,8 +118,8 @@
       touched = new Map();
       const sentAt = Date.now();
       try {
-        const response = await fetch("/api/activations/?active=true",
-                                     {credentials: "same-origin", headers: {Accept: "application/json"}});
+        const response = await fetch("/api/activations/?active=true",  // background: not a person's activity
+                                     {credentials: "same-origin", headers: {Accept: "application/json", "X-Liandong-Background": "1"}});
         clock.header(response.headers.get("Date"), sentAt, Date.now());
         if (!response.ok) throw Object.assign(new Error(response.statusText), {status: response.status});
         const data = await response.json();

@@ -57,7 +57,9 @@ async def test_a_request_crosses_to_a_thread_three_times_and_reuses_the_thread(m
     crossings.clear()
     monkeypatch.setattr(SyncToAsync, "__call__", counted)
     assert await _get(ASGIHandler(), "/healthz") == 200
-    assert len(crossings) > 10  # Django's handler, for comparison
+    # Django's handler, for comparison: a crossing per process_request/process_response of each sync-only middleware
+    # (with django-axes' async-capable middleware innermost, fewer than the eighteen of before)
+    assert len(crossings) > per_request
 
 
 @pytest.mark.django_db
