@@ -8,6 +8,8 @@ import logging
 
 from dispatch.runtime.logs import record_fields
 
+_writing: set = set()  # rows being written from an event loop (a task needs a reference until it is done)
+
 
 class AuditTableHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
@@ -29,7 +31,9 @@ class AuditTableHandler(logging.Handler):
             else:  # an event loop's thread may not touch the database: the row is written from a thread
                 from channels.db import database_sync_to_async
 
-                loop.create_task(database_sync_to_async(_insert)(row, record.created))
+                task = loop.create_task(database_sync_to_async(_insert)(row, record.created))
+                _writing.add(task)
+                task.add_done_callback(_writing.discard)
         except Exception:  # noqa: BLE001 - logging must never break what is being logged
             self.handleError(record)
 

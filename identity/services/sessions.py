@@ -5,7 +5,12 @@ applies it to every request, the live warden to every socket of a session, the p
 Activity is what a person does: opening a page, sending a form, and the pages' own ``POST /api/auth/session/`` when
 someone clicks or types (``liandong/session.js``). What pages do by themselves (reading the API, polling, the offline
 queue's replays) carries ``X-Liandong-Background: 1`` and does not count. The last activity is written to the session
-at most once a minute."""
+at most once a minute.
+
+Why not Django's own sliding expiry (``SESSION_SAVE_EVERY_REQUEST`` with ``SESSION_COOKIE_AGE``): it counts every
+request as activity, a console's background reads included, so a screen left alone would never be signed out, and
+it writes the session row on every request; and it has no absolute lifetime. ``SESSION_COOKIE_AGE`` is still set,
+to ``SESSION_MAX_HOURS``, as the outer bound of the cookie and the row."""
 
 from __future__ import annotations
 

@@ -205,3 +205,49 @@ def test_idempotency_key_too_long(cm_system, reported_incident):
     response = cm_system.post(f"/api/work-orders/{order['id']}/actions/", {"action": "accept"},
                               HTTP_IDEMPOTENCY_KEY="k" * 201)
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
+def test_a_key_made_to_expire_is_refused_after_its_day_everywhere(as_key):
+    """``--expires-days``: the department system's key on /api/ (401 naming the expiry), an Open311 key as GeoReport's
+    api_key (403), a CAP source's key on its one path (401); each works the day before."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.test import Client
+    from django.utils import timezone
+
+    from dispatch.models import ApiClient
+
+    department, text = add("cm-expiring", "--kind", "department", "--department", "city_management",
+                           "--expires-days", "30")
+    assert "expires: " in text
+    open311, _ = add("app-expiring", "--kind", "open311", "--expires-days", "30")
+    cap, _ = add("cma-expiring", "--kind", "cap_source", "--expires-days", "30")
+    expires = ApiClient.objects.get(name="cm-expiring").expires_at
+    assert timedelta(days=29, hours=23) < expires - timezone.now() <= timedelta(days=30)
+
+    def open311_status() -> int:
+        return Client().post("/open311/v2/requests.json", {"api_key": open311, "service_code": "waterlogging",
+                                                           "address_string": "Riverside Rd underpass"},
+                             content_type="application/json").status_code
+
+    def cap_status() -> int:
+        return as_key(cap).client.post("/api/cap/inbound/", "<not-cap/>", content_type="application/cap+xml").status_code
+
+    with time_machine.travel(expires - timedelta(minutes=1), tick=False):
+        assert as_key(department).get("/api/work-orders/").status_code == 200
+        assert open311_status() == 201
+        assert cap_status() == 400  # accepted as the source, refused as a document
+    with time_machine.travel(expires + timedelta(seconds=1), tick=False):
+        refused = as_key(department).get("/api/work-orders/")
+        assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+        assert open311_status() == 403
+        assert cap_status() == 401
+
+
+def test_an_expiry_of_less_than_a_day_is_refused():
+    from dispatch.models import ApiClient
+
+    with pytest.raises(CommandError, match="--expires-days"):
+        add("cm-never", "--kind", "department", "--department", "city_management", "--expires-days", "0")
+    assert not ApiClient.objects.filter(name="cm-never").exists()

@@ -6,7 +6,7 @@ with a 30-second idle timeout (20 s of warning)."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import WALL, login
+from tests.e2e.browser import WALL, login, shot
 from tests.e2e.walkthrough import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.embedded]
@@ -33,6 +33,7 @@ def test_the_console_warns_ends_the_session_and_keeps_the_unsent_report(short_se
     expect(warning).to_be_visible(timeout=20000)
     expect(page.get_by_test_id("session-warning-text")).to_contain_text("signed out in 0:")
     expect(page.get_by_test_id("session-warning-unsaved")).to_contain_text("stays in this browser")
+    shot(page, "session-warning")
 
     page.wait_for_url(f"{base}/login/**", timeout=30000)
     expect(page.get_by_test_id("login-message")).to_contain_text("signed out after 0.5 minutes without activity")

@@ -101,3 +101,27 @@ def test_supervisors_export_the_records_and_nobody_else(api_as):
     assert api_as("transit_lead").client.get("/api/audit/export/").status_code == 403
     bad = supervisor.get("/api/audit/export/", {"created_after": "yesterday"})
     assert bad.status_code == 400 and "created_after" in bad.json()["errors"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_record_logged_on_an_event_loop_is_written_from_a_thread():
+    """Code on the ASGI server's loop (a consumer) may log an audit record: the loop's thread may not touch the
+    database, so the row is written from a thread, and it is there once that task is done."""
+    import asyncio
+    import logging
+
+    from asgiref.sync import sync_to_async
+
+    from identity.audit import _writing
+    from identity.models import AuditRecord
+
+    logging.getLogger("liandong.audit").warning("auth.denied", extra={"event": "auth.denied", "username": "probe",
+                                                                      "address": "192.0.2.9", "path": "/ws/console/"})
+    assert _writing
+    await asyncio.gather(*_writing)
+    row = await sync_to_async(AuditRecord.objects.get)(username="probe")
+    assert (row.event, row.address, row.level, row.data) == ("auth.denied", "192.0.2.9", "WARNING",
+                                                              {"path": "/ws/console/"})
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()

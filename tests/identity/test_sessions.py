@@ -2,6 +2,7 @@
 activity, SESSION_MAX_HOURS (12) after signing in; background requests (X-Liandong-Background) do not count as
 activity; the person lands on the login page told why; pages get the deadlines; a socket of the session closes."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -89,3 +90,15 @@ def test_pages_carry_the_deadlines_and_tokens_have_no_session(api_as):
     boot = json.loads(re.search(r'<script id="liandong-boot" type="application/json">(.*?)</script>', html, re.S)[1])
     assert boot["session"]["idle_expires_at"] == (start + timedelta(minutes=30)).replace(microsecond=0).isoformat()
     assert api_as("dispatcher").client.get("/api/auth/session/").status_code == 404
+
+
+def test_the_sign_out_and_the_warning_are_said_in_chinese():
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        browser = signed_in()
+    with time_machine.travel(start + timedelta(minutes=31), tick=False):
+        page = browser.get("/console/", follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert "您已在 30 分钟无操作后退出登录" in page.content.decode()
+    catalog = Client().get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for text in ("保持登录", "由于无操作，您将在 %s 后退出登录。", "退出登录前未提交的内容已恢复到表单中。"):
+        assert json.dumps(text)[1:-1] in catalog, text  # the catalog writes them as \\u escapes
