@@ -39,6 +39,9 @@ class Attachment(models.Model):
     file_name = models.CharField(max_length=200)
     thumbnail_name = models.CharField(max_length=200)
     original_name = models.CharField(max_length=120, blank=True)
+    # The files were deleted with the report's personal data (``privacy``: retention policy or request); the row
+    # stays, as the timeline's ``attachment.added`` row names it.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]

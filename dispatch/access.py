@@ -116,6 +116,11 @@ def may_reveal_reporter(user) -> bool:
     return user.is_authenticated and user.role == Role.SUPERVISOR
 
 
+def may_erase_reporter(user) -> bool:
+    """Erasing a report's personal data on the request of the person concerned (PIPL art. 47): supervisors."""
+    return user.is_authenticated and user.role == Role.SUPERVISOR
+
+
 def may_export_audit(user) -> bool:
     """The audit records (sign-ins, tokens, locks, account changes, admin actions): supervisors, who audit, and
     administrators."""

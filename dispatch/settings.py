@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
@@ -58,7 +59,12 @@ if REDIS_URL and (_xdist_worker := env.str("PYTEST_XDIST_WORKER", default="")):
     _url = urlsplit(REDIS_URL)
     _db = (int(_url.path.strip("/") or 0) - int(_xdist_worker.removeprefix("gw"))) % 16
     REDIS_URL = _url._replace(path=f"/{_db}").geturl()
-PII_KEYS = env.list("PII_KEYS", default=[])  # Fernet keys, newest first (dispatch/crypto.py)
+PII_KEYS = env.list("PII_KEYS", default=[])  # Fernet keys, newest first (dispatch/core/crypto.py)
+# Reporters' personal data is erased this many days after the incident closed, unless a retention rule (admin,
+# privacy.RetentionRule) says otherwise for a source or an event type; sooner for a confidential report.
+PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", default=180)
+PII_RETENTION_CONFIDENTIAL_DAYS = env.int("PII_RETENTION_CONFIDENTIAL_DAYS", default=30)
+PII_RETENTION_BATCH = env.int("PII_RETENTION_BATCH", default=500)  # candidates read per query
 PROFILE = "services" if REDIS_URL else "embedded"
 
 INSTALLED_APPS = [
@@ -82,6 +88,7 @@ INSTALLED_APPS = [
     "public",  # tracking page, feedback (回访) and reopen requests (issue 19)
     "attachments",  # photos as evidence on incidents and work orders (issue 19)
     "identity",  # API tokens per device (issue 21)
+    "privacy",  # retention policy and erasure of citizens' personal data (issue 21)
     "axes",  # locked accounts after repeated failed sign-ins (issue 21)
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
@@ -517,6 +524,14 @@ CELERY_BEAT_SCHEDULE["purge-expired-tokens"] = {
     "task": "identity.tasks.purge_expired_tokens_task", "schedule": timedelta(hours=1), "options": {"expires": 3600},
 }
 CELERY_TASK_ROUTES["identity.tasks.purge_expired_tokens_task"] = {"queue": "bulk"}
+# The retention policy (privacy/): nightly, in the city's quiet hours (TIME_ZONE); a missed night is caught up by
+# the next, which erases everything due since.
+CELERY_TIMEZONE = TIME_ZONE  # crontab schedules in the city's time
+CELERY_BEAT_SCHEDULE["pii-retention"] = {
+    "task": "privacy.tasks.retention_run_task", "schedule": crontab(hour=3, minute=17),
+    "options": {"expires": 6 * 3600},
+}
+CELERY_TASK_ROUTES["privacy.tasks.retention_run_task"] = {"queue": "bulk"}
 
 # The surge benchmark's bare endpoint (POST /bench/baseline/, benchmarks/): routed only when true. Never in production.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

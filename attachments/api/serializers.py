@@ -35,11 +35,12 @@ class AttachmentSerializer(serializers.ModelSerializer):
             "kind",
             "work_order",
             "created_at",
+            "erased_at",
         ]
         read_only_fields = fields
 
-    def get_url(self, obj: Attachment) -> str:
-        return reverse("attachment-file", args=[obj.pk])
+    def get_url(self, obj: Attachment) -> str | None:
+        return None if obj.erased_at else reverse("attachment-file", args=[obj.pk])
 
-    def get_thumbnail_url(self, obj: Attachment) -> str:
-        return reverse("attachment-thumbnail", args=[obj.pk])
+    def get_thumbnail_url(self, obj: Attachment) -> str | None:
+        return None if obj.erased_at else reverse("attachment-thumbnail", args=[obj.pk])

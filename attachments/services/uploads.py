@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from attachments.models import Attachment
@@ -31,7 +32,7 @@ from attachments.services.images import CleanImage, image_clean, image_read
 from departments.models import WorkOrder
 from dispatch import access
 from dispatch.core.changes import record_change
-from dispatch.core.errors import Conflict, Forbidden, NotFound
+from dispatch.core.errors import Conflict, Forbidden, Gone, NotFound
 from dispatch.models import Incident
 
 SIGNING_SALT = "attachments.file"
@@ -215,11 +216,14 @@ def attachment_for_viewer(*, actor: Any, attachment_id: int, signature: str | No
             signed_id, expires = signing.Signer(salt=SIGNING_SALT).unsign(signature).split(".")
         except (signing.BadSignature, ValueError):
             raise NotFound(_("No such attachment.")) from None
-        if signed_id != str(attachment.pk) or int(expires) <= timezone.now().timestamp():
+        if signed_id != str(attachment.pk) or int(expires) <= timezone.now().timestamp() or attachment.erased_at:
             raise NotFound(_("No such attachment."))
         return attachment
     if not access.may_see_attachment(actor, attachment):
         raise NotFound(_("No such attachment."))
+    if attachment.erased_at is not None:
+        raise Gone(_("This photo was erased with the report's personal data on %(date)s.")
+                   % {"date": date_format(timezone.localtime(attachment.erased_at), "DATE_FORMAT")})
     return attachment
 
 

@@ -37,6 +37,9 @@ class ReporterViewSerializer(serializers.Serializer):
     name = TextField()
     phone = TextField()
     confidential = serializers.BooleanField()
+    erased_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the personal data was erased (retention policy or request); then both empty."
+    )
 
 
 class LocationSerializer(serializers.Serializer):
@@ -88,6 +91,18 @@ class RevealRequestSerializer(serializers.Serializer):
     reason = TextField(
         max_length=1000, validators=[NOT_BLANK], help_text="Why the reporter's contact data is needed."
     )
+
+
+class EraseRequestSerializer(serializers.Serializer):
+    reason = TextField(
+        max_length=1000, validators=[NOT_BLANK],
+        help_text="Who asked for the erasure and how (PIPL art. 47), never their personal data.",
+    )
+
+
+class ErasedReporterSerializer(serializers.Serializer):
+    erased_at = serializers.DateTimeField(source="pii_erased_at")
+    erasure = serializers.CharField(source="pii_erasure", help_text="`retention` or `request`.")
 
 
 class RevealedReporterSerializer(serializers.Serializer):
@@ -230,10 +245,13 @@ class IncidentSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     @extend_schema_field(ReporterViewSerializer)
     def get_reporter(self, obj):
         user = self.context["request"].user
+        erased = {"erased_at": serializers.DateTimeField().to_representation(obj.pii_erased_at)
+                  if obj.pii_erased_at else None}
         if access.can_see_reporter(user, obj):
-            return {"name": obj.reporter_name, "phone": obj.reporter_phone, "confidential": obj.reporter_confidential}
+            return {"name": obj.reporter_name, "phone": obj.reporter_phone, "confidential": obj.reporter_confidential,
+                    **erased}
         return {"name": mask_name(obj.reporter_name), "phone": mask_phone(obj.reporter_phone),
-                "confidential": obj.reporter_confidential}
+                "confidential": obj.reporter_confidential, **erased}
 
     @extend_schema_field(serializers.ListField(child=TextField()))
     def get_available_transitions(self, obj):

@@ -22,6 +22,8 @@ from dispatch import access
 from dispatch.api.serializers import (
     DuplicateCandidateSerializer,
     DuplicatesQuerySerializer,
+    ErasedReporterSerializer,
+    EraseRequestSerializer,
     IncidentClockSerializer,
     IncidentCreateSerializer,
     IncidentSerializer,
@@ -57,12 +59,12 @@ from dispatch.services.duplicates import (
 from dispatch.services.incidents import (
     incident_note_add,
     incident_report,
-    incident_reporter_reveal,
     incident_transition,
 )
 from dispatch.services.locations import incident_locate
 from dispatch.services.selectors import console_figures, final_states
 from identity.services.credentials import credential_of_request
+from privacy.services.reporters import reporter_erase, reporter_reveal
 
 
 class IncidentFilter(StrictFilterSet):
@@ -294,7 +296,18 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
         body = RevealRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(incident_reporter_reveal(actor=request.user, incident_id=int(pk), reason=body.validated_data["reason"]))
+        return Response(reporter_reveal(actor=request.user, incident_id=int(pk), reason=body.validated_data["reason"]))
+
+    @extend_schema(request=EraseRequestSerializer, responses={200: ErasedReporterSerializer})
+    @action(detail=True, methods=["post"], url_path="erase-reporter")
+    def erase_reporter(self, request, pk=None):
+        """Supervisors: erase the reporter's personal data for good, at the request of the person concerned (PIPL
+        art. 47); the reason goes on the timeline. 409 once erased."""
+
+        body = EraseRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = reporter_erase(actor=request.user, incident_id=int(pk), reason=body.validated_data["reason"])
+        return Response(ErasedReporterSerializer(incident).data)
 
     @extend_schema(request=LocateRequestSerializer, responses={200: IncidentSerializer})
     @action(detail=True, methods=["post"])

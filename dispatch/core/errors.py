@@ -26,6 +26,12 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class Gone(ServiceError):
+    """It existed and was deleted for good (a photo erased with a report's personal data)."""
+
+    status_code = 410
+
+
 def database_unavailable(exc: BaseException | None) -> bool:
     """Whether ``exc`` says the database cannot be used right now (unreachable, restarting, no pooled connection
     within the pool's timeout, a connection cut): the request changed nothing and may be sent again shortly. The

@@ -2,7 +2,7 @@ from dispatch.core.models import Deadline, IdempotencyRecord, OutboxJob, Sweeper
 
 from .accounts import Role, SavedView, User
 from .clients import ApiClient, Open311Request
-from .incidents import Incident, IncidentCounter, Source
+from .incidents import Erasure, Incident, IncidentCounter, Source
 from .live import LiveEvent, StreamCounter
 from .major_events import MajorEvent, MajorEventRow
 
@@ -15,6 +15,7 @@ __all__ = [
     "MajorEventRow",
     "StreamCounter",
     "Deadline",
+    "Erasure",
     "SweeperHeartbeat",
     "IdempotencyRecord",
     "Incident",

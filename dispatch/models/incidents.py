@@ -2,7 +2,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from dispatch.core.crypto import EncryptedTextField
+from dispatch.core import crypto
 
 
 class Source(models.TextChoices):
@@ -11,6 +11,13 @@ class Source(models.TextChoices):
     OPEN311 = "open311", _("Open311")
     SENSOR = "sensor", _("Sensor")
     HOTLINE = "hotline", _("Hotline")
+
+
+class Erasure(models.TextChoices):
+    """Why an incident's personal data was erased (``privacy.services.erasure``)."""
+
+    RETENTION = "retention", _("retention period over")
+    REQUEST = "request", _("the person concerned asked")
 
 
 class Incident(ConcurrentTransitionMixin, models.Model):
@@ -37,11 +44,17 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # A dispatcher confirmed a location outside every district (``location_outside_city``): units are chosen
     # by distance. Without it an incident with no district waits for a location (``needs_location``).
     location_outside_city = models.BooleanField(_("location outside the city, confirmed"), default=False)
-    # Personal data (PIPL): encrypted at rest, masked in responses for every role but dispatchers, and
-    # for a confidential report (GB/T 33358) visible only to the dispatcher who took it (supervisors may
-    # reveal it with a stated reason, which the timeline records).
-    reporter_name = EncryptedTextField(blank=True)
-    reporter_phone = EncryptedTextField(blank=True)
+    # Personal data (PIPL): encrypted at rest under this incident's own data key (``pii_key``, wrapped by the master
+    # keys: ``dispatch.core.crypto``), read and written through ``reporter_name`` / ``reporter_phone`` below; masked
+    # in responses for every role but dispatchers, and for a confidential report (GB/T 33358) visible only to the
+    # dispatcher who took it (supervisors may reveal it with a stated reason, which the timeline records). Erased by
+    # the retention policy or on request (``privacy``): the key is destroyed, the values blanked, ``pii_erased_at``
+    # set (also on incidents that had nothing to erase, once their retention period is over).
+    reporter_name_sealed = models.TextField(blank=True, db_column="reporter_name")
+    reporter_phone_sealed = models.TextField(blank=True, db_column="reporter_phone")
+    pii_key = models.TextField(blank=True, default="")
+    pii_erased_at = models.DateTimeField(null=True, blank=True)
+    pii_erasure = models.CharField(max_length=16, choices=Erasure.choices, blank=True)
     reporter_confidential = models.BooleanField(_("reporter asked for confidentiality"), default=False)
     # Public tracking (``public.tokens``): the token is derived from the salt; only its sha256 is looked up.
     # Incidents reported before tokens existed have neither (no tracking page).
@@ -93,10 +106,46 @@ class Incident(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["state"]), models.Index(fields=["event_type", "state"]),
             # Duplicate candidates: same type, a latitude band, longitude checked in the index (time on the few left).
             models.Index(fields=["event_type", "lat", "lon"], name="incident_type_lat_lon"),
+            # The retention run's candidates: personal data not yet erased, oldest first.
+            models.Index(fields=["created_at"], condition=models.Q(pii_erased_at__isnull=True), name="incident_pii_kept"),
         ]
 
     def __str__(self):
         return f"{self.number} {self.title}"
+
+    # --- personal data, through the incident's data key -----------------------------------------------------------
+
+    def _data_key(self, create: bool = False):
+        """This incident's data key (opened once per instance), a new one when ``create`` and it has none, else None."""
+        cached = self.__dict__.get("_data_key_cache")
+        if cached is not None and cached[0] == self.pii_key:
+            return cached[1]
+        if self.pii_key:
+            key = crypto.data_key_open(self.pii_key)
+        elif create:
+            if self.pii_erased_at is not None:
+                raise ValueError("this incident's personal data was erased; nothing new is kept")
+            key, self.pii_key = crypto.data_key_new()
+        else:
+            return None
+        self.__dict__["_data_key_cache"] = (self.pii_key, key)
+        return key
+
+    @property
+    def reporter_name(self) -> str:
+        return crypto.unseal(self._data_key(), self.reporter_name_sealed)
+
+    @reporter_name.setter
+    def reporter_name(self, value: str) -> None:
+        self.reporter_name_sealed = crypto.seal(self._data_key(create=True), value) if value else ""
+
+    @property
+    def reporter_phone(self) -> str:
+        return crypto.unseal(self._data_key(), self.reporter_phone_sealed)
+
+    @reporter_phone.setter
+    def reporter_phone(self, value: str) -> None:
+        self.reporter_phone_sealed = crypto.seal(self._data_key(create=True), value) if value else ""
 
     @transition(field=state, source="*", target=RETURN_VALUE())
     def fire(self, target_state: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,8 +24,6 @@ from public.tokens import tracking_token_assign
 from workflows.definition import StateSpec
 from workflows.models import EventType
 from workflows.runtime import transition_check, transitions_available
-
-audit_log = logging.getLogger("liandong.audit")
 
 
 def _next_number() -> str:
@@ -259,22 +255,3 @@ def incident_note_add(*, actor, incident_id: int, text: str, public: bool = Fals
         event = record_change(incident=incident, kind="incident.note", actor=actor, data=data, live="incident.noted")
         Incident.objects.filter(pk=incident.pk).update(updated_at=timezone.now())
     return event
-
-
-def incident_reporter_reveal(*, actor, incident_id: int, reason: str) -> dict:
-    """A supervisor sees the reporter's contact data in clear, for a stated reason that the timeline keeps."""
-    with transaction.atomic():
-        incident = incident_lock_visible(actor=actor, incident_id=incident_id)  # 404 first, as everywhere
-        if not access.may_reveal_reporter(actor):
-            raise Forbidden(_("Only supervisors may reveal reporter data."))
-        if not reason.strip():
-            raise Invalid(_("Say why you need the reporter's contact data."), {"reason": [_("This field is required.")]})
-        record_change(  # not pushed: the console learns of a reveal from the timeline
-            incident=incident, kind="pii.revealed", actor=actor,
-            data={"reason": reason, "fields": ["name", "phone"], "confidential": incident.reporter_confidential},
-        )
-    audit_log.info(
-        "pii.revealed", extra={"event": "pii.revealed", "actor": actor.username, "incident": incident.number,
-                               "reason": reason},
-    )
-    return {"name": incident.reporter_name, "phone": incident.reporter_phone}

@@ -44,7 +44,7 @@ def test_create_returns_201_with_the_contract_fields(dispatcher, waterlogging_pa
     assert body["location"] == {"lat": 31.21, "lon": 121.43}
     assert body["address"] == payload["address"]
     assert body["district"] == "riverside"
-    assert body["reporter"] == {**payload["reporter"], "confidential": False}
+    assert body["reporter"] == {**payload["reporter"], "confidential": False, "erased_at": None}
     assert body["source"] == "console"
     assert body["external_id"] == "CC-0001"
     for stamp in ("created_at", "updated_at"):
@@ -267,7 +267,7 @@ def test_unknown_incident_is_404(dispatcher):
 
 
 def test_reporter_clear_for_dispatcher(dispatcher, reported_incident):
-    assert reported_incident["reporter"] == {"name": "张三", "phone": "13812341234", "confidential": False}
+    assert reported_incident["reporter"] == {"name": "张三", "phone": "13812341234", "confidential": False, "erased_at": None}
     listed = dispatcher.get("/api/incidents/").json()["results"]
     assert next(i for i in listed if i["id"] == reported_incident["id"])["reporter"]["phone"] == "13812341234"
 

@@ -334,6 +334,9 @@ _RULES = [
     Rule("incident-reveal-reporter", "POST",        (401, 403, 200, 403, 403, 403, 404, 404), obj="incident",
          body={"reason": "permission matrix probe"},
          why="supervisors reveal reporter data with a logged reason; another department's incident -> 404"),
+    Rule("incident-erase-reporter", "POST",         (401, 403, 200, 403, 403, 403, 404, 404), obj="incident",
+         body={"reason": "permission matrix probe"},
+         why="supervisors erase reporter data on the person's request (PIPL art. 47); unseen -> 404 first"),
     # ---- CAP 1.2 and exports (issue 8) ------------------------------------------------------------------
     Rule("incident-cap", "GET",                     (401, 200, 200, 200, 200, 200, 404, 404), obj="incident",
          why="whoever may see the incident reads its CAP alert (a Draft preview before one is issued)"),

@@ -142,9 +142,9 @@ def open311_duplicates_notice(incident: Incident) -> str | None:
 
 def _reporters_photos():
     """The photos Open311 clients posted with requests (``media``): never one the command center or a department
-    added later (those are not public)."""
+    added later (those are not public), nor one erased with the report's personal data (``privacy``)."""
     return Attachment.objects.filter(
-        work_order__isnull=True, uploaded_by__api_client__kind=ApiClient.Kind.OPEN311
+        work_order__isnull=True, uploaded_by__api_client__kind=ApiClient.Kind.OPEN311, erased_at__isnull=True,
     ).order_by("pk")
 
 

@@ -94,6 +94,7 @@
     "work_order.paused": gettext("Clock paused"), "work_order.resumed": gettext("Clock resumed"),
     "work_order.sla_breached": gettext("Department late"),
     "attachment.added": gettext("Photo added"),
+    "pii.revealed": gettext("Reporter data revealed"), "pii.erased": gettext("Reporter data erased"),
   };
   const PHOTO_KINDS = {evidence: gettext("Evidence"), before: gettext("Before"), after: gettext("After")};
 
@@ -608,7 +609,9 @@
         el("dt", {}, gettext("District")), el("dd", {}, districtLabel(inc.district)),
         el("dt", {}, gettext("Address")), el("dd", {}, inc.address || "—"),
         el("dt", {}, gettext("Location")), el("dd", {}, inc.location ? `${inc.location.lat.toFixed(5)}, ${inc.location.lon.toFixed(5)}` : "—"),
-        el("dt", {}, gettext("Reporter")), el("dd", {}, [rep.name, rep.phone].filter(Boolean).join(" · ") || "—"),
+        el("dt", {}, gettext("Reporter")), el("dd", {}, rep.erased_at
+          ? el("span", {class: "muted"}, interpolate(gettext("erased on %s"), [Api.fmtDateTime(rep.erased_at)]))
+          : [rep.name, rep.phone].filter(Boolean).join(" · ") || "—"),
         el("dt", {}, gettext("Description")), el("dd", {class: "desc"}, inc.description || "—"),
         el("dt", {}, gettext("Source")), el("dd", {}, inc.source || "—")),
       el("h3", {}, gettext("Work orders")),
@@ -824,6 +827,11 @@
     if (t.kind === "incident.unmerged") return interpolate(gettext("from %s"), [d.from_number]);
     return null;
   }
+  function erasureText(t) {
+    // A retention run says under which period; a request carries the supervisor's reason (shown as the reason).
+    if (t.kind !== "pii.erased" || !t.data.rule) return null;
+    return interpolate(gettext("retention period: %s days after closing"), [t.data.rule.days]);
+  }
   function timelineBox() {
     if (!S.timeline.length) return el("p", {class: "muted"}, gettext("No timeline entries yet."));
     const inc = S.incidents[S.selectedId];
@@ -834,7 +842,7 @@
         const d = t.data || {};
         const photo = t.kind === "attachment.added" ? PHOTO_KINDS[d.kind] || d.kind : null;
         const text = [d.transition ? transitionLabel(inc.event_type, d.transition) : null, t.reason_text || d.reason,
-                      mergeText(t), d.note, d.text, photo].filter(Boolean).join(" — ");
+                      mergeText(t), d.note, d.text, photo, erasureText(t)].filter(Boolean).join(" — ");
         return el("tr", {"data-seq": t.seq}, el("td", {class: "muted"}, t.seq), el("td", {}, fmtTime(t.at)),
                   el("td", {title: t.kind}, KINDS[t.kind] || t.kind), el("td", {}, t.actor_display || t.actor || "—"), el("td", {}, text));
       }))));

@@ -1,4 +1,4 @@
-"""Reporter data: encrypted at rest with rotatable keys, masked for all but dispatchers, confidential
+"""Reporter data: encrypted at rest under each incident's own data key, wrapped by rotatable master keys, masked for all but dispatchers, confidential
 reports visible only to the dispatcher who took them, supervisors reveal with a reason on the timeline."""
 
 import pytest
@@ -6,23 +6,38 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
+from dispatch.core import crypto
 from dispatch.core.crypto import reset_keys
 from dispatch.models import Incident, LiveEvent, TimelineEvent, User
 
 PHONE = "13812341234"
 
 
-def _raw(incident_id: int) -> tuple[str, str]:
+def _raw(incident_id: int) -> tuple[str, str, str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reporter_name, reporter_phone FROM dispatch_incident WHERE id = %s", [incident_id])
+        cursor.execute("SELECT reporter_name, reporter_phone, pii_key FROM dispatch_incident WHERE id = %s", [incident_id])
         return cursor.fetchone()
 
 
-def test_reporter_data_is_encrypted_at_rest(reported_incident):
-    name, phone = _raw(reported_incident["id"])
-    assert phone.startswith("enc1:") and PHONE not in phone and "张三" not in name
+def test_reporter_data_is_encrypted_at_rest_under_the_incidents_own_key(api_as, reported_incident, waterlogging_payload):
+    name, phone, wrapped = _raw(reported_incident["id"])
+    assert phone.startswith("enc2:") and PHONE not in phone and "张三" not in name
+    assert wrapped and PHONE not in wrapped
     incident = Incident.objects.get(pk=reported_incident["id"])
     assert (incident.reporter_name, incident.reporter_phone) == ("张三", PHONE)
+    # another report by the same person: another key; neither key opens the other's values
+    other = api_as("dispatcher").post("/api/incidents/", waterlogging_payload).json()
+    _name, other_phone, other_wrapped = _raw(other["id"])
+    assert other_wrapped != wrapped and other_phone != phone
+    with pytest.raises(ValueError, match="data key"):
+        crypto.unseal(crypto.data_key_open(other_wrapped), phone)
+    assert crypto.unseal(crypto.data_key_open(wrapped), phone) == PHONE
+
+
+def test_a_report_without_a_reporter_has_no_key(api_as, waterlogging_payload):
+    payload = {k: v for k, v in waterlogging_payload.items() if k != "reporter"}
+    incident = api_as("dispatcher").post("/api/incidents/", payload).json()
+    assert _raw(incident["id"]) == ("", "", "")
 
 
 @pytest.mark.parametrize(
@@ -45,7 +60,7 @@ def test_a_confidential_report_is_visible_only_to_the_dispatcher_who_took_it(api
     incident = api_as("dispatcher").post("/api/incidents/", payload).json()
     mine = api_as("dispatcher").get(f"/api/incidents/{incident['id']}/").json()["reporter"]
     other = api_as("dispatcher2").get(f"/api/incidents/{incident['id']}/").json()["reporter"]
-    assert mine == {"name": "李四", "phone": PHONE, "confidential": True}
+    assert mine == {"name": "李四", "phone": PHONE, "confidential": True, "erased_at": None}
     assert other["phone"] == "138****1234" and other["name"] == "李*"
 
 
@@ -73,10 +88,10 @@ def test_keys_rotate(reported_incident, settings):
         settings.PII_KEYS = [new]  # the old key is gone; the data still reads
         reset_keys()
         assert Incident.objects.get(pk=reported_incident["id"]).reporter_phone == PHONE
-        settings.PII_KEYS = [old]  # and it really is under the new key now
+        settings.PII_KEYS = [old]  # and its data key really is wrapped by the new key now
         reset_keys()
         with pytest.raises(ValueError, match="cannot be decrypted"):
-            Incident.objects.get(pk=reported_incident["id"])
+            Incident.objects.get(pk=reported_incident["id"]).reporter_phone  # noqa: B018 - reading is the test
     finally:
         reset_keys()
 
@@ -97,3 +112,23 @@ def test_verify_timeline_names_the_first_broken_row(reported_incident, capsys):
     with pytest.raises(CommandError, match="1 of 1 timelines are broken"):
         call_command("verify_timeline", "--incident", str(reported_incident["id"]))
     assert "BROKEN at seq 3" in capsys.readouterr().out
+
+
+def test_the_request_fingerprint_is_keyed(settings):
+    """A request's fingerprint (``intake_hash``, idempotency records) is an HMAC under a key from SECRET_KEY: a copy of
+    the database alone cannot test guesses of the phone it was computed over."""
+    import hashlib
+    import json
+
+    from dispatch.core import idempotency
+
+    data = {"title": "x", "reporter": {"name": "张三", "phone": PHONE}}
+    plain = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    keyed = idempotency.request_fingerprint(data)
+    assert keyed != plain.hexdigest() and keyed == idempotency.request_fingerprint(dict(data))
+    settings.SECRET_KEY = "another secret key, another fingerprint"
+    idempotency._fingerprint_key.cache_clear()
+    try:
+        assert idempotency.request_fingerprint(data) != keyed
+    finally:
+        idempotency._fingerprint_key.cache_clear()
