@@ -132,3 +132,17 @@ def test_the_request_fingerprint_is_keyed(settings):
         assert idempotency.request_fingerprint(data) != keyed
     finally:
         idempotency._fingerprint_key.cache_clear()
+
+
+def test_values_from_before_data_keys_still_read_and_move_under_one(reported_incident):
+    """``enc1:`` values (under the master keys, before data keys) read as before; ``rotate_pii_keys`` (like migration
+    0020) moves them under a data key of their own."""
+    pk = reported_incident["id"]
+    Incident.objects.filter(pk=pk).update(
+        pii_key="", reporter_name_sealed=crypto.encrypt("张三"), reporter_phone_sealed=crypto.encrypt(PHONE)
+    )
+    assert _raw(pk)[1].startswith("enc1:") and Incident.objects.get(pk=pk).reporter_phone == PHONE
+    call_command("rotate_pii_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    name, phone, wrapped = _raw(pk)
+    assert phone.startswith("enc2:") and name.startswith("enc2:") and wrapped
+    assert (Incident.objects.get(pk=pk).reporter_name, Incident.objects.get(pk=pk).reporter_phone) == ("张三", PHONE)
