@@ -379,3 +379,12 @@ def test_the_admins_login_page_is_the_sign_in_page():
     password_step(browser, "admin", next_url="/admin/")
     assert browser.post("/login/code/", {"otp": code_for(device)})["Location"] == "/admin/"
     assert browser.get("/admin/").status_code == 200
+
+
+def test_an_unknown_role_in_mfa_roles_is_refused_at_start(settings):
+    from identity.checks import mfa_roles_check
+
+    assert mfa_roles_check(None) == []
+    settings.MFA_ROLES = ["dispatcher", "supervisors"]  # a typo would exempt the supervisors
+    errors = mfa_roles_check(None)
+    assert [e.id for e in errors] == ["identity.E001"] and "supervisors" in errors[0].msg
