@@ -28,12 +28,15 @@ def free_port() -> int:
 
 
 def clean_env(**overrides: str) -> dict:
-    """The caller's environment without the profile variables, plus ``overrides``. Without pytest-xdist's either:
-    a server started by a test worker is not one, and ``PYTEST_XDIST_WORKER`` would move its Redis database
-    (dispatch/settings.py) onto another stack's."""
+    """The caller's environment without the profile variables, with ``MFA_REQUIRED=false``, plus ``overrides``.
+    Without pytest-xdist's either: a server started by a test worker is not one, and ``PYTEST_XDIST_WORKER`` would
+    move its Redis database (dispatch/settings.py) onto another stack's."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL") and not k.startswith("PYTEST_XDIST_")}
-    env.update(PYTHONUNBUFFERED="1", **overrides)
+    # The seeded users sign in with their password alone (no second factor: README "Two-step sign-in") unless a
+    # caller turns it on.
+    env.update(PYTHONUNBUFFERED="1", MFA_REQUIRED="false")
+    env.update(overrides)
     return env
 
 

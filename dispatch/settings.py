@@ -90,6 +90,9 @@ INSTALLED_APPS = [
     "identity",  # API tokens per device (issue 21)
     "privacy",  # retention policy and erasure of citizens' personal data (issue 21)
     "axes",  # locked accounts after repeated failed sign-ins (issue 21)
+    "django_otp",  # a second factor at sign-in (issue 21): identity/services/mfa.py
+    "django_otp.plugins.otp_totp",  # authenticator apps (TOTP, RFC 6238)
+    "django_otp.plugins.otp_static",  # recovery codes, each good once
     "benchmarks",  # the surge benchmark (manage.py storm); its endpoint is routed only with BENCHMARK_ENDPOINTS
 ]
 
@@ -213,6 +216,19 @@ SESSION_IDLE_MINUTES = env.float("SESSION_IDLE_MINUTES", default=30)
 SESSION_MAX_HOURS = env.float("SESSION_MAX_HOURS", default=12)
 SESSION_WARN_SECONDS = env.int("SESSION_WARN_SECONDS", default=120)
 SESSION_COOKIE_AGE = int(SESSION_MAX_HOURS * 3600)  # the cookie and the stored session never outlive the maximum
+# A second factor (identity/services/mfa.py, django-otp): with MFA_REQUIRED (the default) every user whose role is in
+# MFA_ROLES signs in with a code from an authenticator app (TOTP) or a recovery code, on the pages and on
+# POST /api/auth/token/, and enrols at their first sign-in. Roles left out of MFA_ROLES (department staff on shared
+# phones, by default staff and lead) may turn it on for themselves; whoever has turned it on is always asked.
+MFA_REQUIRED = env.bool("MFA_REQUIRED", default=True)
+MFA_ROLES = env.list("MFA_ROLES", default=["dispatcher", "supervisor", "admin"])
+MFA_PENDING_SECONDS = env.int("MFA_PENDING_SECONDS", default=300)  # between the password and the code
+MFA_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = "Liandong"  # the name authenticator apps show beside the username
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret or recovery codes
+# Wrong codes make the next try wait 1, 2, 4, 8 ... seconds (per device, django-otp's ThrottlingMixin); each also
+# counts as a failed sign-in for the lock above.
+OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 1
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

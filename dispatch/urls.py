@@ -21,6 +21,7 @@ from dispatch.interop import exports
 from dispatch.interop.cap import views as cap
 from dispatch.interop.open311.serializers import render_errors
 from dispatch.runtime import health, metrics
+from dispatch.web.mfa_views import admin_login
 from plans.api import views as plans
 from plans.api.views import PlanListView
 from workflows.api.views import EventTypeListView, WorkflowPublishView, WorkflowVersionListView
@@ -78,6 +79,7 @@ api = [
 
 urlpatterns = [
     path("api/", include(api)),
+    path("admin/login/", admin_login, name="admin-login"),  # /login/ and its second factor, then the admin
     path("admin/", admin.site.urls),
     path("open311/v2/", include("dispatch.interop.open311.urls")),
     path("attachments/", include("attachments.api.files_urls")),  # the photos' files, access checked

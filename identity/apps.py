@@ -9,4 +9,9 @@ class IdentityConfig(AppConfig):
     verbose_name = _("Identity")
 
     def ready(self):
+        from django.core import checks
+
         from identity import receivers  # noqa: F401 - revokes tokens when a user's credentials or standing change
+        from identity.checks import mfa_roles_check
+
+        checks.register(mfa_roles_check)

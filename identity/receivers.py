@@ -1,8 +1,8 @@
 """A user's tokens are revoked in the transaction that changes the user's password, activity, role or department
 (wherever the change is made: the admin, ``manage.py`` commands, services), and the change is an audit record; so
 are an account or address locked after repeated failed sign-ins, failures cleared (by a success or an administrator:
-django-axes), and every action
-taken in the admin."""
+django-axes), every action
+taken in the admin, and every second-factor device removed (by its owner, or by an administrator for a lost phone)."""
 
 import logging
 
@@ -10,10 +10,12 @@ from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from identity.services.sessions import session_started
 from identity.services.tokens import Revocation, tokens_revoke_all
@@ -89,3 +91,16 @@ def _session_started(sender, request=None, user=None, **kwargs):
     session = getattr(request, "session", None)
     if session is not None and SESSION_KEY in session:
         session_started(session)
+
+
+@receiver(post_delete, sender=TOTPDevice)
+@receiver(post_delete, sender=StaticDevice)
+def _device_removed(sender, instance, **kwargs):
+    """A confirmed authenticator or set of recovery codes deleted, wherever (the admin, turning it off, the user
+    deleted); an abandoned enrolment (unconfirmed) is not worth a record. Who did it in the admin: ``admin.action``."""
+    if not instance.confirmed:
+        return
+    owner = get_user_model().objects.filter(pk=instance.user_id).values_list("username", flat=True).first()
+    audit_log.warning("mfa.device_removed", extra={
+        "event": "mfa.device_removed", "username": owner,
+        "device": "authenticator" if sender is TOTPDevice else "recovery_codes", "device_name": instance.name})

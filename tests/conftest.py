@@ -128,6 +128,13 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_second_factor(settings):
+    """The personas sign in with their password alone, as in ``make demo`` (MFA_REQUIRED=false; the servers that tests
+    start get it from ``benchmarks.procs.clean_env``). tests/identity/test_mfa.py turns it on."""
+    settings.MFA_REQUIRED = False
+
+
+@pytest.fixture(autouse=True)
 def _tokens_outlive_time_travel(settings):
     """Tests that move the clock days or years ahead (deadlines, analytics, retention) keep the API token they began
     with, as ``api_as`` gives it, instead of finding it expired. tests/identity/ puts the real lifetimes back and

@@ -1,16 +1,19 @@
 """The login page, with rate limits per address and username, and audit records (API tokens: identity/api/); the
-answer to a sign-in whose account or address is locked (django-axes, ``AXES_LOCKOUT_CALLABLE``)."""
+answer to a sign-in whose account or address is locked (django-axes, ``AXES_LOCKOUT_CALLABLE``). A right password of
+someone who signs in with a second factor signs nobody in yet: the code comes next (``mfa_views``)."""
 
 import logging
 import math
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from dispatch.runtime.throttling import client_address, hit
+from identity.services import mfa
 
 audit_log = logging.getLogger("liandong.audit")
 
@@ -29,6 +32,14 @@ class LoginView(auth_views.LoginView):
             response.status_code = 429
             return response
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        need = mfa.second_factor_needed(user)
+        if need is None:
+            return super().form_valid(form)  # login(), then where the person was going
+        mfa.pending_start(self.request.session, user=user, next_url=self.get_redirect_url())
+        return HttpResponseRedirect(reverse("login-code" if need == mfa.Need.CODE else "login-enrol"))
 
 
 def lockout_response(request, original_response=None, credentials=None):

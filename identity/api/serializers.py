@@ -6,9 +6,17 @@ from identity.models import DeviceToken
 
 
 class TokenLoginSerializer(AuthTokenSerializer):
-    """``{"username", "password"}`` as before; ``device`` optional (else the User-Agent names it in the list)."""
+    """``{"username", "password"}`` as before; ``device`` optional (else the User-Agent names it in the list); ``otp``
+    the second factor, for an account that signs in with one (identity.services.mfa): checked in the view, after the
+    password, so that a wrong password is answered as such whatever the account."""
 
     device = serializers.CharField(label=_("Device"), required=False, allow_blank=True, max_length=200)
+    otp = serializers.CharField(
+        label=_("Code"), required=False, allow_blank=True, max_length=64, trim_whitespace=True,
+        help_text="The 6-digit code of the user's authenticator app, or one of their recovery codes (each works once). "
+                  "Required for an account with two-step sign-in (MFA_REQUIRED and a role in MFA_ROLES, or turned on "
+                  "by the user): 400 naming `otp` when missing or wrong, 429 naming `otp` while wrong codes must "
+                  "wait.")
 
 
 class IssuedTokenSerializer(serializers.Serializer):

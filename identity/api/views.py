@@ -18,6 +18,7 @@ from identity.api.serializers import (
     TokenLoginSerializer,
 )
 from identity.models import DeviceToken
+from identity.services import mfa
 from identity.services.sessions import lifetime
 from identity.services.tokens import (
     Revocation,
@@ -30,8 +31,9 @@ from identity.services.tokens import (
 
 
 class TokenLoginView(APIView):
-    """``POST /api/auth/token/`` {"username", "password", "device"?} -> {"token", "expires_at"}; 400 bad credentials;
-    429 too many tries."""
+    """``POST /api/auth/token/`` {"username", "password", "device"?, "otp"?} -> {"token", "expires_at"}; 400 bad
+    credentials, or naming ``otp`` for an account with two-step sign-in whose code is missing or wrong; 429 too many
+    tries."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -43,6 +45,13 @@ class TokenLoginView(APIView):
         serializer = TokenLoginSerializer(data=request.data, context={"request": request._request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
+        try:
+            mfa.second_factor_check(user=user, code=serializer.validated_data.get("otp"), request=request._request,
+                                    address=client_address(request))
+        except mfa.CodeRefused as refused:
+            headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+            return Response({"detail": refused.detail, "errors": refused.errors}, status=refused.status_code,
+                            headers=headers)
         device = serializer.validated_data.get("device") or request.headers.get("User-Agent", "")
         token, text = token_issue(user=user, device=device, address=client_address(request))
         # a sign-in like the login page's: last_login, the audit record, and django-axes clears the failures

@@ -62,7 +62,7 @@ def tracked_incident(dispatcher, waterlogging_payload):
 
 PAGES = [
     (None, "/login/"),
-    (None, "/admin/login/"),
+    (None, "/login/?next=/admin/"),  # the admin's login page (/admin/login/ sends people to the sign-in page)
     ("dispatcher", "/console/"),  # also the plans, units board and major events panels (tabs of the console)
     ("dispatcher", "/console/wall/"),
     ("supervisor", "/console/"),

@@ -41,3 +41,6 @@ class Command(BaseCommand):
         )
         if made:
             self.stdout.write(f"users: {', '.join(u for u, *_ in users)} (password: {password})")
+            self.stdout.write("two-step sign-in: `make demo` serves with MFA_REQUIRED=false, so the password is enough; "
+                              "with MFA_REQUIRED=true, dispatcher, supervisor and admin set up an authenticator app "
+                              "at their first sign-in")
