@@ -18,6 +18,8 @@ device deleted, by its owner or by an administrator in the admin (a lost phone: 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
 from base64 import b32encode
@@ -137,6 +139,14 @@ def _normalised(code: str | None) -> str:
     return "".join((code or "").split()).replace("-", "").lower()[:64]
 
 
+def recovery_code_stored(code: str) -> str:
+    """What the database keeps of a recovery code: a keyed hash (HMAC-SHA256 under a key derived from ``SECRET_KEY``,
+    its first 16 hex digits, as django-otp's column is 16 characters), never the code: a copy of the database gives
+    no way past the second step. The code itself is shown once, to its owner."""
+    key = hashlib.sha256(("liandong-recovery-code:" + settings.SECRET_KEY).encode()).digest()
+    return hmac.new(key, _normalised(code).encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def code_check(*, user, code: str | None, request=None, address: str | None = None) -> str:
     """Accept ``code`` for ``user``: a code from their authenticator, or one of their recovery codes (used up by
     this). Returns ``"totp"`` or ``"recovery"``; raises ``CodeRefused`` (``otp``) otherwise. A wrong code is an audit
@@ -157,7 +167,7 @@ def code_check(*, user, code: str | None, request=None, address: str | None = No
                                         .total_seconds()))
                 raise CodeRefused(_("Too many wrong codes: try again in %(seconds)d seconds.") % {"seconds": wait},
                                   retry_after=wait)
-            ok = device.verify_token(code)
+            ok = device.verify_token(code if is_totp else recovery_code_stored(code))
     if not ok:
         audit_log.warning("mfa.code_failed", extra={"event": "mfa.code_failed", "username": user.username,
                                                     "address": address, "kind": "totp" if is_totp else "recovery"})
@@ -251,7 +261,8 @@ def _recovery_codes_new(user) -> list[str]:
     codes: set[str] = set()
     while len(codes) < settings.MFA_RECOVERY_CODES:
         codes.add(StaticToken.random_token())
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in sorted(codes)])
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=recovery_code_stored(code))
+                                     for code in sorted(codes)])
     return sorted(codes)
 
 
