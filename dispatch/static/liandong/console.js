@@ -609,11 +609,10 @@
         el("dt", {}, gettext("District")), el("dd", {}, districtLabel(inc.district)),
         el("dt", {}, gettext("Address")), el("dd", {}, inc.address || "—"),
         el("dt", {}, gettext("Location")), el("dd", {}, inc.location ? `${inc.location.lat.toFixed(5)}, ${inc.location.lon.toFixed(5)}` : "—"),
-        el("dt", {}, gettext("Reporter")), el("dd", {}, rep.erased_at
-          ? el("span", {class: "muted"}, interpolate(gettext("erased on %s"), [Api.fmtDateTime(rep.erased_at)]))
-          : [rep.name, rep.phone].filter(Boolean).join(" · ") || "—"),
+        el("dt", {}, gettext("Reporter")), el("dd", {"data-testid": "reporter"}, reporterText(inc, rep)),
         el("dt", {}, gettext("Description")), el("dd", {class: "desc"}, inc.description || "—"),
         el("dt", {}, gettext("Source")), el("dd", {}, inc.source || "—")),
+      reporterTools(inc, rep),
       el("h3", {}, gettext("Work orders")),
       workOrdersBox(inc),
       Returns.clocksSection(S.clock && S.clock.id === inc.id ? S.clock.data : null, {orders: inc.work_orders, deptLabel}),
@@ -1059,7 +1058,7 @@
     if (id !== null) { S.cursor = id; if (!WALL) showTab("detail"); }
     if (id !== S.selectedId) {                                // typed notes belong to the incident they were typed for
       S.timeline = []; S.message = null; S.invalidNote = null; S.pickFor = null; S.mergeError = null; S.clock = null;
-      S.photos = null; S.photoUpload = null;
+      S.photos = null; S.photoUpload = null; S.revealed = null;  // revealed contact data is not kept
       $("#detail").replaceChildren();
       $("#detail").scrollTop = 0;
     }
@@ -1166,6 +1165,50 @@
       dialog.showModal();
       $("#confirm-no", dialog).focus();
     });
+  }
+  // ---- the reporter's personal data: a supervisor reveals it, or erases it at the person's request (PIPL art. 47),
+  // each with a reason the timeline keeps (privacy/services/reporters.py); what was revealed stays on this page only
+  function reporterText(inc, rep) {
+    if (rep.erased_at) {
+      return el("span", {class: "muted", "data-testid": "reporter-erased"},
+                interpolate(gettext("erased on %s"), [Api.fmtDateTime(rep.erased_at)]));
+    }
+    const shown = S.revealed && S.revealed.id === inc.id ? S.revealed.data : rep;
+    return [shown.name, shown.phone].filter(Boolean).join(" · ") || "—";
+  }
+  function reporterTools(inc, rep) {
+    if (WALL || (window.LIANDONG.user || {}).role !== "supervisor" || rep.erased_at || !(rep.name || rep.phone)) return null;
+    const reason = el("input", {type: "text", maxlength: 1000, "data-keep": "pii-reason", "data-testid": "pii-reason",
+                                placeholder: gettext("Reason (kept on the timeline; no personal data)")});
+    return el("div", {class: "note-box", "data-testid": "reporter-tools"}, reason,
+      el("button", {type: "button", "data-testid": "reveal-reporter", onclick: (e) => revealReporter(inc, reason, e.target)},
+         gettext("Reveal contact data")),
+      el("button", {type: "button", class: "danger", "data-testid": "erase-reporter", onclick: (e) => eraseReporter(inc, reason, e.target)},
+         gettext("Erase at the person's request")));
+  }
+  function reasonOrSay(input) {
+    const reason = input.value.trim();
+    if (!reason) { S.message = {error: true, text: gettext("Give the reason first.")}; renderDetail(); }
+    return reason;
+  }
+  async function revealReporter(inc, input, button) {
+    const reason = reasonOrSay(input);
+    if (!reason) return;
+    const ok = await act(button, async () => {
+      S.revealed = {id: inc.id, data: await Api.post(`/api/incidents/${inc.id}/reveal-reporter/`, {reason})};
+    }, gettext("Contact data revealed; the reason is on the timeline."));
+    if (ok) renderDetailWithout("pii-reason");
+  }
+  async function eraseReporter(inc, input, button) {
+    const reason = reasonOrSay(input);
+    if (!reason) return;
+    const yes = await confirmDialog({
+      text: interpolate(gettext("Erase the reporter's personal data of %s for good? Name, phone, the citizen's feedback text and the photos sent with the report cannot be brought back."), [inc.number]),
+      note: interpolate(gettext("Reason: %s"), [reason]), yes: gettext("Erase")});
+    if (!yes) return;
+    const ok = await act(button, () => Api.post(`/api/incidents/${inc.id}/erase-reporter/`, {reason}),
+                         gettext("The reporter's personal data is erased."));
+    if (ok) { S.revealed = null; renderDetailWithout("pii-reason"); }
   }
   async function addNote(inc, button) {
     const text = $('#detail [data-keep="note"]').value.trim();
