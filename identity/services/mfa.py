@@ -147,6 +147,24 @@ def recovery_code_stored(code: str) -> str:
     return hmac.new(key, _normalised(code).encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def _refuse_while_throttled(device) -> None:
+    """429 naming ``otp`` while the device makes the next try wait (django-otp's ThrottlingMixin: 1, 2, 4 ... s)."""
+    allowed, info = device.verify_is_allowed()
+    if not allowed:
+        wait = max(1, math.ceil(((info or {}).get("locked_until", timezone.now()) - timezone.now()).total_seconds()))
+        raise CodeRefused(_("Too many wrong codes: try again in %(seconds)d seconds.") % {"seconds": wait},
+                          retry_after=wait)
+
+
+def _code_failed(user, *, kind: str, address: str | None, request) -> None:
+    """A wrong code: an audit record, and one more failed sign-in towards the account's and the address's lock
+    (django-axes counts ``user_login_failed``; ``request`` is the Django request it counts by)."""
+    audit_log.warning("mfa.code_failed", extra={"event": "mfa.code_failed", "username": user.username,
+                                                "address": address, "kind": kind})
+    if request is not None:
+        user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+
+
 def code_check(*, user, code: str | None, request=None, address: str | None = None) -> str:
     """Accept ``code`` for ``user``: a code from their authenticator, or one of their recovery codes (used up by
     this). Returns ``"totp"`` or ``"recovery"``; raises ``CodeRefused`` (``otp``) otherwise. A wrong code is an audit
@@ -161,18 +179,10 @@ def code_check(*, user, code: str | None, request=None, address: str | None = No
         if device is None:
             ok = False
         else:
-            allowed, info = device.verify_is_allowed()
-            if not allowed:
-                wait = max(1, math.ceil(((info or {}).get("locked_until", timezone.now()) - timezone.now())
-                                        .total_seconds()))
-                raise CodeRefused(_("Too many wrong codes: try again in %(seconds)d seconds.") % {"seconds": wait},
-                                  retry_after=wait)
+            _refuse_while_throttled(device)
             ok = device.verify_token(code if is_totp else recovery_code_stored(code))
     if not ok:
-        audit_log.warning("mfa.code_failed", extra={"event": "mfa.code_failed", "username": user.username,
-                                                    "address": address, "kind": "totp" if is_totp else "recovery"})
-        if request is not None:  # one more failed sign-in towards the account's and the address's lock
-            user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+        _code_failed(user, kind="totp" if is_totp else "recovery", address=address, request=request)
         raise CodeRefused(_("Wrong code. Enter the current code from your authenticator app, or an unused "
                             "recovery code."))
     if not is_totp:
@@ -232,12 +242,7 @@ def enrol_confirm(*, user, code: str | None, address: str | None = None, request
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
         if device is None:
             raise CodeRefused(_("Nothing is being set up: start again."))
-        allowed, info = device.verify_is_allowed()
-        if not allowed:
-            wait = max(1, math.ceil(((info or {}).get("locked_until", timezone.now()) - timezone.now())
-                                    .total_seconds()))
-            raise CodeRefused(_("Too many wrong codes: try again in %(seconds)d seconds.") % {"seconds": wait},
-                              retry_after=wait)
+        _refuse_while_throttled(device)
         ok = device.verify_token(code)
         if ok:
             device.confirmed = True
@@ -245,10 +250,7 @@ def enrol_confirm(*, user, code: str | None, address: str | None = None, request
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()  # an older authenticator is replaced
             codes = _recovery_codes_new(user)
     if not ok:
-        audit_log.warning("mfa.code_failed", extra={"event": "mfa.code_failed", "username": user.username,
-                                                    "address": address, "kind": "enrolment"})
-        if request is not None:
-            user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+        _code_failed(user, kind="enrolment", address=address, request=request)
         raise CodeRefused(_("Wrong code. Check that the app shows the code for Liandong and that the phone's clock is "
                             "right, then enter the current code."))
     audit_log.info("mfa.enrolled", extra={"event": "mfa.enrolled", "username": user.username, "address": address})
