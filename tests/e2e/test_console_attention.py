@@ -119,8 +119,13 @@ def test_an_incident_without_a_place_waits_in_the_lane_until_the_dispatcher_plac
     assert placeless["needs_location"] is True
     item = console.locator(f"[data-testid=lane-item][data-id='{placeless['id']}']")
     expect(item).to_have_attribute("data-reasons", "needs_location", timeout=10000)
-    orders = dispatcher.get(f"/api/incidents/{placeless['id']}/").json()["work_orders"]
-    assert orders and all(o["unit"] is None for o in orders)  # waiting, not offered to an arbitrary unit
+    # The lane shows the report as soon as it is pushed; its routing job runs on the worker, maybe later (on the
+    # services profile one CI run read the orders before they existed): wait for the orders, then look at them.
+    deadline = time.monotonic() + 20
+    while not (orders := dispatcher.get(f"/api/incidents/{placeless['id']}/").json()["work_orders"]):
+        assert time.monotonic() < deadline, "the placeless report was never routed"
+        time.sleep(0.2)
+    assert all(o["unit"] is None for o in orders)  # waiting, not offered to an arbitrary unit
     shot(console, "console-needs-action")
 
     # Keyboard only: "/" searches, Esc leaves the box, j moves onto the row, Enter opens it.
