@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import WALL, login
+from tests.e2e.browser import WALL, login, shot
 from tests.e2e.walkthrough import client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -50,6 +50,7 @@ def test_a_supervisor_reveals_then_erases_the_reporter(pages_server, browser):
         expect(detail.locator("[data-testid=reporter-tools]")).to_have_count(0)
         expect(detail.locator(".timeline")).to_contain_text("Reporter data erased", timeout=10000)
         expect(detail.locator(".timeline")).to_contain_text("the reporter asked on 12345 to be forgotten")
+        shot(console, "reporter-erased")
         assert phone not in detail.inner_text()
 
         again = client(pages_server, "supervisor").post(f"/api/incidents/{incident['id']}/reveal-reporter/",
